@@ -1,0 +1,36 @@
+# lutcli: make demo | make test | make lint | make install
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  := torch==2.13.0
+
+.PHONY: install system-deps demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The CPU build of torch goes in first, so the package's torch range is already met and pip
+# does not pull a multi-GB CUDA build.
+install: $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[test]'
+
+# ffmpeg is a test reference (the exported .cube must load in its lut3d filter) and a demo tool.
+system-deps:
+	@command -v ffmpeg >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	  else echo "ffmpeg is missing: install it (apt-get install ffmpeg)"; exit 1; fi; }
+
+demo: install system-deps
+	$(BIN)/python scripts/demo.py
+
+test: install system-deps
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+clean:
+	rm -rf $(VENV) build demo-output .pytest_cache src/*.egg-info
