@@ -1,3 +1,3 @@
-"""lutcli: learn a photo look as a 3D color lookup table (LUT), apply it fast, export it as .cube."""
+"""lutcli: learn a photo look as a 3D color lookup table, apply it fast, export it as .cube."""
 
 __version__ = "0.1.0"

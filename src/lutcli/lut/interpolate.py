@@ -32,7 +32,9 @@ def apply_lut(image: torch.Tensor, lut: torch.Tensor, interp: str = "trilinear")
     if lut.dim() == 4:
         lut = lut.unsqueeze(0).expand(batch, -1, -1, -1, -1)
     if lut.shape != (batch, 3, size, size, size):
-        raise ValueError(f"lut must be (3, D, D, D) or ({batch}, 3, D, D, D), got {tuple(lut.shape)}")
+        raise ValueError(
+            f"lut must be (3, D, D, D) or ({batch}, 3, D, D, D), got {tuple(lut.shape)}"
+        )
     table = lut.reshape(batch, 3, size**3).to(image.dtype)
     colors = image.reshape(batch, 3, height * width)
     kernel = _trilinear if interp == "trilinear" else _tetrahedral

@@ -1,0 +1,488 @@
+""".cube reading and writing: hand-written files, colour-science as a second reader and
+interpolator, and ffmpeg and OpenColorIO loading what write_cube produces."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import colour
+import numpy as np
+import PyOpenColorIO as ocio
+import pytest
+import torch
+
+from lutcli.errors import CubeFormatError, LutcliError
+from lutcli.lut.cube import (
+    CubeFile,
+    Lut1D,
+    Lut3D,
+    format_cube,
+    parse_cube,
+    read_cube,
+    write_cube,
+)
+from lutcli.lut.lattice import identity_lut
+
+# A 2x2x2 table whose line k (k = r + 2g + 4b, red fastest) is "k 10+k 20+k".
+LINES_2X2X2 = "\n".join(f"{k} {10 + k} {20 + k}" for k in range(8))
+
+
+def write_text(tmp_path: Path, text: str, name: str = "test.cube") -> Path:
+    """The file ``name`` holding exactly ``text`` as UTF-8 (line endings kept as given)."""
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def random_table(size: int, seed: int = 0) -> np.ndarray:
+    """A smooth-ish (3, D, D, D) table: identity plus noise."""
+    rng = np.random.default_rng(seed)
+    return identity_lut(size).numpy() + 0.1 * rng.standard_normal((3, size, size, size))
+
+
+def as_image(colors: np.ndarray) -> torch.Tensor:
+    """(P, 3) colors -> (1, 3, P, 1) float64 image."""
+    return torch.from_numpy(np.ascontiguousarray(colors.T, dtype=np.float64))[None, :, :, None]
+
+
+def as_colors(image: torch.Tensor) -> np.ndarray:
+    """(1, 3, P, 1) image -> (P, 3) colors."""
+    return image[0, :, :, 0].T.numpy()
+
+
+def random_colors(count: int, low=0.0, high=1.0, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(low, high, size=(count, 3))
+
+
+def colour_to_ours(table_rgb: np.ndarray) -> np.ndarray:
+    """colour-science's (D, D, D, 3) [r, g, b, c] -> lutcli's (3, D, D, D) [c, b, g, r]."""
+    return table_rgb.transpose(3, 2, 1, 0)
+
+
+def shaper_cube(title: str | None = None) -> CubeFile:
+    """A Resolve-style file: a square-root shaper on -0.25..4, then a 3D table on 0..2."""
+    curve = np.sqrt(np.linspace(0.0, 1.0, 33))[:, None] * np.array([2.0, 1.9, 1.8])
+    return CubeFile(
+        title=title,
+        shaper=Lut1D(curve, -0.25, 4.0),
+        lut3d=Lut3D(random_table(9, seed=3), 0.0, 2.0),
+        comments=["made by lutcli"],
+    )
+
+
+# Round trips -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [2, 17, 65])
+def test_round_trip_3d_with_title_and_comments(tmp_path, size):
+    cube = CubeFile("My warm  look", None, Lut3D(random_table(size)), ["first", "", "third"])
+    write_cube(tmp_path / "look.cube", cube)
+    back = read_cube(tmp_path / "look.cube")
+    assert back.title == "My warm  look"
+    assert back.comments == ["first", "", "third"]
+    assert back.shaper is None and back.lut3d.size == size
+    assert back.lut3d.table.dtype == np.float32 and back.lut3d.table.shape == (3,) + (size,) * 3
+    np.testing.assert_allclose(back.lut3d.table, cube.lut3d.table, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(back.lut3d.domain_min, np.zeros(3))
+    np.testing.assert_array_equal(back.lut3d.domain_max, np.ones(3))
+
+
+def test_round_trip_1d(tmp_path):
+    curve = np.linspace(0.0, 1.0, 1024)[:, None] ** np.array([0.5, 1.0, 2.2])
+    write_cube(tmp_path / "curve.cube", CubeFile("curve", Lut1D(curve)))
+    back = read_cube(tmp_path / "curve.cube")
+    assert back.lut3d is None and back.shaper.size == 1024
+    np.testing.assert_allclose(back.shaper.table, curve, rtol=0, atol=1e-6)
+
+
+def test_round_trip_shaper_and_3d(tmp_path):
+    cube = shaper_cube(title="shaped")
+    write_cube(tmp_path / "shaped.cube", cube)
+    text = (tmp_path / "shaped.cube").read_text()
+    assert "LUT_1D_INPUT_RANGE -0.25 4.0\n" in text and "LUT_3D_INPUT_RANGE 0.0 2.0\n" in text
+    # OpenColorIO's Resolve reader rejects TITLE: the title becomes the first comment.
+    assert "TITLE" not in text and "DOMAIN_" not in text
+    back = read_cube(tmp_path / "shaped.cube")
+    assert back.title is None and back.comments == ["shaped", "made by lutcli"]
+    np.testing.assert_allclose(back.shaper.table, cube.shaper.table, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(back.lut3d.table, cube.lut3d.table, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(back.shaper.domain_min, [-0.25] * 3)
+    np.testing.assert_array_equal(back.shaper.domain_max, [4.0] * 3)
+    np.testing.assert_array_equal(back.lut3d.domain_min, [0.0] * 3)
+    np.testing.assert_array_equal(back.lut3d.domain_max, [2.0] * 3)
+
+
+def test_round_trip_domain_is_exact_and_follows_the_size(tmp_path):
+    lut = Lut3D(random_table(5), [-0.1, 0.0, 1e-7], [1.5, 2.0, 0.3])
+    write_cube(tmp_path / "domain.cube", CubeFile(lut3d=lut))
+    lines = (tmp_path / "domain.cube").read_text().splitlines()
+    # ffmpeg only honours DOMAIN_* lines that come after LUT_3D_SIZE.
+    assert lines[:3] == ["LUT_3D_SIZE 5", "DOMAIN_MIN -0.1 0.0 0.0000001", "DOMAIN_MAX 1.5 2.0 0.3"]
+    back = read_cube(tmp_path / "domain.cube")
+    np.testing.assert_array_equal(back.lut3d.domain_min, lut.domain_min)
+    np.testing.assert_array_equal(back.lut3d.domain_max, lut.domain_max)
+
+
+def test_format_writes_fixed_decimals_red_fastest_and_no_negative_zero():
+    table = np.zeros((3, 2, 2, 2))
+    table[0, 0, 0, 1] = 0.5  # red output at input (r=1, g=0, b=0): the second line
+    table[2, 1, 1, 1] = -1e-9  # rounds to zero: written without a minus sign
+    text = format_cube(CubeFile(lut3d=Lut3D(table)), decimals=4)
+    assert (
+        text.splitlines()
+        == ["LUT_3D_SIZE 2", "0.0000 0.0000 0.0000", "0.5000 0.0000 0.0000"]
+        + ["0.0000 0.0000 0.0000"] * 6
+    )
+
+
+@pytest.mark.parametrize(
+    ("cube", "message"),
+    [
+        (CubeFile(title="empty"), "neither"),
+        (CubeFile(lut3d=Lut3D(np.full((3, 2, 2, 2), np.nan))), "non-finite"),
+        (CubeFile(shaper=Lut1D(np.zeros((65537, 3)))), "LUT_1D_SIZE must be in 2..65536"),
+        (
+            CubeFile(
+                shaper=Lut1D(np.zeros((2, 3))), lut3d=Lut3D(np.zeros((3, 2, 2, 2)), 0, [1, 2, 1])
+            ),
+            "same domain on all channels",
+        ),
+    ],
+)
+def test_format_rejects_what_no_cube_file_can_hold(cube, message):
+    with pytest.raises(ValueError, match=message):
+        format_cube(cube)
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    path = write_text(tmp_path, "previous content")
+    bad = CubeFile(lut3d=Lut3D(np.full((3, 2, 2, 2), np.inf)))
+    with pytest.raises(ValueError):
+        write_cube(path, bad)
+
+    def failing_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(LutcliError, match="disk full"):
+        write_cube(path, CubeFile(lut3d=Lut3D(random_table(3))))
+    assert path.read_text() == "previous content"
+    assert [p.name for p in tmp_path.iterdir()] == ["test.cube"]  # no temporary left behind
+
+
+# Dialect features -------------------------------------------------------------------------------
+
+
+def test_red_fastest_line_order(tmp_path):
+    cube = read_cube(write_text(tmp_path, "LUT_3D_SIZE 2\n" + LINES_2X2X2 + "\n"))
+    table = cube.lut3d.table
+    for b in range(2):
+        for g in range(2):
+            for r in range(2):
+                k = r + 2 * g + 4 * b
+                assert table[:, b, g, r].tolist() == [k, 10 + k, 20 + k]
+    # colour-science indexes [r, g, b]: the same file, the same values.
+    theirs = colour.io.read_LUT(str(tmp_path / "test.cube")).table
+    np.testing.assert_array_equal(np.float32(colour_to_ours(theirs)), table)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_comments_blank_lines_and_line_endings(tmp_path, newline):
+    lines = ["# top", "", "LUT_3D_SIZE 2", "   ", *LINES_2X2X2.split("\n")]
+    lines.insert(7, "# between data lines")
+    lines.insert(9, "")
+    lines.insert(10, "\t")
+    cube = read_cube(write_text(tmp_path, newline.join(lines) + newline))
+    plain = parse_cube("LUT_3D_SIZE 2\n" + LINES_2X2X2)
+    np.testing.assert_array_equal(cube.lut3d.table, plain.lut3d.table)
+    assert cube.comments == ["top", "between data lines"]
+
+
+def test_bom_and_title_with_spaces(tmp_path):
+    path = write_text(tmp_path, '\ufeffTITLE "Kodak  5219 (warm)"\nLUT_3D_SIZE 2\n' + LINES_2X2X2)
+    assert read_cube(path).title == "Kodak  5219 (warm)"
+
+
+def test_legacy_8bit_title(tmp_path):
+    path = tmp_path / "latin1.cube"
+    path.write_bytes(b'TITLE "caf\xe9"\nLUT_3D_SIZE 2\n' + LINES_2X2X2.encode())
+    assert read_cube(path).title == "café"
+
+
+def test_scientific_notation_plus_signs_and_tabs():
+    text = "LUT_1D_SIZE 2\n+0.0e0\t-1.5E-01 \t 2e+00\n1.0\t+.5 1E1\n"
+    np.testing.assert_array_equal(
+        parse_cube(text).shaper.table, np.float32([[0, -0.15, 2], [1, 0.5, 10]])
+    )
+
+
+def test_keywords_in_any_order_and_video_range_flags_ignored():
+    text = 'DOMAIN_MAX 2 2 2\nLUT_IN_VIDEO_RANGE\nTITLE "t"\nLUT_OUT_VIDEO_RANGE\n'
+    cube = parse_cube(text + "LUT_3D_SIZE 2\nDOMAIN_MIN -1 0 0\n" + LINES_2X2X2)
+    assert cube.title == "t"
+    np.testing.assert_array_equal(cube.lut3d.domain_min, [-1, 0, 0])
+    np.testing.assert_array_equal(cube.lut3d.domain_max, [2, 2, 2])
+
+
+def test_domain_min_max_for_1d_and_3d():
+    one = parse_cube("LUT_1D_SIZE 2\nDOMAIN_MIN 0 -1 0.5\nDOMAIN_MAX 1 1 4\n0 0 0\n1 1 1\n")
+    np.testing.assert_array_equal(one.shaper.domain_min, [0, -1, 0.5])
+    np.testing.assert_array_equal(one.shaper.domain_max, [1, 1, 4])
+    three = parse_cube("LUT_3D_SIZE 2\nDOMAIN_MAX 3 3 3\n" + LINES_2X2X2)
+    np.testing.assert_array_equal(three.lut3d.domain_min, [0, 0, 0])
+    np.testing.assert_array_equal(three.lut3d.domain_max, [3, 3, 3])
+
+
+def test_resolve_input_ranges():
+    three = parse_cube("LUT_3D_SIZE 2\nLUT_3D_INPUT_RANGE -0.5 2\n" + LINES_2X2X2)
+    np.testing.assert_array_equal(three.lut3d.domain_min, [-0.5] * 3)
+    np.testing.assert_array_equal(three.lut3d.domain_max, [2] * 3)
+    one = parse_cube("LUT_1D_SIZE 2\nLUT_1D_INPUT_RANGE 0.0 4.0\n0 0 0\n1 1 1\n")
+    np.testing.assert_array_equal(one.shaper.domain_min, [0] * 3)
+    np.testing.assert_array_equal(one.shaper.domain_max, [4] * 3)
+
+
+def test_resolve_shaper_lines_come_before_the_3d_lines():
+    text = (
+        "LUT_1D_SIZE 3\nLUT_3D_SIZE 2\nLUT_1D_INPUT_RANGE 0 2\n"
+        "0 0 0\n0.25 0.5 0.75\n1 1 1\n" + LINES_2X2X2
+    )
+    cube = parse_cube(text)
+    np.testing.assert_array_equal(cube.shaper.table, [[0, 0, 0], [0.25, 0.5, 0.75], [1, 1, 1]])
+    np.testing.assert_array_equal(cube.shaper.domain_max, [2] * 3)
+    np.testing.assert_array_equal(
+        cube.lut3d.table, parse_cube("LUT_3D_SIZE 2\n" + LINES_2X2X2).lut3d.table
+    )
+    np.testing.assert_array_equal(cube.lut3d.domain_max, [1] * 3)
+
+
+# Agreement with colour-science as a second reader ---------------------------------------------
+
+
+def test_colour_reads_hand_written_files_the_same(tmp_path):
+    adobe = write_text(
+        tmp_path,
+        'TITLE "adobe"\nLUT_3D_SIZE 2\nDOMAIN_MIN -0.5 0 0.25\nDOMAIN_MAX 1 2 3.5\n' + LINES_2X2X2,
+        "adobe.cube",
+    )
+    ours, theirs = read_cube(adobe).lut3d, colour.io.read_LUT(str(adobe))
+    np.testing.assert_array_equal(np.float32(colour_to_ours(theirs.table)), ours.table)
+    np.testing.assert_array_equal(theirs.domain, [ours.domain_min, ours.domain_max])
+
+    resolve = write_text(
+        tmp_path,
+        "# shaper\nLUT_1D_SIZE 3\nLUT_1D_INPUT_RANGE -0.1 3.0\nLUT_3D_SIZE 2\n"
+        "LUT_3D_INPUT_RANGE 0 1.5\n0 0 0\n0.5 0.6 0.7\n1 1 1\n" + LINES_2X2X2,
+        "resolve.cube",
+    )
+    ours_file, (shaper, cube) = read_cube(resolve), colour.io.read_LUT(str(resolve))
+    np.testing.assert_array_equal(np.float32(shaper.table), ours_file.shaper.table)
+    np.testing.assert_array_equal(shaper.domain, [[-0.1] * 3, [3.0] * 3])
+    np.testing.assert_array_equal(np.float32(colour_to_ours(cube.table)), ours_file.lut3d.table)
+    np.testing.assert_array_equal(cube.domain, [[0.0] * 3, [1.5] * 3])
+
+
+def test_colour_reads_written_files_the_same(tmp_path):
+    lut = Lut3D(random_table(7), [-0.1, 0, 0.2], [1.5, 2, 1.2])
+    write_cube(tmp_path / "3d.cube", CubeFile("3d", lut3d=lut))
+    theirs = colour.io.read_LUT(str(tmp_path / "3d.cube"))
+    assert isinstance(theirs, colour.LUT3D) and theirs.name == "3d"
+    np.testing.assert_allclose(colour_to_ours(theirs.table), lut.table, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(theirs.domain, [lut.domain_min, lut.domain_max])
+
+    curve = Lut1D(np.linspace(0, 1, 64)[:, None] ** np.array([0.4, 1.0, 2.5]), -1.0, 2.0)
+    write_cube(tmp_path / "1d.cube", CubeFile(shaper=curve))
+    theirs = colour.io.read_LUT(str(tmp_path / "1d.cube"))
+    np.testing.assert_allclose(theirs.table, curve.table, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(theirs.domain, [[-1.0] * 3, [2.0] * 3])
+
+    cube = shaper_cube()
+    write_cube(tmp_path / "shaped.cube", cube)
+    shaper, lut3d = colour.io.read_LUT(str(tmp_path / "shaped.cube"))
+    np.testing.assert_allclose(shaper.table, cube.shaper.table, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(colour_to_ours(lut3d.table), cube.lut3d.table, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(shaper.domain, [[-0.25] * 3, [4.0] * 3])
+    np.testing.assert_allclose(lut3d.domain, [[0.0] * 3, [2.0] * 3])
+
+
+# Errors ----------------------------------------------------------------------------------------
+
+
+def assert_one_line_error(path: Path, line: int | None, fragment: str) -> None:
+    with pytest.raises(CubeFormatError) as caught:
+        read_cube(path)
+    message = str(caught.value)
+    assert "\n" not in message and "\r" not in message
+    prefix = f"{path}:{line}: " if line is not None else f"{path}: "
+    assert message.startswith(prefix), message
+    assert fragment in message, message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        (
+            "LUT_3D_SIZE 2\n" + "\n".join(LINES_2X2X2.split("\n")[:7]),
+            None,
+            "expected 8 table lines for LUT_3D_SIZE 2, found 7 (file truncated?)",
+        ),
+        ("LUT_3D_SIZE 2\n" + LINES_2X2X2 + "\n\n1 2 3\n", 11, "expected 8 table lines"),
+        (
+            "LUT_1D_SIZE 4\nLUT_3D_SIZE 2\n0 0 0\n1 1 1\n" + LINES_2X2X2,
+            None,
+            "expected 12 table lines for LUT_1D_SIZE 4 + LUT_3D_SIZE 2, found 10",
+        ),
+        ("LUT_3D_SIZE 2\n0 0 0\n\n0.5 0.5\n", 4, "expected 3 numbers, found 2"),
+        ("LUT_3D_SIZE 2\n0 0 0\n0 zero 0\n", 3, "not a number: 'zero'"),
+        ("LUT_3D_SIZE 2\n0 0 0\nhello\n", 3, "not a number: 'hello'"),
+        ("LUT_3D_SIZE 2\n0 0 0\nnan 0 0\n", 3, "not a finite float32 number: 'nan'"),
+        ("LUT_3D_SIZE 2\n0 0 0\n1e39 0 0\n", 3, "not a finite float32 number: '1e39'"),
+        ("# only a comment\n\n", None, "empty file"),
+        ("", None, "empty file"),
+        ('TITLE "no size"\n' + LINES_2X2X2, None, "no LUT_1D_SIZE or LUT_3D_SIZE keyword"),
+        ("# c\nLUT_3D_SIZE 1\n0 0 0\n", 2, "LUT_3D_SIZE must be an integer in 2..256, found '1'"),
+        ("LUT_3D_SIZE 257\n", 1, "LUT_3D_SIZE must be an integer in 2..256"),
+        ("LUT_3D_SIZE 2.5\n", 1, "LUT_3D_SIZE must be an integer"),
+        ("LUT_1D_SIZE 65537\n", 1, "LUT_1D_SIZE must be an integer in 2..65536"),
+        (
+            "LUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 1 0 1\n" + LINES_2X2X2,
+            3,
+            "must be below DOMAIN_MAX",
+        ),
+        ("LUT_3D_SIZE 2\nDOMAIN_MIN 0 0\n" + LINES_2X2X2, 2, "DOMAIN_MIN expects 3 numbers"),
+        ("LUT_3D_SIZE 2\nLUT_3D_INPUT_RANGE 1 1\n" + LINES_2X2X2, 2, "needs min < max"),
+        ("LUT_3D_SIZE 2\nLUT_1D_INPUT_RANGE 0 1\n" + LINES_2X2X2, 2, "without LUT_1D_SIZE"),
+        (
+            "LUT_1D_SIZE 2\nLUT_3D_SIZE 2\nDOMAIN_MAX 2 2 2\n",
+            3,
+            "DOMAIN_MAX is ambiguous with both a 1D and a 3D table",
+        ),
+        ("LUT_3D_SIZE 2\nLUT_FOO 3\n" + LINES_2X2X2, 2, "unknown keyword 'LUT_FOO'"),
+        ("LUT_3D_SIZE 2\nLUT_3D_SIZE 2\n", 2, "LUT_3D_SIZE given twice (first on line 1)"),
+        ("LUT_3D_SIZE 2\n0 0 0\nDOMAIN_MIN 0 0 0\n", 3, "keyword DOMAIN_MIN after the table"),
+    ],
+)
+def test_errors_name_the_file_and_line(tmp_path, text, line, fragment):
+    assert_one_line_error(write_text(tmp_path, text, "bad.cube"), line, fragment)
+
+
+def test_error_for_missing_file_folder_and_binary_data(tmp_path):
+    assert_one_line_error(tmp_path / "missing.cube", None, "no such file")
+    (tmp_path / "folder.cube").mkdir()
+    assert_one_line_error(tmp_path / "folder.cube", None, "is a folder")
+    (tmp_path / "image.cube").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    assert_one_line_error(tmp_path / "image.cube", None, "binary data")
+
+
+def test_parse_cube_names_its_source():
+    with pytest.raises(CubeFormatError, match=r"^preset:2: expected 3 numbers, found 4$"):
+        parse_cube("LUT_1D_SIZE 2\n0 0 0 0\n", source="preset")
+
+
+# Applying --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])
+def test_identity_3d_returns_the_image(interp):
+    cube = CubeFile(lut3d=Lut3D(identity_lut(17).numpy()))
+    image = torch.rand(2, 3, 5, 7, dtype=torch.float64)
+    torch.testing.assert_close(cube.apply(image, interp), image, rtol=0, atol=1e-6)
+
+
+def test_1d_applies_per_channel_curves_like_np_interp():
+    curve = Lut1D(np.linspace(0, 1, 9)[:, None] ** np.array([0.5, 1.0, 3.0]) * 2, -0.5, 1.5)
+    colors = random_colors(200, -1.0, 2.0)  # includes inputs outside the domain: clamped
+    ours = as_colors(CubeFile(shaper=curve).apply(as_image(colors)))
+    grid = np.linspace(-0.5, 1.5, 9)
+    for c in range(3):
+        np.testing.assert_allclose(
+            ours[:, c], np.interp(colors[:, c], grid, curve.table[:, c]), atol=1e-6
+        )
+
+
+def test_3d_clamps_inputs_outside_the_domain():
+    lut = Lut3D(random_table(5), -0.5, 2.0)
+    colors = random_colors(100, -2.0, 4.0)
+    ours = lut.apply(as_image(colors))
+    torch.testing.assert_close(ours, lut.apply(as_image(np.clip(colors, -0.5, 2.0))))
+
+
+def test_shaper_then_3d():
+    cube = shaper_cube()
+    image = as_image(random_colors(300, -0.25, 4.0))
+    expected = cube.lut3d.apply(cube.shaper.apply(image), "tetrahedral")
+    torch.testing.assert_close(cube.apply(image, "tetrahedral"), expected)
+
+
+def test_apply_agrees_with_colour_on_non_default_domains(tmp_path):
+    cases = {
+        "3d.cube": (
+            CubeFile(lut3d=Lut3D(random_table(9), [-0.1, 0, 0.2], [1.5, 2, 1.2])),
+            [-0.1, 0, 0.2],
+            [1.5, 2, 1.2],
+        ),
+        "1d.cube": (
+            CubeFile(shaper=Lut1D(np.sqrt(np.linspace(0, 1, 50))[:, None] * [1, 2, 3], -1, 3)),
+            -1,
+            3,
+        ),
+        "shaped.cube": (shaper_cube(), -0.25, 4.0),
+    }
+    for name, (cube, low, high) in cases.items():
+        write_cube(tmp_path / name, cube)
+        colors = np.random.default_rng(2).uniform(low, high, size=(500, 3))
+        ours = as_colors(read_cube(tmp_path / name).apply(as_image(colors)))
+        theirs = colour.io.read_LUT(str(tmp_path / name)).apply(colors)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5, err_msg=name)
+
+
+def test_apply_rejects_a_wrong_image_shape():
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        Lut1D(np.zeros((2, 3))).apply(torch.zeros(3, 4, 4))
+
+
+# Other software loading written files ----------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not on PATH")
+@pytest.mark.parametrize(
+    ("filter_name", "cube"),
+    [
+        ("lut3d", CubeFile("ffmpeg", lut3d=Lut3D(random_table(33)), comments=["a comment"])),
+        ("lut3d", CubeFile(lut3d=Lut3D(random_table(5), [0, -0.5, 0], [1, 1, 2]))),
+        ("lut1d", CubeFile(shaper=Lut1D(np.linspace(0, 1, 256)[:, None] ** [0.5, 1, 2]))),
+    ],
+)
+def test_ffmpeg_loads_written_file(tmp_path, filter_name, cube):
+    path = tmp_path / "for_ffmpeg.cube"
+    write_cube(path, cube)
+    command = ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=8x8"]
+    command += ["-vf", f"{filter_name}=file={path}", "-frames:v", "1", "-f", "null", "-"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "cube",
+    [
+        CubeFile("ocio 3d", lut3d=Lut3D(random_table(17)), comments=["a comment"]),
+        CubeFile(lut3d=Lut3D(random_table(9), [-0.1, 0, 0.2], [1.5, 2, 1.2])),
+        CubeFile("ocio 1d", shaper=Lut1D(np.linspace(0, 1, 64)[:, None] ** [0.5, 1, 2], 0, 2)),
+        shaper_cube(title="ocio shaped"),
+    ],
+    ids=["3d", "3d-domain", "1d", "shaper-3d"],
+)
+def test_opencolorio_agrees_with_apply(tmp_path, cube):
+    path = tmp_path / "for_ocio.cube"  # tmp_path differs per case: OCIO caches files by path
+    write_cube(path, cube)
+    config = ocio.Config.CreateRaw()
+    transform = ocio.FileTransform(src=str(path), interpolation=ocio.INTERP_LINEAR)
+    processor = config.getProcessor(transform).getDefaultCPUProcessor()
+    colors = random_colors(64, -0.2, 2.2).astype(np.float32)
+    theirs = colors.copy()
+    processor.applyRGB(theirs)
+    ours = as_colors(cube.apply(as_image(colors)))
+    np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-4)
