@@ -59,17 +59,30 @@ def _gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return table.gather(2, index.unsqueeze(1).expand(-1, 3, -1))
 
 
-def _trilinear(colors: torch.Tensor, table: torch.Tensor, size: int) -> torch.Tensor:
-    """colors (N, 3, P) -> (N, 3, P): weighted sum of the 8 corners of each color's cell."""
+def trilinear_corners(colors: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 8 lattice corners around each color and their trilinear weights.
+
+    colors: (N, 3, P) RGB in [0, 1]. Returns flat lattice indices (N, 8, P) long and weights
+    (N, 8, P) that sum to 1, so that the interpolated color is sum_k weight_k * lut[index_k].
+    """
     corner, frac = _cell(colors, size)
     base = corner[:, 0] + size * corner[:, 1] + size * size * corner[:, 2]
-    fr, fg, fb = frac[:, 0:1], frac[:, 1:2], frac[:, 2:3]
-    out = torch.zeros_like(colors)
+    fr, fg, fb = frac[:, 0], frac[:, 1], frac[:, 2]
+    indices, weights = [], []
     for db, wb in ((0, 1 - fb), (1, fb)):
         for dg, wg in ((0, 1 - fg), (1, fg)):
             for dr, wr in ((0, 1 - fr), (1, fr)):
-                offset = dr + size * dg + size * size * db
-                out = out + wr * wg * wb * _gather(table, base + offset)
+                indices.append(base + (dr + size * dg + size * size * db))
+                weights.append(wr * wg * wb)
+    return torch.stack(indices, dim=1), torch.stack(weights, dim=1)
+
+
+def _trilinear(colors: torch.Tensor, table: torch.Tensor, size: int) -> torch.Tensor:
+    """colors (N, 3, P) -> (N, 3, P): weighted sum of the 8 corners of each color's cell."""
+    indices, weights = trilinear_corners(colors, size)
+    out = torch.zeros_like(colors)
+    for k in range(8):
+        out = out + weights[:, k : k + 1] * _gather(table, indices[:, k])
     return out
 
 
