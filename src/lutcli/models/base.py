@@ -1,0 +1,48 @@
+"""What every lutcli model is: a color mapping of pictures, rebuilt from a JSON-able config."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+class LutModel(nn.Module):
+    """A learnable color mapping built from 3D LUTs.
+
+    ``forward(image, context)`` maps an (N, 3, H, W) float picture in [0, 1] to its enhanced colors.
+    ``context`` is the whole picture that image-adaptive models look at to choose their LUT; it
+    defaults to ``image`` and lets training compute the loss on crops while the model sees the
+    photo. ``interp`` ("trilinear" or "tetrahedral") is how LUTs are interpolated; it is a choice
+    made when applying, not part of the model file.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    learning_rate: ClassVar[float]  # default Adam rate for this model
+
+    def __init__(self, lut_size: int) -> None:
+        super().__init__()
+        self.lut_size = lut_size
+        self.interp = "trilinear"
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model (JSON-able; stored in model files)."""
+        return {"lut_size": self.lut_size}
+
+    def forward(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def learnable_luts(self) -> list[torch.Tensor]:
+        """The LUT parameters, (..., 3, D, D, D) each, that the LUT regularizers apply to."""
+        return []
+
+    def warm_start(
+        self, inputs: torch.Tensor, targets: torch.Tensor, smoothness_weight: float
+    ) -> bool:
+        """Set parameters from training colors before gradient descent; False if not supported.
+
+        inputs, targets: (3, P) float RGB in [0, 1], training pixels.
+        """
+        return False

@@ -1,0 +1,80 @@
+"""Real sample photos that ship inside scikit-image and scikit-learn, for the demo and tests.
+
+Install them with ``pip install 'lutcli[samples]'``; nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lutcli.errors import LutcliError
+
+# Color photos (RGB, uint8) inside the scikit-image wheel, by loader name.
+_SKIMAGE_PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+)
+# Photos inside the scikit-learn wheel.
+_SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+
+
+def sample_photos() -> dict[str, np.ndarray]:
+    """Ten distinct real color photos, (H, W, 3) uint8 RGB, by name, in a fixed order."""
+    try:
+        from skimage import data
+        from sklearn.datasets import load_sample_image
+    except ImportError:
+        raise LutcliError(
+            "the sample photos need scikit-image and scikit-learn: pip install 'lutcli[samples]'"
+        ) from None
+    photos = {name: getattr(data, name)() for name in _SKIMAGE_PHOTOS}
+    photos["motorcycle"] = data.stereo_motorcycle()[0]  # the left view of a stereo pair
+    photos.update({name.split(".")[0]: load_sample_image(name) for name in _SKLEARN_PHOTOS})
+    return {name: np.ascontiguousarray(photo[..., :3]) for name, photo in photos.items()}
+
+
+# A warm, faded look made of ffmpeg's RGB color filters (curves, color balance, vibrance): a
+# global color transform like those photographers buy as presets, made by a real tool.
+FFMPEG_LOOK = (
+    "curves=r='0/0.04 0.35/0.30 0.7/0.78 1/0.97':g='0/0.02 0.5/0.52 1/0.98'"
+    ":b='0/0.12 0.5/0.47 1/0.88',"
+    "colorbalance=rs=0.06:bs=-0.04:rh=-0.03:bh=0.05,"
+    "vibrance=intensity=0.35"
+)
+
+
+def ffmpeg_filter(source: Path, destination: Path, filters: str = FFMPEG_LOOK) -> None:
+    """Run ffmpeg's filter chain ``filters`` on one image file (RGB in, 8-bit RGB out)."""
+    if shutil.which("ffmpeg") is None:
+        raise LutcliError("ffmpeg is not installed (apt-get install ffmpeg)")
+    command = ["ffmpeg", "-v", "error", "-y", "-i", str(source)]
+    command += ["-vf", f"{filters},format=rgb24", "-frames:v", "1", str(destination)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LutcliError(f"ffmpeg failed on '{source}': {result.stderr.strip()}")
+
+
+def write_pairs(
+    folder: Path, photos: dict[str, np.ndarray], filters: str = FFMPEG_LOOK
+) -> list[Path]:
+    """Write ``photos`` to ``folder/input/NAME.png`` and their ffmpeg-filtered versions to
+    ``folder/target/NAME.png``: a training folder for ``lutcli train``. Returns the inputs."""
+    (folder / "input").mkdir(parents=True, exist_ok=True)
+    (folder / "target").mkdir(parents=True, exist_ok=True)
+    inputs = []
+    for name, pixels in photos.items():
+        source = folder / "input" / f"{name}.png"
+        cv2.imwrite(str(source), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+        ffmpeg_filter(source, folder / "target" / f"{name}.png", filters)
+        inputs.append(source)
+    return inputs

@@ -1,0 +1,1 @@
+"""Learning a model from picture pairs: data, losses and the training loop."""

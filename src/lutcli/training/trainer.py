@@ -1,0 +1,286 @@
+"""The training loop: random crops, Adam, validation PSNR, best checkpoint, resumable state."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lutcli import __version__
+from lutcli.errors import LutcliError
+from lutcli.models.base import LutModel
+from lutcli.models.files import load_payload, save_model, save_payload
+from lutcli.training.data import PictureSample, random_crops
+from lutcli.training.losses import monotonicity, smoothness
+
+STATE_FORMAT = "lutcli-training-state"
+
+
+@dataclass
+class TrainingOptions:
+    """How to train; every field is a ``lutcli train`` option of the same name."""
+
+    epochs: int = 100
+    batch_size: int = 4
+    crop_size: int = 256
+    learning_rate: float | None = None  # None: the model's own default
+    smoothness_weight: float = 1e-4
+    monotonicity_weight: float = 10.0
+    validation_fraction: float = 0.1
+    patience: int = 20
+    seed: int = 0
+    warm_start: bool = True
+    # Training pixels the warm start solves for (a random subset beyond this bounds memory).
+    warm_start_pixels: int = 8_000_000
+
+
+@dataclass
+class TrainingStatus:
+    """What the progress display shows; sent after every step and every validation."""
+
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    loss: float
+    validation_psnr: float | None
+    best_psnr: float | None
+
+
+@dataclass
+class TrainingResult:
+    """How training went: the best validation PSNR (dB), when it was reached, and the history."""
+
+    best_psnr: float
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    stopped_early: bool
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def state_path_for(model_path: Path) -> Path:
+    """Where the resumable training state of ``model_path`` lives: look.pt → look.training.pt."""
+    return model_path.with_name(model_path.stem + ".training.pt")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when a GPU is present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LutcliError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def split_samples(
+    samples: list[PictureSample], fraction: float, seed: int
+) -> tuple[list[PictureSample], list[PictureSample]]:
+    """Hold out ``fraction`` of the pairs (at least one) for validation, chosen by ``seed``.
+
+    A single pair is used for both: there is nothing to hold out.
+    """
+    if len(samples) < 2:
+        return samples, samples
+    count = min(len(samples) - 1, max(1, round(len(samples) * fraction)))
+    order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed)).tolist()
+    return [samples[i] for i in order[count:]], [samples[i] for i in order[:count]]
+
+
+def regularization(model: LutModel, options: TrainingOptions) -> torch.Tensor:
+    """Smoothness and monotonicity of every learnable LUT of the model."""
+    total = torch.zeros((), device=next(model.parameters()).device)
+    for lut in model.learnable_luts():
+        total = total + options.smoothness_weight * smoothness(lut)
+        total = total + options.monotonicity_weight * monotonicity(lut)
+    return total
+
+
+@torch.no_grad()
+def validate(model: LutModel, samples: list[PictureSample], device: torch.device) -> float:
+    """PSNR (dB) of the model's outputs against the targets, over all validation pixels."""
+    model.eval()
+    squared_error, pixels = 0.0, 0
+    for sample in samples:
+        output = model(sample.input[None].to(device), context=sample.context[None].to(device))
+        error = (output.clamp(0, 1) - sample.target[None].to(device)) ** 2
+        squared_error += error.sum().item()
+        pixels += error.numel()
+    model.train()
+    mse = squared_error / pixels
+    return float("inf") if mse == 0 else -10 * math.log10(mse)
+
+
+class Trainer:
+    """Trains ``model`` on ``train`` pairs; the best model (by validation PSNR) goes to ``output``.
+
+    After every epoch the whole state (model, optimizer, random generator, history) is written
+    beside the output, so an interrupted run continues with ``resume=True`` exactly where it was.
+    """
+
+    def __init__(
+        self,
+        model: LutModel,
+        train: list[PictureSample],
+        validation: list[PictureSample],
+        output: str | os.PathLike,
+        options: TrainingOptions,
+        device: torch.device,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model.to(device)
+        self.train_samples = train
+        self.validation_samples = validation
+        self.output = Path(output)
+        self.state_path = state_path_for(self.output)
+        self.options = options
+        self.device = device
+        self.info = info or {}
+        self.generator = torch.Generator().manual_seed(options.seed)
+        pixels = sum(s.input.shape[1] * s.input.shape[2] for s in train)
+        crop_pixels = options.batch_size * options.crop_size**2
+        # An epoch draws about as many pixels as the training pairs hold.
+        self.steps_per_epoch = max(1, math.ceil(pixels / crop_pixels))
+        rate = options.learning_rate or model.learning_rate
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=rate)
+        # The rate decays to zero along a cosine: the noise of random crops averages out at the
+        # end, so the LUT settles on the optimum instead of jittering around it.
+        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=options.epochs * self.steps_per_epoch
+        )
+        self.epoch = 0
+        self.best_psnr = -math.inf
+        self.best_epoch = 0
+        self.history: list[dict[str, float]] = []
+
+    def resume(self) -> None:
+        """Load the state saved by an interrupted run of the same training."""
+        if not self.state_path.is_file():
+            raise LutcliError(f"nothing to resume: no training state at '{self.state_path}'")
+        state = load_payload(self.state_path, STATE_FORMAT)
+        if state["model"] != self.model.name or state["config"] != self.model.config():
+            raise LutcliError(
+                f"cannot resume: '{self.state_path}' trains a different model "
+                f"({state['model']} {state['config']})"
+            )
+        self.model.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.generator.set_state(state["generator"])
+        self.epoch = state["epoch"]
+        self.best_psnr = state["best_psnr"]
+        self.best_epoch = state["best_epoch"]
+        self.history = list(state["history"])
+
+    def run(self, on_status: Callable[[TrainingStatus], None] = lambda _: None) -> TrainingResult:
+        """Warm start (epoch 0 of a fresh run), then train until ``epochs``, or until validation
+        PSNR has not improved for ``patience`` epochs."""
+        started = time.perf_counter()
+        if not self.history:
+            if self.options.warm_start:
+                self._warm_start()
+            self._end_epoch(math.nan, on_status)
+        stopped_early = False
+        self.model.train()
+        while self.epoch < self.options.epochs:
+            if self.epoch - self.best_epoch >= self.options.patience:
+                stopped_early = True
+                break
+            loss = self._train_epoch(on_status)
+            self.epoch += 1
+            self._end_epoch(loss, on_status)
+        return TrainingResult(
+            best_psnr=self.best_psnr,
+            best_epoch=self.best_epoch,
+            epochs_run=self.epoch,
+            seconds=time.perf_counter() - started,
+            stopped_early=stopped_early,
+            history=self.history,
+        )
+
+    def _warm_start(self) -> None:
+        """Let the model set itself from the training colors, if it knows how."""
+        inputs = torch.cat([s.input.reshape(3, -1) for s in self.train_samples], dim=1)
+        targets = torch.cat([s.target.reshape(3, -1) for s in self.train_samples], dim=1)
+        if inputs.shape[1] > self.options.warm_start_pixels:
+            keep = torch.randperm(inputs.shape[1], generator=self.generator)
+            keep = keep[: self.options.warm_start_pixels]
+            inputs, targets = inputs[:, keep], targets[:, keep]
+        self.model.warm_start(inputs, targets, self.options.smoothness_weight)
+
+    def _end_epoch(self, loss: float, on_status: Callable[[TrainingStatus], None]) -> None:
+        """Validate, keep the model if it is the best so far, save the resumable state."""
+        score = validate(self.model, self.validation_samples, self.device)
+        self.history.append({"epoch": self.epoch, "loss": loss, "validation_psnr": score})
+        if score > self.best_psnr:
+            self.best_psnr, self.best_epoch = score, self.epoch
+            save_model(self.output, self.model, self._model_info())
+        self._save_state()
+        on_status(self._status(self.epoch, self.steps_per_epoch, loss, score))
+
+    def _train_epoch(self, on_status: Callable[[TrainingStatus], None]) -> float:
+        total = 0.0
+        for step in range(1, self.steps_per_epoch + 1):
+            picks = torch.randint(
+                len(self.train_samples), (self.options.batch_size,), generator=self.generator
+            )
+            batch = [self.train_samples[i] for i in picks.tolist()]
+            inputs, targets, contexts = (
+                t.to(self.device)
+                for t in random_crops(batch, self.options.crop_size, self.generator)
+            )
+            output = self.model(inputs, context=contexts)
+            loss = torch.mean((output - targets) ** 2)
+            objective = loss + regularization(self.model, self.options).to(self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            self.optimizer.step()
+            self.schedule.step()
+            total += loss.item()
+            on_status(self._status(self.epoch + 1, step, total / step, None))
+        return total / self.steps_per_epoch
+
+    def _status(self, epoch: int, step: int, loss: float, score: float | None) -> TrainingStatus:
+        return TrainingStatus(
+            epoch=epoch,
+            epochs=self.options.epochs,
+            step=max(0, (epoch - 1) * self.steps_per_epoch + step),
+            total_steps=self.options.epochs * self.steps_per_epoch,
+            loss=loss,
+            validation_psnr=score,
+            best_psnr=self.best_psnr if self.history else None,
+        )
+
+    def _model_info(self) -> dict[str, Any]:
+        return {
+            **self.info,
+            "lutcli_version": __version__,
+            "epoch": self.epoch,
+            "validation_psnr": self.best_psnr,
+            "training_options": asdict(self.options),
+        }
+
+    def _save_state(self) -> None:
+        save_payload(
+            self.state_path,
+            {
+                "format": STATE_FORMAT,
+                "format_version": 1,
+                "model": self.model.name,
+                "config": self.model.config(),
+                "state_dict": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(),
+                "generator": self.generator.get_state(),
+                "epoch": self.epoch,
+                "best_psnr": self.best_psnr,
+                "best_epoch": self.best_epoch,
+                "history": self.history,
+            },
+        )
