@@ -1,0 +1,1 @@
+"""The ``lutcli`` command line: one module per subcommand, over the library."""

@@ -1,0 +1,163 @@
+"""``lutcli train``: learn a model from before/after pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lutcli.cli.options import device_option, overwrite_option, quiet_option
+from lutcli.cli.progress import progress_bar, warn
+
+
+@click.command(short_help="Learn a look from before/after pairs.")
+@click.argument("pairs", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Model file to write (.pt).",
+)
+@click.option(
+    "--model",
+    "model_name",
+    default="basic",
+    show_default=True,
+    help="Zoo model to train (see `lutcli models`).",
+)
+@click.option(
+    "--lut-size",
+    type=click.IntRange(2, 129),
+    default=33,
+    show_default=True,
+    help="Lattice points per axis.",
+)
+@click.option("--epochs", type=click.IntRange(0), default=100, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=4,
+    show_default=True,
+    help="Random crops per step.",
+)
+@click.option(
+    "--crop-size",
+    type=click.IntRange(8),
+    default=256,
+    show_default=True,
+    help="Side of the random crops, in pixels.",
+)
+@click.option(
+    "--learning-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Adam rate [default: the model's own].",
+)
+@click.option(
+    "--smoothness-weight",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="Weight of the LUT smoothness regularizer.",
+)
+@click.option(
+    "--monotonicity-weight",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Weight of the LUT monotonicity regularizer.",
+)
+@click.option(
+    "--validation-fraction",
+    type=click.FloatRange(0, 0.9),
+    default=0.1,
+    show_default=True,
+    help="Share of pairs held out for validation.",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Stop after this many epochs without a better validation PSNR.",
+)
+@click.option(
+    "--warm-start/--no-warm-start",
+    default=True,
+    show_default=True,
+    help="Start from the exact least-squares LUT (models that have one).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Same seed, same data: the same model."
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its saved state.")
+@device_option
+@overwrite_option
+@quiet_option
+def train(
+    pairs: Path,
+    output: Path,
+    model_name: str,
+    lut_size: int,
+    resume: bool,
+    overwrite: bool,
+    device: str,
+    quiet: bool,
+    **training: object,
+) -> None:
+    """Learn a model from PAIRS/input/* and PAIRS/target/* (matched by file name).
+
+    The model with the best validation PSNR is kept in OUTPUT; the training state is saved
+    beside it after every epoch (OUTPUT.training.pt), so an interrupted run goes on with --resume.
+
+    \b
+      lutcli train pairs/ -o look.pt
+      lutcli train pairs/ -o look.pt --epochs 300 --resume
+    """
+    from lutcli.training.folder import train_from_folder
+    from lutcli.training.trainer import TrainingOptions, TrainingStatus
+
+    options = TrainingOptions(**training)
+    with progress_bar(quiet) as progress:
+        loading = progress.add_task("loading pairs", total=None, detail="")
+        training_task = None
+
+        def on_loaded(done: int, total: int) -> None:
+            progress.update(loading, completed=done, total=total)
+
+        last_score = ""
+
+        def on_status(status: TrainingStatus) -> None:
+            nonlocal training_task, last_score
+            if training_task is None:
+                training_task = progress.add_task("training", total=status.total_steps, detail="")
+            if status.validation_psnr is not None:
+                last_score = f"val {status.validation_psnr:.2f} dB  best {status.best_psnr:.2f} dB"
+            loss = f"loss {status.loss:.2e}  " if status.loss == status.loss else ""  # not NaN
+            progress.update(
+                training_task,
+                completed=status.step,
+                description=f"epoch {status.epoch}/{status.epochs}",
+                detail=loss + last_score,
+            )
+
+        result = train_from_folder(
+            pairs,
+            output,
+            model_name,
+            lut_size,
+            options,
+            device,
+            resume,
+            overwrite,
+            on_status=on_status,
+            warn=warn,
+            on_loaded=on_loaded,
+        )
+    if not quiet:
+        how = "stopped early" if result.stopped_early else "done"
+        click.echo(
+            f"{how} after {result.epochs_run} epochs in {result.seconds:.1f} s; best validation "
+            f"PSNR {result.best_psnr:.2f} dB (epoch {result.best_epoch}); model: {output}"
+        )

@@ -1,0 +1,156 @@
+"""Applying a look (a model or a .cube file) to image files and folders.
+
+The library behind ``lutcli apply``: planning which file goes where, and processing each one so
+that inputs are never overwritten, outputs appear whole or not at all, and one bad file does
+not stop the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from lutcli.errors import LutcliError
+from lutcli.io.folders import is_image_path, list_images
+from lutcli.io.images import SUPPORTED_EXTENSIONS, from_tensor, read_image, to_tensor, write_image
+from lutcli.lut.cube import CubeFile
+from lutcli.models.base import LutModel
+
+# A look maps (1, 3, H, W) float RGB in [0, 1] to the same shape.
+Look = Callable[[torch.Tensor], torch.Tensor]
+
+
+def model_look(model: LutModel, interp: str, device: torch.device) -> Look:
+    """A look that runs ``model`` on ``device``; adaptive models see the whole picture."""
+    model = model.to(device).eval()
+    model.interp = interp
+
+    @torch.no_grad()
+    def look(image: torch.Tensor) -> torch.Tensor:
+        image = image.to(device)
+        return model(image, context=image).cpu()
+
+    return look
+
+
+def cube_look(cube: CubeFile, interp: str, device: torch.device) -> Look:
+    """A look that applies a .cube file (1D, 3D, or shaper + 3D)."""
+
+    @torch.no_grad()
+    def look(image: torch.Tensor) -> torch.Tensor:
+        return cube.apply(image.to(device), interp).cpu()
+
+    return look
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to process: where it is read from and where its result goes."""
+
+    source: Path
+    destination: Path
+
+
+def plan_jobs(
+    source: str | os.PathLike, destination: str | os.PathLike, recursive: bool
+) -> list[Job]:
+    """Pair every input image with its output path.
+
+    A file goes to ``destination`` (or into it, when it is a folder). A folder's images go to the
+    same relative paths under ``destination``; with ``recursive`` subfolders are walked, leaving
+    out ``destination`` itself when it lies inside ``source``. Raises LutcliError when there is
+    nothing to do or when an output would replace its own input.
+    """
+    source, destination = Path(source), Path(destination)
+    if source.is_file():
+        if not is_image_path(source):
+            raise LutcliError(f"'{source}' is not an image lutcli reads ({_extensions()})")
+        target = destination / source.name if destination.is_dir() else destination
+        if target.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            raise LutcliError(f"cannot write '{target}': unknown image type ({_extensions()})")
+        jobs = [Job(source, target)]
+    elif source.is_dir():
+        if destination.exists() and not destination.is_dir():
+            raise LutcliError(f"'{destination}' is a file; the output of a folder is a folder")
+        if _same_path(source, destination):
+            raise LutcliError(
+                f"the output folder is the input folder '{source}': that would overwrite the "
+                "input images; choose another output folder"
+            )
+        inside = destination.resolve()
+        images = [
+            path
+            for path in list_images(source, recursive)
+            if not path.resolve().is_relative_to(inside)
+        ]
+        if not images:
+            where = "or its subfolders " if recursive else ""
+            raise LutcliError(f"no images in '{source}' {where}({_extensions()})")
+        jobs = [Job(path, destination / path.relative_to(source)) for path in images]
+    else:
+        raise LutcliError(f"no such file or folder: '{source}'")
+    for job in jobs:
+        if _same_path(job.source, job.destination):
+            raise LutcliError(f"'{job.source}' would be overwritten by its own output")
+    return jobs
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _extensions() -> str:
+    return ", ".join(sorted(SUPPORTED_EXTENSIONS))
+
+
+def process_image(look: Look, job: Job, jpeg_quality: int = 95) -> None:
+    """Read, apply the look, and write atomically, keeping bit depth, alpha and metadata."""
+    picture = read_image(job.source)
+    result = look(to_tensor(picture.pixels))
+    output = dataclasses.replace(picture, pixels=from_tensor(result, picture.pixels.dtype))
+    job.destination.parent.mkdir(parents=True, exist_ok=True)
+    write_image(job.destination, output, jpeg_quality)
+
+
+@dataclass
+class Summary:
+    """What a run over many images did."""
+
+    written: int = 0
+    skipped: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def process_jobs(
+    look: Look,
+    jobs: list[Job],
+    overwrite: bool = False,
+    jpeg_quality: int = 95,
+    on_done: Callable[[Job, str, str], None] = lambda job, outcome, message: None,
+) -> Summary:
+    """Process every job; existing outputs are skipped unless ``overwrite``.
+
+    A file that cannot be read or written is recorded in the summary and the rest go on.
+    ``on_done(job, outcome, message)`` follows each job: outcome "written", "skipped" or
+    "failed", with the error message when it failed.
+    """
+    summary = Summary()
+    for job in jobs:
+        outcome, message = "written", ""
+        if job.destination.exists() and not overwrite:
+            outcome = "skipped"
+            summary.skipped += 1
+        else:
+            try:
+                process_image(look, job, jpeg_quality)
+                summary.written += 1
+            except (LutcliError, OSError) as error:
+                outcome, message = "failed", str(error)
+                summary.failed.append((job.source, message))
+        on_done(job, outcome, message)
+    return summary
