@@ -8,6 +8,9 @@ import click
 
 from lutcli.cli.options import device_option, overwrite_option, quiet_option
 from lutcli.cli.progress import progress_bar, warn
+from lutcli.training.options import TrainingOptions
+
+DEFAULTS = TrainingOptions()
 
 
 @click.command(short_help="Learn a look from before/after pairs.")
@@ -33,18 +36,18 @@ from lutcli.cli.progress import progress_bar, warn
     show_default=True,
     help="Lattice points per axis.",
 )
-@click.option("--epochs", type=click.IntRange(0), default=100, show_default=True)
+@click.option("--epochs", type=click.IntRange(0), default=DEFAULTS.epochs, show_default=True)
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
-    default=4,
+    default=DEFAULTS.batch_size,
     show_default=True,
     help="Random crops per step.",
 )
 @click.option(
     "--crop-size",
     type=click.IntRange(8),
-    default=256,
+    default=DEFAULTS.crop_size,
     show_default=True,
     help="Side of the random crops, in pixels.",
 )
@@ -57,39 +60,43 @@ from lutcli.cli.progress import progress_bar, warn
 @click.option(
     "--smoothness-weight",
     type=click.FloatRange(min=0, min_open=True),
-    default=1e-4,
+    default=DEFAULTS.smoothness_weight,
     show_default=True,
     help="Weight of the LUT smoothness regularizer.",
 )
 @click.option(
     "--monotonicity-weight",
     type=click.FloatRange(min=0),
-    default=10.0,
+    default=DEFAULTS.monotonicity_weight,
     show_default=True,
     help="Weight of the LUT monotonicity regularizer.",
 )
 @click.option(
     "--validation-fraction",
     type=click.FloatRange(0, 0.9),
-    default=0.1,
+    default=DEFAULTS.validation_fraction,
     show_default=True,
     help="Share of pairs held out for validation.",
 )
 @click.option(
     "--patience",
     type=click.IntRange(1),
-    default=20,
+    default=DEFAULTS.patience,
     show_default=True,
     help="Stop after this many epochs without a better validation PSNR.",
 )
 @click.option(
     "--warm-start/--no-warm-start",
-    default=True,
+    default=DEFAULTS.warm_start,
     show_default=True,
     help="Start from the exact least-squares LUT (models that have one).",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Same seed, same data: the same model."
+    "--seed",
+    type=int,
+    default=DEFAULTS.seed,
+    show_default=True,
+    help="Same seed, same data: the same model.",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its saved state.")
 @device_option
@@ -116,7 +123,7 @@ def train(
       lutcli train pairs/ -o look.pt --epochs 300 --resume
     """
     from lutcli.training.folder import train_from_folder
-    from lutcli.training.trainer import TrainingOptions, TrainingStatus
+    from lutcli.training.trainer import TrainingStatus
 
     options = TrainingOptions(**training)
     with progress_bar(quiet) as progress:

@@ -11,9 +11,9 @@ import torch
 from lutcli.errors import LutcliError
 from lutcli.models.registry import create_model
 from lutcli.training.data import PictureSample, find_pairs, load_pair
+from lutcli.training.options import TrainingOptions
 from lutcli.training.trainer import (
     Trainer,
-    TrainingOptions,
     TrainingResult,
     TrainingStatus,
     resolve_device,

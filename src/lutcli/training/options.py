@@ -1,0 +1,23 @@
+"""Training options: plain data, importable without torch (the CLI reads its defaults here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainingOptions:
+    """How to train; every field is a ``lutcli train`` option of the same name."""
+
+    epochs: int = 100
+    batch_size: int = 4
+    crop_size: int = 256
+    learning_rate: float | None = None  # None: the model's own default
+    smoothness_weight: float = 1e-4
+    monotonicity_weight: float = 10.0
+    validation_fraction: float = 0.1
+    patience: int = 20
+    seed: int = 0
+    warm_start: bool = True
+    # Training pixels the warm start solves for (a random subset beyond this bounds memory).
+    warm_start_pixels: int = 8_000_000
