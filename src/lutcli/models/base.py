@@ -7,6 +7,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+# Lattice points per axis at most: 129³ RGB floats are 26 MB a LUT. A bound, so that a model
+# file cannot ask for gigabytes.
+MAX_LUT_SIZE = 129
+
 
 class LutModel(nn.Module):
     """A learnable color mapping built from 3D LUTs.
@@ -24,6 +28,8 @@ class LutModel(nn.Module):
 
     def __init__(self, lut_size: int) -> None:
         super().__init__()
+        if not isinstance(lut_size, int) or not 2 <= lut_size <= MAX_LUT_SIZE:
+            raise ValueError(f"lut_size must be an integer in 2..{MAX_LUT_SIZE}, got {lut_size!r}")
         self.lut_size = lut_size
         self.interp = "trilinear"
 

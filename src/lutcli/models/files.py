@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -58,19 +58,24 @@ def load_payload(path: str | os.PathLike, expected_format: str = FORMAT) -> dict
     if not path.is_file():
         raise ModelFileError(f"no model file at '{path}'")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise ModelFileError(
-            f"refused '{path}': it is not a lutcli model (loading it would run code from the file)"
+            f"refused '{path}': not a lutcli model (it holds more than tensors and settings; "
+            "nothing in it was run)"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile):
+    except Exception:  # garbage makes torch's reader fail in many ways (KeyError, EOFError, ...)
         raise ModelFileError(
             f"'{path}' is not a lutcli model file (unreadable or corrupt)"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         raise ModelFileError(f"'{path}' is not a lutcli model file")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if type(version) is not int or version < 1:
+        raise ModelFileError(f"'{path}' is a damaged lutcli model file: format version {version!r}")
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"'{path}' has model format version {version}; this lutcli reads up to "
             f"{FORMAT_VERSION} (upgrade lutcli)"
@@ -84,8 +89,11 @@ def load_model(path: str | os.PathLike) -> tuple[LutModel, dict[str, Any]]:
     try:
         model = create_model(payload["model"], **payload["config"])
         model.load_state_dict(payload["state_dict"])
+        info = payload.get("info") or {}
+        if not isinstance(info, dict):
+            raise TypeError(f"its info is a {type(info).__name__}, not a dict")
     except (KeyError, TypeError, RuntimeError, LutcliError) as error:
-        reason = str(error).splitlines()[0]
+        reason = " ".join(str(error).split())  # load_state_dict puts the cause on later lines
         raise ModelFileError(f"'{path}' is a damaged lutcli model file: {reason}") from None
     model.eval()
-    return model, dict(payload.get("info") or {})
+    return model, dict(info)

@@ -1,0 +1,206 @@
+"""Model files: exact round trips, atomic writes, and refusing hostile or broken files."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from lutcli.errors import ModelFileError
+from lutcli.models.basic import BasicLookupModel
+from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, save_model
+from lutcli.models.registry import MODELS, create_model
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # torch on non-torch pickles
+
+
+def trained_model(generator: torch.Generator, size: int = 9) -> BasicLookupModel:
+    model = BasicLookupModel(lut_size=size)
+    with torch.no_grad():
+        model.lut.copy_(torch.rand(3, size, size, size, generator=generator))
+    return model
+
+
+def payload(**changes) -> dict:
+    """What save_model writes for an identity basic model of 5 points, with ``changes``."""
+    content = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": "basic",
+        "config": {"lut_size": 5},
+        "state_dict": BasicLookupModel(lut_size=5).state_dict(),
+        "info": {},
+    }
+    content.update(changes)
+    return content
+
+
+def test_round_trip_is_exact(tmp_path, device, generator):
+    model = trained_model(generator).to(device)
+    model.interp = "tetrahedral"
+    info = {"best_psnr": 31.25, "epochs": 12, "sources": ["a.jpg", "b.png"], "note": None}
+    path = tmp_path / "look.pt"
+
+    save_model(path, model, info)
+    loaded, loaded_info = load_model(path)
+
+    assert type(loaded) is BasicLookupModel and loaded.config() == model.config()
+    assert loaded_info == info
+    assert not loaded.training
+    assert loaded.lut.device.type == "cpu"
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor.cpu())
+    loaded.interp = model.interp  # a choice made when applying, not stored
+    image = torch.rand(1, 3, 32, 32, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(loaded(image), model(image.to(device)).cpu())
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_registered_model_round_trips(name, tmp_path, generator):
+    model = create_model(name, lut_size=5)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.rand(parameter.shape, generator=generator))
+    save_model(tmp_path / "m.pt", model)
+
+    loaded, info = load_model(tmp_path / "m.pt")
+
+    assert info == {}
+    assert loaded.name == name and loaded.config() == model.config()
+    image = torch.rand(1, 3, 8, 8, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(loaded(image), model(image))
+
+
+def test_save_is_atomic_and_replaces_the_old_file(tmp_path, generator):
+    path = tmp_path / "look.pt"
+    save_model(path, BasicLookupModel(lut_size=5))
+    newer = trained_model(generator, size=5)
+
+    save_model(path, newer, {"version": 2})
+
+    assert sorted(os.listdir(tmp_path)) == ["look.pt"]  # no temporary file left behind
+    loaded, info = load_model(path)
+    assert torch.equal(loaded.lut, newer.lut.detach()) and info == {"version": 2}
+
+
+def test_info_that_is_not_json_is_refused_before_writing(tmp_path):
+    path = tmp_path / "look.pt"
+    with pytest.raises(TypeError):
+        save_model(path, BasicLookupModel(lut_size=5), {"when": object()})
+    assert os.listdir(tmp_path) == []
+
+
+class Hostile:
+    """Unpickling this runs a shell command that creates the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def check_refused(path: Path, marker: Path) -> None:
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert "refused" in message and str(path) in message and "\n" not in message
+    assert not marker.exists(), "loading the file ran its code"
+
+
+def test_refuses_a_hostile_pickle(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "look.pt"
+    with open(path, "wb") as handle:
+        pickle.dump(Hostile(marker), handle)
+    check_refused(path, marker)
+
+
+def test_refuses_a_hostile_torch_save(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "look.pt"
+    torch.save(Hostile(marker), path)
+    check_refused(path, marker)
+
+
+def test_refuses_code_hidden_inside_a_valid_looking_model(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "look.pt"
+    torch.save(payload(state_dict={"lut": Hostile(marker)}), path)
+    check_refused(path, marker)
+
+
+def test_the_hostile_test_object_does_run_code_when_unpickled(tmp_path):
+    """Guards the tests above: a plain unpickler does create the marker."""
+    marker = tmp_path / "pwned"
+    pickle.loads(pickle.dumps(Hostile(marker)))
+    assert marker.exists()
+
+
+def write_random_bytes(path: Path) -> None:
+    path.write_bytes(random.Random(7).randbytes(4096))
+
+
+def write_truncated_model(path: Path) -> None:
+    save_model(path, BasicLookupModel(lut_size=5))
+    path.write_bytes(path.read_bytes()[:300])
+
+
+BROKEN_FILES = {
+    "random bytes": (write_random_bytes, ""),
+    "empty": (lambda p: p.write_bytes(b""), "not a lutcli model"),
+    "text": (lambda p: p.write_text("hello world\nthis is not a model\n"), "not a lutcli model"),
+    "truncated": (write_truncated_model, "not a lutcli model"),
+    "no format key": (lambda p: torch.save({"lut": torch.zeros(3)}, p), "not a lutcli model"),
+    "a list": (lambda p: torch.save([torch.zeros(3)], p), "not a lutcli model"),
+    "future version": (lambda p: torch.save(payload(format_version=99), p), "upgrade lutcli"),
+    "version as text": (lambda p: torch.save(payload(format_version="1"), p), "format version"),
+    "unknown model": (lambda p: torch.save(payload(model="nope"), p), "unknown model 'nope'"),
+    "wrong shape": (
+        lambda p: torch.save(payload(state_dict=BasicLookupModel(lut_size=7).state_dict()), p),
+        "size mismatch for lut",
+    ),
+    "missing tensor": (lambda p: torch.save(payload(state_dict={}), p), "Missing key"),
+    "unexpected config": (
+        lambda p: torch.save(payload(config={"lut_size": 5, "depth": 3}), p),
+        "depth",
+    ),
+    "bad config": (
+        lambda p: torch.save(payload(config={"lut_size": 1}), p),
+        "lut_size must be an integer in 2..129",
+    ),
+    "no config": (lambda p: torch.save(payload(config=None), p), "damaged"),
+    "info not a dict": (lambda p: torch.save(payload(info=["x"]), p), "info"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_FILES))
+def test_broken_files_give_one_clear_line(case, tmp_path):
+    write, expected = BROKEN_FILES[case]
+    path = tmp_path / "look.pt"
+    write(path)
+
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+
+    message = str(caught.value)
+    assert str(path) in message and "\n" not in message
+    assert expected in message
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere.pt"
+    with pytest.raises(ModelFileError, match="no model file") as caught:
+        load_model(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_folder_is_not_a_model_file(tmp_path):
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path)
