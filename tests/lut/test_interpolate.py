@@ -133,7 +133,7 @@ def test_large_images_are_processed_in_chunks_with_the_same_result(interp, gener
 def test_gradients_for_lut_and_image(interp, generator):
     lut = random_lut(4, generator, torch.float64).requires_grad_()
     # Keep colors away from cell borders and ties, where the mapping has kinks.
-    image = (0.05 + 0.9 * torch.rand(1, 3, 3, 4, generator=generator, dtype=torch.float64))
+    image = 0.05 + 0.9 * torch.rand(1, 3, 3, 4, generator=generator, dtype=torch.float64)
     image.requires_grad_()
     assert torch.autograd.gradcheck(lambda i, t: apply_lut(i, t, interp), (image, lut))
 

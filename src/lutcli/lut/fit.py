@@ -39,7 +39,9 @@ def fit_lut(
     mu = 3 * pixels * smoothness_weight / (3 * size * size * (size - 1))
 
     def forward(lut: torch.Tensor) -> torch.Tensor:  # W: lattice (3, D³) -> colors (3, U)
-        return sum(weights[k] * lut[:, indices[k]] for k in range(8))
+        # index_select, not lut[:, index]: advanced indexing takes milliseconds per call when
+        # the CPU is shared (its thread pool spins), and CG calls this hundreds of times.
+        return sum(weights[k] * lut.index_select(1, indices[k]) for k in range(8))
 
     def adjoint(values: torch.Tensor) -> torch.Tensor:  # Wᵀ: colors (3, U) -> lattice (3, D³)
         out = torch.zeros(3, cells, dtype=values.dtype)
