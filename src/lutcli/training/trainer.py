@@ -133,14 +133,21 @@ class Trainer:
         rate = options.learning_rate or model.learning_rate
         self.optimizer = torch.optim.Adam(model.parameters(), lr=rate)
         # The rate decays to zero along a cosine: the noise of random crops averages out at the
-        # end, so the LUT settles on the optimum instead of jittering around it.
-        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizer, T_max=options.epochs * self.steps_per_epoch
+        # end, so the LUT settles on the optimum instead of jittering around it. The cosine is
+        # a function of the step and of the current ``epochs`` (a lambda: not stored in the saved
+        # state), so a run resumed with more epochs decays over its new length.
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: self._rate_factor(step)
         )
         self.epoch = 0
         self.best_psnr = -math.inf
         self.best_epoch = 0
         self.history: list[dict[str, float]] = []
+
+    def _rate_factor(self, step: int) -> float:
+        """The cosine decay of the learning rate: 1 at the first step, 0 at the last."""
+        total = max(1, self.options.epochs * self.steps_per_epoch)
+        return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
 
     def resume(self) -> None:
         """Load the state saved by an interrupted run of the same training."""
