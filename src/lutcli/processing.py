@@ -64,7 +64,7 @@ def plan_jobs(
     A file goes to ``destination`` (or into it, when it is a folder). A folder's images go to the
     same relative paths under ``destination``; with ``recursive`` subfolders are walked, leaving
     out ``destination`` itself when it lies inside ``source``. Raises LutcliError when there is
-    nothing to do or when an output would replace its own input.
+    nothing to do or when an output would replace an input.
     """
     source, destination = Path(source), Path(destination)
     if source.is_file():
@@ -82,21 +82,28 @@ def plan_jobs(
                 f"the output folder is the input folder '{source}': that would overwrite the "
                 "input images; choose another output folder"
             )
-        inside = destination.resolve()
-        images = [
-            path
-            for path in list_images(source, recursive)
-            if not path.resolve().is_relative_to(inside)
-        ]
+        images = list_images(source, recursive)
+        outputs = destination.resolve()
+        if outputs.is_relative_to(source.resolve()):  # not when OUT is above IN: all would go
+            images = [path for path in images if not path.resolve().is_relative_to(outputs)]
         if not images:
             where = "or its subfolders " if recursive else ""
             raise LutcliError(f"no images in '{source}' {where}({_extensions()})")
         jobs = [Job(path, destination / path.relative_to(source)) for path in images]
     else:
         raise LutcliError(f"no such file or folder: '{source}'")
+    # Any input, not only a job's own: with IN=photos/raw and OUT=photos, the output of
+    # photos/raw/raw/x.png would be the input photos/raw/x.png.
+    inputs = {job.source.resolve(): job.source for job in jobs}
     for job in jobs:
-        if _same_path(job.source, job.destination):
+        overwritten = inputs.get(job.destination.resolve())
+        if overwritten == job.source:
             raise LutcliError(f"'{job.source}' would be overwritten by its own output")
+        if overwritten is not None:
+            raise LutcliError(
+                f"the output of '{job.source}' would overwrite the input '{overwritten}'; "
+                "choose another output folder"
+            )
     return jobs
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from lutcli.cli.options import device_option, interp_option, overwrite_option, quiet_option
 from lutcli.cli.progress import progress_bar, stderr
@@ -76,9 +77,10 @@ def apply(
         task = progress.add_task("applying", total=len(jobs), detail="")
 
         def on_done(job: Job, outcome: str, message: str) -> None:
-            progress.update(task, advance=1, detail=job.source.name)
+            # File names are text, not rich markup: "photo [edit].jpg" must print as it is.
+            progress.update(task, advance=1, detail=escape(job.source.name))
             if message:
-                stderr.print(f"[red]skipped:[/] {message}", highlight=False, soft_wrap=True)
+                stderr.print(f"[red]skipped:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
         summary = process_jobs(look, jobs, overwrite, jpeg_quality, on_done)
     if not quiet:

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -33,9 +34,17 @@ def progress_bar(quiet: bool) -> Iterator[Progress]:
         transient=False,
     )
     with progress:
-        yield progress
+        try:
+            yield progress
+        except Exception:
+            # The error is to be the one line left to read: take the bar away (and skip the
+            # blank line Progress.stop prints where stderr is not a terminal).
+            progress.live.transient = True
+            progress.live.stop()
+            progress.disable = True
+            raise
 
 
 def warn(message: str) -> None:
     """A warning line on stderr (shown even with --quiet: it may matter to the result)."""
-    stderr.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    stderr.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)

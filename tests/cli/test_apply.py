@@ -1,0 +1,489 @@
+"""``lutcli apply``: files and folders, formats and bit depths, skipping, refusing, errors, and
+interruptions that leave no partial file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from cli_support import (
+    LUTCLI,
+    assert_one_error_line,
+    gradient,
+    noise,
+    snapshot,
+    temp_files,
+    warm_lut,
+    write_picture,
+)
+
+import lutcli.fileutil
+import lutcli.io.images
+from lutcli.io.images import from_tensor, read_image, to_tensor
+from lutcli.lut.cube import CubeFile, Lut3D, read_cube, write_cube
+from lutcli.lut.interpolate import apply_lut
+
+
+def expected_pixels(source: Path, lut: torch.Tensor, interp: str = "trilinear") -> np.ndarray:
+    """What the look makes of ``source``, computed with the library: read, apply_lut, round."""
+    pixels = read_image(source).pixels
+    return from_tensor(apply_lut(to_tensor(pixels), lut, interp), pixels.dtype)
+
+
+def level_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Absolute differences in levels of the arrays' own bit depth."""
+    assert a.shape == b.shape and a.dtype == b.dtype
+    return np.abs(a.astype(np.int64) - b.astype(np.int64))
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """A folder of the formats and depths lutcli keeps: JPEG, WebP, 8 and 16-bit PNG and TIFF,
+    with and without alpha."""
+    folder = tmp_path / "photos"
+    write_picture(folder / "a.jpg", gradient(32, 48, seed=1))
+    write_picture(folder / "b.png", noise(24, 40, seed=2))
+    write_picture(
+        folder / "c16.png",
+        noise(24, 40, dtype=np.uint16, seed=3),
+        noise(24, 40, 1, np.uint16, seed=4)[..., 0],
+    )
+    write_picture(folder / "d.tif", noise(24, 40, seed=5), noise(24, 40, 1, seed=6)[..., 0])
+    write_picture(folder / "e.webp", gradient(32, 48, seed=7))
+    write_picture(folder / "f16.tif", noise(24, 40, dtype=np.uint16, seed=8))
+    return folder
+
+
+LOSSLESS = ("b.png", "c16.png", "d.tif", "f16.tif")
+LOSSY = ("a.jpg", "e.webp")
+
+
+def test_folder_to_folder_keeps_names_formats_depth_and_alpha(tmp_path, photos, model_path, invoke):
+    output = tmp_path / "graded"
+    result = invoke("apply", photos, output, "--model", model_path)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in output.iterdir()) == sorted(p.name for p in photos.iterdir())
+    assert result.stdout.strip().splitlines()[-1] == f"6 written to {output}"
+    lut = warm_lut(17)
+    for name in LOSSLESS + LOSSY:
+        source, written = read_image(photos / name), read_image(output / name)
+        assert written.pixels.dtype == source.pixels.dtype, name
+        assert written.pixels.shape == source.pixels.shape, name
+        if source.alpha is None:
+            assert written.alpha is None, name
+        else:
+            np.testing.assert_array_equal(written.alpha, source.alpha, err_msg=name)
+        difference = level_difference(written.pixels, expected_pixels(photos / name, lut))
+        if name in LOSSLESS:
+            assert difference.max() <= 1, name
+        else:  # re-encoded at quality 95: close on a smooth picture
+            assert difference.mean() < 1.5 and difference.max() <= 12, name
+    # The look did something: the warm curve lifts red and lowers blue.
+    before, after = read_image(photos / "b.png").pixels, read_image(output / "b.png").pixels
+    assert after[..., 0].astype(int).sum() > before[..., 0].astype(int).sum()
+    assert after[..., 2].astype(int).sum() < before[..., 2].astype(int).sum()
+    assert read_image(output / "c16.png").bit_depth == 16
+    assert not temp_files(output)
+
+
+def test_file_to_file(tmp_path, model_path, invoke):
+    source = write_picture(tmp_path / "in.png", noise(16, 20))
+    target = tmp_path / "new" / "folder" / "out.tif"  # another format, in folders made for it
+    result = invoke("apply", source, target, "--model", model_path)
+    assert result.exit_code == 0, result.output
+    difference = level_difference(read_image(target).pixels, expected_pixels(source, warm_lut(17)))
+    assert difference.max() <= 1
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.tif"]
+
+
+def test_file_into_an_existing_folder(tmp_path, model_path, invoke):
+    source = write_picture(tmp_path / "in.png", noise(16, 20))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = invoke("apply", source, folder, "--model", model_path)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in folder.iterdir()] == ["in.png"]
+    difference = level_difference(
+        read_image(folder / "in.png").pixels, expected_pixels(source, warm_lut(17))
+    )
+    assert difference.max() <= 1
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """photos/a.png, photos/sub/b.png, photos/sub/deeper/c.jpg."""
+    folder = tmp_path / "photos"
+    write_picture(folder / "a.png", noise(8, 8, seed=1))
+    write_picture(folder / "sub" / "b.png", noise(8, 8, seed=2))
+    write_picture(folder / "sub" / "deeper" / "c.jpg", gradient(8, 8))
+    return folder
+
+
+def test_recursive_walks_and_mirrors_subfolders(tmp_path, tree, model_path, invoke):
+    output = tmp_path / "out"
+    result = invoke("apply", tree, output, "--model", model_path, "--recursive")
+    assert result.exit_code == 0, result.output
+    assert sorted(snapshot(output)) == ["a.png", "sub/b.png", "sub/deeper/c.jpg"]
+    assert f"3 written to {output}" in result.stdout
+
+
+def test_without_recursive_subfolders_are_ignored(tmp_path, tree, model_path, invoke):
+    output = tmp_path / "out"
+    result = invoke("apply", tree, output, "--model", model_path)
+    assert result.exit_code == 0, result.output
+    assert sorted(snapshot(output)) == ["a.png"]
+    assert not (output / "sub").exists()
+
+
+def test_output_inside_input_is_not_processed_again(tree, model_path, invoke):
+    output = tree / "graded"
+    for _ in range(2):  # the second run finds the first run's outputs inside IN
+        result = invoke("apply", tree, output, "--model", model_path, "-r", "--overwrite")
+        assert result.exit_code == 0, result.output
+        assert f"3 written to {output}" in result.stdout
+    assert sorted(snapshot(output)) == ["a.png", "sub/b.png", "sub/deeper/c.jpg"]
+    assert not (output / "graded").exists()
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(tmp_path, tree, model_path, invoke):
+    output = tmp_path / "out"
+    assert invoke("apply", tree, output, "--model", model_path, "-r").exit_code == 0
+    (output / "a.png").write_bytes(b"a user's own file")
+    result = invoke("apply", tree, output, "--model", model_path, "-r")
+    assert result.exit_code == 0, result.output
+    assert (output / "a.png").read_bytes() == b"a user's own file"
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"0 written to {output}, 3 already there (--overwrite replaces)"
+    )
+    result = invoke("apply", tree, output, "--model", model_path, "-r", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == f"3 written to {output}"
+    assert read_image(output / "a.png").pixels.shape == (8, 8, 3)
+
+
+@pytest.mark.parametrize("spelling", ["same", "dot", "parent", "symlink"])
+def test_output_folder_that_is_the_input_folder_is_refused(
+    tmp_path, tree, model_path, invoke, spelling
+):
+    output = {
+        "same": tree,
+        "dot": tree / ".",
+        "parent": tree / "sub" / "..",
+        "symlink": tmp_path / "link",
+    }[spelling]
+    if spelling == "symlink":
+        output.symlink_to(tree, target_is_directory=True)
+    before = snapshot(tree)
+    result = invoke("apply", tree, output, "--model", model_path, "-r", "--overwrite", "-q")
+    assert_one_error_line(result, "input folder")
+    assert snapshot(tree) == before
+
+
+def test_output_folder_above_the_input_folder_never_overwrites_an_input(
+    tmp_path, model_path, invoke
+):
+    # OUT=photos, IN=photos/raw: photos/raw/raw/x.png would go to photos/raw/x.png, an input.
+    inputs = tmp_path / "photos" / "raw"
+    write_picture(inputs / "x.png", noise(8, 8, seed=1))
+    write_picture(inputs / "raw" / "x.png", noise(8, 8, seed=2))
+    before = snapshot(tmp_path / "photos")
+    result = invoke(
+        "apply", inputs, tmp_path / "photos", "--model", model_path, "-r", "--overwrite"
+    )
+    assert_one_error_line(result, "would overwrite the input", "x.png")
+    assert snapshot(tmp_path / "photos") == before
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_file_onto_itself_is_refused(tmp_path, model_path, invoke, overwrite):
+    source = write_picture(tmp_path / "in.png", noise(8, 8))
+    before = source.read_bytes()
+    for target in (source, tmp_path, tmp_path / "." / "in.png"):
+        result = invoke("apply", source, target, "--model", model_path, *overwrite)
+        assert_one_error_line(result, "in.png", "its own output")
+        assert source.read_bytes() == before
+
+
+def test_a_corrupt_image_is_reported_and_the_others_are_written(tmp_path, model_path, invoke):
+    folder = tmp_path / "photos"
+    write_picture(folder / "a.png", noise(8, 8, seed=1))
+    (folder / "bad.jpg").write_bytes(np.random.default_rng(0).bytes(2000))
+    write_picture(folder / "c.png", noise(8, 8, seed=2))
+    output = tmp_path / "out"
+    result = invoke("apply", folder, output, "--model", model_path)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    assert sorted(snapshot(output)) == ["a.png", "c.png"]
+    assert any("bad.jpg" in line and "cannot read" in line for line in result.stderr.splitlines())
+    assert result.stderr.strip().splitlines()[-1] == "Error: 1 of 3 images could not be processed"
+    assert f"2 written to {output}" in result.stdout
+    # With --quiet: no progress, only the failure and the summary error.
+    result = invoke("apply", folder, tmp_path / "out2", "--model", model_path, "-q")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 2, result.stderr
+
+
+def test_file_names_are_printed_as_they_are_not_as_markup(tmp_path, model_path, invoke):
+    folder = tmp_path / "photos [edit]"
+    write_picture(folder / "ok [bold].png", noise(8, 8))
+    (folder / "bad [red].jpg").write_bytes(b"not a picture")
+    (folder / "[").mkdir()
+    (folder / "[" / "].png").write_bytes(b"not a picture either")  # the path holds "[/]"
+    result = invoke("apply", folder, tmp_path / "out", "--model", model_path, "-r")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "bad [red].jpg" in result.stderr
+    assert "[/].png" in result.stderr
+    assert "ok [bold].png" in result.stderr  # the progress line
+    assert (tmp_path / "out" / "ok [bold].png").is_file()
+
+
+def cube_file(tmp_path: Path, size: int = 9) -> Path:
+    path = tmp_path / "look.cube"
+    write_cube(path, CubeFile(title="warm", lut3d=Lut3D(warm_lut(size, 0.2).numpy())))
+    return path
+
+
+@pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])
+def test_cube_look_equals_the_cube_file_applied(tmp_path, invoke, interp):
+    cube = cube_file(tmp_path)
+    source = write_picture(tmp_path / "in.png", noise(20, 30))
+    target = tmp_path / "out.png"
+    result = invoke("apply", source, target, "--cube", cube, "--interp", interp)
+    assert result.exit_code == 0, result.output
+    pixels = read_image(source).pixels
+    reference = from_tensor(read_cube(cube).apply(to_tensor(pixels), interp), np.uint8)
+    assert level_difference(read_image(target).pixels, reference).max() <= 1
+
+
+def test_truncated_cube_is_one_line_naming_the_file(tmp_path, tree, invoke):
+    cube = cube_file(tmp_path)
+    text = cube.read_text()
+    cube.write_text(text[: len(text) // 2])
+    output = tmp_path / "out"
+    result = invoke("apply", tree, output, "--cube", cube)
+    assert_one_error_line(result, str(cube), "truncated")
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("looks", ["neither", "both"])
+def test_exactly_one_look_is_required(tmp_path, tree, model_path, invoke, looks):
+    args = [] if looks == "neither" else ["--model", model_path, "--cube", cube_file(tmp_path)]
+    output = tmp_path / "out"
+    result = invoke("apply", tree, output, *args)
+    assert result.exit_code == 2
+    assert "Usage:" in result.stderr and "exactly one look" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not output.exists()
+
+
+class Hostile:
+    """Unpickling this runs code: it creates the file ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("how", ["pickle", "torch.save"])
+def test_hostile_model_file_is_refused_without_running_it(tmp_path, tree, invoke, how):
+    marker = tmp_path / "MARKER"
+    hostile = tmp_path / "look.pt"
+    if how == "pickle":
+        with hostile.open("wb") as handle:
+            pickle.dump(Hostile(marker), handle)
+    else:
+        torch.save({"format": "lutcli-model", "state_dict": Hostile(marker)}, hostile)
+    output = tmp_path / "out"
+    result = invoke("apply", tree, output, "--model", hostile)
+    assert_one_error_line(result, "refused", str(hostile))
+    assert not marker.exists()
+    assert not output.exists()
+
+
+def test_hostile_model_refusal_is_one_line_in_a_real_process(tmp_path):
+    marker = tmp_path / "MARKER"
+    hostile = tmp_path / "look.pt"
+    with hostile.open("wb") as handle:
+        pickle.dump(Hostile(marker), handle)
+    write_picture(tmp_path / "in.png", noise(8, 8))
+    command = [LUTCLI, "apply", tmp_path / "in.png", tmp_path / "out.png", "--model", hostile]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and not marker.exists()
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        f"Error: refused '{hostile}': not a lutcli model (it holds more than tensors and "
+        "settings; nothing in it was run)"
+    ]
+
+
+def test_damaged_model_file_is_one_line(tmp_path, tree, invoke):
+    damaged = tmp_path / "look.pt"
+    damaged.write_bytes(b"PK\x03\x04 not really a zip")
+    assert_one_error_line(invoke("apply", tree, tmp_path / "out", "--model", damaged), str(damaged))
+
+
+@pytest.mark.parametrize("missing", ["input", "model", "cube"])
+def test_missing_files_are_one_line(tmp_path, tree, model_path, invoke, missing):
+    source = tmp_path / "nope" if missing == "input" else tree
+    look = {
+        "input": ["--model", model_path],
+        "model": ["--model", tmp_path / "nope.pt"],
+        "cube": ["--cube", tmp_path / "nope.cube"],
+    }[missing]
+    output = tmp_path / "out"
+    assert_one_error_line(invoke("apply", source, output, *look), "nope")
+    assert not output.exists()
+
+
+def test_empty_folder_and_unknown_output_type_are_one_line(tmp_path, model_path, invoke):
+    (tmp_path / "empty").mkdir()
+    result = invoke("apply", tmp_path / "empty", tmp_path / "out", "--model", model_path)
+    assert_one_error_line(result, "no images")
+    source = write_picture(tmp_path / "in.png", noise(8, 8))
+    result = invoke("apply", source, tmp_path / "out.gif", "--model", model_path)
+    assert_one_error_line(result, "out.gif")
+    assert not (tmp_path / "out.gif").exists()
+
+
+def test_quiet_prints_nothing(tmp_path, tree, model_path, invoke):
+    result = invoke("apply", tree, tmp_path / "out", "--model", model_path, "-r", "--quiet")
+    assert result.exit_code == 0
+    assert result.stdout == "" and result.stderr == ""
+    assert len(snapshot(tmp_path / "out")) == 3
+
+
+def test_tetrahedral_interpolation(tmp_path, model_path, invoke):
+    source = write_picture(tmp_path / "in.png", noise(20, 30))
+    target = tmp_path / "out.png"
+    result = invoke("apply", source, target, "--model", model_path, "--interp", "tetrahedral")
+    assert result.exit_code == 0, result.output
+    expected = expected_pixels(source, warm_lut(17), "tetrahedral")
+    assert level_difference(read_image(target).pixels, expected).max() <= 1
+
+
+def test_device_cpu(tmp_path, model_path, invoke):
+    source = write_picture(tmp_path / "in.png", noise(12, 12))
+    target = tmp_path / "out.png"
+    result = invoke("apply", source, target, "--model", model_path, "--device", "cpu", "-q")
+    assert result.exit_code == 0, result.output
+    assert (
+        level_difference(read_image(target).pixels, expected_pixels(source, warm_lut(17))).max()
+        <= 1
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
+def test_device_cuda_without_a_gpu_is_one_line(tmp_path, model_path, invoke):
+    source = write_picture(tmp_path / "in.png", noise(12, 12))
+    result = invoke(
+        "apply", source, tmp_path / "out.png", "--model", model_path, "--device", "cuda"
+    )
+    assert_one_error_line(result, "CUDA")
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_device_cuda_matches_the_cpu(tmp_path, model_path, invoke):
+    source = write_picture(tmp_path / "in.png", noise(64, 64, dtype=np.uint16))
+    for device in ("cpu", "cuda"):
+        result = invoke(
+            "apply", source, tmp_path / f"{device}.png", "--model", model_path, "--device", device
+        )
+        assert result.exit_code == 0, result.output
+    difference = level_difference(
+        read_image(tmp_path / "cpu.png").pixels, read_image(tmp_path / "cuda.png").pixels
+    )
+    assert difference.max() <= 1
+
+
+# Interruptions --------------------------------------------------------------------------------
+
+
+def interrupt_second_write(monkeypatch, when: str) -> None:
+    """Make the 2nd image write raise KeyboardInterrupt: half-way through writing its temporary
+    file, or after writing it whole, just before the rename that would publish it."""
+    calls = []
+    real_atomic_write = lutcli.io.images.atomic_write
+    real_replace = os.replace
+
+    @contextlib.contextmanager
+    def atomic_write(path):
+        calls.append(path)
+        with real_atomic_write(path) as handle:
+            if len(calls) == 2 and when == "writing":
+                handle.write(b"\x89PNG\r\n\x1a\n half a picture")
+                handle.flush()
+                raise KeyboardInterrupt
+            yield handle
+
+    def replace(source, destination):
+        if len(calls) == 2 and when == "renaming":
+            assert Path(source).is_file()  # the whole temporary file is there
+            raise KeyboardInterrupt
+        real_replace(source, destination)
+
+    monkeypatch.setattr(lutcli.io.images, "atomic_write", atomic_write)
+    monkeypatch.setattr(lutcli.fileutil.os, "replace", replace)
+
+
+@pytest.mark.parametrize("when", ["writing", "renaming"])
+def test_interrupted_apply_leaves_no_partial_file(tmp_path, model_path, invoke, monkeypatch, when):
+    folder = tmp_path / "photos"
+    for index in range(3):
+        write_picture(folder / f"{index}.png", noise(16, 16, seed=index))
+    output = tmp_path / "out"
+    interrupt_second_write(monkeypatch, when)
+    result = invoke("apply", folder, output, "--model", model_path, "-q")
+    assert result.exit_code == 130
+    assert "interrupted" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(snapshot(output)) == ["0.png"]
+    assert read_image(output / "0.png").pixels.shape == (16, 16, 3)
+    assert not temp_files(output)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05])
+def test_sigint_during_a_real_run_leaves_only_whole_files(tmp_path, model_path, delay):
+    folder = tmp_path / "photos"
+    count = 30
+    base = gradient(400, 600)
+    for index in range(count):
+        write_picture(folder / f"{index:02d}.png", np.roll(base, 7 * index, axis=1))
+    output = tmp_path / "out"
+    command = [str(LUTCLI), "apply", str(folder), str(output), "--model", str(model_path), "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not (output.is_dir() and any(p.suffix == ".png" for p in output.iterdir())):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no output appeared"
+            time.sleep(0.005)
+        time.sleep(delay)  # lands somewhere else in the next image
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in stderr, stderr
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert stdout == ""
+    assert not temp_files(output)
+    written = sorted(output.iterdir())
+    assert 1 <= len(written) < count
+    for path in written:
+        picture = read_image(path)  # raises for a truncated file
+        assert picture.pixels.shape == (400, 600, 3), path

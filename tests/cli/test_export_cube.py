@@ -1,0 +1,155 @@
+"""``lutcli export-cube``: the .cube holds the model's LUT, and other tools (ffmpeg's lut3d,
+OpenColorIO) given that file produce what ``lutcli apply --model`` produces, on real photos."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import PyOpenColorIO as ocio
+import pytest
+from cli_support import assert_one_error_line, save_warm_model, warm_lut, write_picture
+from skimage import data as skimage_data
+
+from lutcli.io.images import read_image
+from lutcli.lut.cube import read_cube
+from lutcli.lut.interpolate import apply_lut
+from lutcli.lut.lattice import identity_lut
+
+
+def test_exported_cube_holds_the_models_lut(tmp_path, model_path, invoke):
+    output = tmp_path / "look.cube"
+    result = invoke("export-cube", model_path, "-o", output)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {output} (17x17x17)\n"
+    cube = read_cube(output)
+    assert cube.shaper is None and cube.lut3d.size == 17
+    np.testing.assert_allclose(cube.lut3d.table, warm_lut(17).numpy(), rtol=0, atol=1e-6)
+    assert cube.title == "look"  # the model file's name
+    assert any("look.pt" in comment for comment in cube.comments)
+
+
+def test_size_resamples_the_model(tmp_path, model_path, invoke):
+    output = tmp_path / "small.cube"
+    result = invoke("export-cube", model_path, "-o", output, "--size", "9", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    text = output.read_text()
+    assert "LUT_3D_SIZE 9" in text.splitlines()
+    data_lines = [line for line in text.splitlines() if line[:1].isdigit() or line[:1] == "-"]
+    assert len(data_lines) == 9**3
+    lattice = identity_lut(9).reshape(1, 3, 81, 9)  # the lattice colors as a picture
+    expected = apply_lut(lattice, warm_lut(17)).reshape(3, 9, 9, 9)
+    np.testing.assert_allclose(read_cube(output).lut3d.table, expected.numpy(), atol=1e-6)
+
+
+def test_title(tmp_path, model_path, invoke):
+    output = tmp_path / "look.cube"
+    result = invoke("export-cube", model_path, "-o", output, "--title", "Warm evening")
+    assert result.exit_code == 0, result.output
+    assert 'TITLE "Warm evening"' in output.read_text().splitlines()
+    assert read_cube(output).title == "Warm evening"
+
+
+def test_existing_output_needs_overwrite(tmp_path, model_path, invoke):
+    output = tmp_path / "look.cube"
+    output.write_text("a user's own LUT")
+    assert_one_error_line(
+        invoke("export-cube", model_path, "-o", output), str(output), "--overwrite"
+    )
+    assert output.read_text() == "a user's own LUT"
+    result = invoke("export-cube", model_path, "-o", output, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert read_cube(output).lut3d.size == 17
+
+
+@pytest.mark.parametrize("name", ["look.txt", "look", "look.cube.bak"])
+def test_output_must_end_in_cube(tmp_path, model_path, invoke, name):
+    result = invoke("export-cube", model_path, "-o", tmp_path / name)
+    assert result.exit_code == 2
+    assert ".cube" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / name).exists()
+
+
+def test_missing_or_damaged_model_is_one_line(tmp_path, invoke):
+    output = tmp_path / "look.cube"
+    assert_one_error_line(invoke("export-cube", tmp_path / "nope.pt", "-o", output), "nope.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    assert_one_error_line(invoke("export-cube", tmp_path / "bad.pt", "-o", output), "bad.pt")
+    assert not output.exists()
+
+
+def test_output_in_a_missing_folder_is_one_line(tmp_path, model_path, invoke):
+    output = tmp_path / "no" / "look.cube"
+    assert_one_error_line(invoke("export-cube", model_path, "-o", output), "cannot write")
+
+
+# The product's promise: the exported .cube gives other tools the colors lutcli gives. --------
+
+
+def ffmpeg_apply(cube: Path, source: Path, output: Path) -> np.ndarray:
+    """ffmpeg's lut3d filter (trilinear) on an 8-bit RGB PNG; returns the RGB pixels."""
+    command = ["ffmpeg", "-v", "error", "-y", "-i", source.name]
+    command += ["-vf", f"lut3d=file={cube.name}:interp=trilinear,format=rgb24", output.name]
+    # Run beside the files: no path escaping in the filter argument.
+    done = subprocess.run(command, cwd=source.parent, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return read_image(output).pixels
+
+
+def ocio_apply(cube: Path, pixels: np.ndarray) -> np.ndarray:
+    """OpenColorIO's CPU processor for the .cube file (linear interpolation), rounded to 8 bits."""
+    transform = ocio.FileTransform(src=str(cube), interpolation=ocio.INTERP_LINEAR)
+    processor = ocio.Config.CreateRaw().getProcessor(transform).getDefaultCPUProcessor()
+    values = np.ascontiguousarray(pixels, dtype=np.float32).reshape(-1) / np.float32(255)
+    processor.applyRGB(values)
+    return (values.reshape(pixels.shape).clip(0, 1) * 255).round().astype(np.uint8)
+
+
+def agreement(ours: np.ndarray, theirs: np.ndarray) -> tuple[int, float]:
+    """Largest difference in 8-bit levels, and the share of values within 1 level."""
+    difference = np.abs(ours.astype(int) - theirs.astype(int))
+    return int(difference.max()), float((difference <= 1).mean())
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "chelsea"])
+def test_ffmpeg_and_opencolorio_reproduce_lutcli_apply(tmp_path, invoke, photo):
+    model = tmp_path / "look.pt"
+    save_warm_model(model, size=33, crosstalk=0.15)
+    lut = warm_lut(33, 0.15)
+    assert (lut - identity_lut(33)).abs().max() > 0.1  # a real look, not nearly the identity
+    cube = tmp_path / "look.cube"
+    assert invoke("export-cube", model, "-o", cube, "-q").exit_code == 0
+    source = write_picture(tmp_path / "in.png", getattr(skimage_data, photo)()[..., :3])
+    ours_path = tmp_path / "lutcli.png"
+    result = invoke("apply", source, ours_path, "--model", model, "-q")
+    assert result.exit_code == 0, result.output
+    ours = read_image(ours_path).pixels
+    original = read_image(source).pixels
+    assert np.abs(ours.astype(int) - original.astype(int)).mean() > 3  # the look shows
+
+    worst, within_one = agreement(ours, ocio_apply(cube, original))
+    assert worst <= 2 and within_one >= 0.99, (photo, "OpenColorIO", worst, within_one)
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (make system-deps installs it)")
+    theirs = ffmpeg_apply(cube, source, tmp_path / "ffmpeg.png")
+    worst, within_one = agreement(ours, theirs)
+    assert worst <= 2 and within_one >= 0.99, (photo, "ffmpeg", worst, within_one)
+
+
+def test_a_resampled_cube_still_agrees_with_opencolorio(tmp_path, invoke):
+    """Exported at another size than the model's, the .cube is the model sampled there: OCIO on
+    it matches lutcli applying that same .cube."""
+    model = tmp_path / "look.pt"
+    save_warm_model(model, size=17, crosstalk=0.15)
+    cube = tmp_path / "look.cube"
+    assert invoke("export-cube", model, "-o", cube, "--size", "25", "-q").exit_code == 0
+    source = write_picture(tmp_path / "in.png", skimage_data.chelsea()[::2, ::2])
+    result = invoke("apply", source, tmp_path / "out.png", "--cube", cube, "-q")
+    assert result.exit_code == 0, result.output
+    ours = read_image(tmp_path / "out.png").pixels
+    worst, within_one = agreement(ours, ocio_apply(cube, read_image(source).pixels))
+    assert worst <= 1 and within_one >= 0.999, (worst, within_one)

@@ -1,0 +1,155 @@
+"""``lutcli train``: a tiny training run end to end, resuming it, and one-line errors.
+
+The runs use ``--lut-size 9``: the exact warm start of a 33³ LUT alone takes many seconds on a
+small machine, and the size changes nothing the command line does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_support import assert_one_error_line, noise, write_picture
+
+from lutcli.io.images import read_image, to_tensor
+from lutcli.models.files import load_model, load_payload
+
+FAST = ("--lut-size", "9", "--crop-size", "32", "--batch-size", "2")
+
+
+def known_look(rgb: np.ndarray) -> np.ndarray:
+    """The color transform the pairs show: warmer, a little more contrast in green."""
+    values = rgb / 255.0
+    out = np.stack(
+        [values[..., 0] ** 0.8, values[..., 1] ** 1.1, 0.9 * values[..., 2] + 0.05], axis=-1
+    )
+    return (out * 255).round().clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def pairs(tmp_path: Path) -> Path:
+    """pairs/input/p{0,1,2}.png and their targets through ``known_look``, 48x48."""
+    folder = tmp_path / "pairs"
+    for index in range(3):
+        pixels = noise(48, 48, seed=index)
+        write_picture(folder / "input" / f"p{index}.png", pixels)
+        write_picture(folder / "target" / f"p{index}.png", known_look(pixels))
+    return folder
+
+
+def test_train_writes_the_model_and_its_state(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--epochs", "2", "-q", *FAST)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr == ""
+    assert output.is_file() and (tmp_path / "m.training.pt").is_file()
+    model, info = load_model(output)
+    assert model.name == "basic" and model.lut_size == 9
+    assert info["pairs"] == 3
+    # It learned the look: its output on an input is close to the target.
+    source = read_image(pairs / "input" / "p0.png").pixels
+    target = to_tensor(read_image(pairs / "target" / "p0.png").pixels)
+    error = (model(to_tensor(source)).clamp(0, 1) - target).pow(2).mean().item()
+    assert 10 * np.log10(1 / error) > 30
+
+
+def test_train_prints_a_summary(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--epochs", "1", *FAST)
+    assert result.exit_code == 0, result.output
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("done after 1 epochs") and summary.endswith(f"model: {output}")
+    assert "Traceback" not in result.stderr
+
+
+def test_resume_continues_a_run(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    state = tmp_path / "m.training.pt"
+    result = invoke("train", pairs, "-o", output, "--epochs", "2", "-q", *FAST)
+    assert result.exit_code == 0, result.output
+    assert load_payload(state, "lutcli-training-state")["epoch"] == 2
+    result = invoke("train", pairs, "-o", output, "--epochs", "4", "--resume", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "after 4 epochs" in result.stdout
+    saved = load_payload(state, "lutcli-training-state")
+    assert saved["epoch"] == 4
+    assert [entry["epoch"] for entry in saved["history"]] == [0, 1, 2, 3, 4]
+    load_model(output)
+
+
+def test_overwrite_starts_again(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    output.write_bytes(b"an old model")
+    result = invoke("train", pairs, "-o", output, "--epochs", "1", "-q", "--overwrite", *FAST)
+    assert result.exit_code == 0, result.output
+    load_model(output)
+
+
+def make_bad_pairs(tmp_path: Path, pairs: Path, problem: str) -> Path:
+    if problem == "missing folder":
+        return tmp_path / "nope"
+    if problem == "no input/ and target/":
+        (tmp_path / "flat").mkdir()
+        write_picture(tmp_path / "flat" / "a.png", noise(8, 8))
+        return tmp_path / "flat"
+    if problem == "empty input folder":
+        for side in ("input", "target"):
+            (tmp_path / "empty" / side).mkdir(parents=True)
+        return tmp_path / "empty"
+    if problem == "input without target":
+        (pairs / "target" / "p1.png").unlink()
+        return pairs
+    raise AssertionError(problem)
+
+
+@pytest.mark.parametrize(
+    ("problem", "named"),
+    [
+        ("missing folder", "nope"),
+        ("no input/ and target/", "input/ and target/"),
+        ("empty input folder", "no images"),
+        ("input without target", "p1.png"),
+    ],
+)
+def test_unusable_pairs_folders_are_one_line(tmp_path, pairs, invoke, problem, named):
+    folder = make_bad_pairs(tmp_path, pairs, problem)
+    output = tmp_path / "m.pt"
+    result = invoke("train", folder, "-o", output, "--epochs", "1", *FAST)
+    assert_one_error_line(result, named)
+    assert not output.exists()
+
+
+def test_existing_output_is_kept_without_overwrite_or_resume(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    output.write_bytes(b"a model the user keeps")
+    result = invoke("train", pairs, "-o", output, "--epochs", "1", *FAST)
+    assert_one_error_line(result, str(output), "--overwrite", "--resume")
+    assert output.read_bytes() == b"a model the user keeps"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--resume"], "nothing to resume"),
+        (["--model", "nosuch"], "unknown model 'nosuch'"),
+    ],
+)
+def test_other_mistakes_are_one_line(tmp_path, pairs, invoke, args, named):
+    result = invoke("train", pairs, "-o", tmp_path / "m.pt", "--epochs", "1", *args, *FAST)
+    assert_one_error_line(result, named)
+
+
+def test_output_in_a_missing_folder_is_one_line(tmp_path, pairs, invoke):
+    result = invoke("train", pairs, "-o", tmp_path / "no" / "m.pt", "--epochs", "1", *FAST)
+    assert_one_error_line(result, "no folder")
+
+
+def test_warnings_print_file_names_as_they_are(tmp_path, invoke):
+    folder = tmp_path / "pairs"
+    pixels = noise(32, 32)
+    write_picture(folder / "input" / "a [b].png", pixels)
+    write_picture(folder / "target" / "a [b].png", known_look(pixels)[:16, :24])
+    result = invoke("train", folder, "-o", tmp_path / "m.pt", "--epochs", "1", "-q", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "target 'a [b].png' is 24x16" in result.stderr

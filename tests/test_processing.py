@@ -1,0 +1,233 @@
+"""lutcli.processing: which file goes where (plan_jobs) and processing them (process_jobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from lutcli.errors import LutcliError
+from lutcli.io.images import read_image
+from lutcli.processing import Job, Summary, cube_look, model_look, plan_jobs, process_jobs
+
+
+def invert(image: torch.Tensor) -> torch.Tensor:
+    return 1 - image
+
+
+def pixels(seed: int = 0, dtype=np.uint8, shape=(6, 8, 3)) -> np.ndarray:
+    top = np.iinfo(dtype).max
+    return np.random.default_rng(seed).integers(0, top, shape, endpoint=True).astype(dtype)
+
+
+def image(path: Path, seed: int = 0, dtype=np.uint8, channels: int = 3) -> Path:
+    """Write a small random picture with OpenCV (BGR or BGRA order, as OpenCV wants)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), pixels(seed, dtype, (6, 8, channels)))
+    return path
+
+
+def pairs(jobs: list[Job], root: Path) -> list[tuple[str, str]]:
+    """Jobs as (source, destination) relative to ``root``, for readable comparisons."""
+    return [
+        (job.source.relative_to(root).as_posix(), job.destination.relative_to(root).as_posix())
+        for job in jobs
+    ]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """in/a.png, in/b.JPG, in/notes.txt, in/.hidden.png, in/sub/c.tif, in/sub/deep/d.webp."""
+    folder = tmp_path / "in"
+    image(folder / "a.png")
+    image(folder / "b.JPG")
+    (folder / "notes.txt").write_text("not an image")
+    image(folder / ".hidden.png")
+    image(folder / "sub" / "c.tif")
+    image(folder / "sub" / "deep" / "d.webp")
+    return folder
+
+
+# plan_jobs --------------------------------------------------------------------------------------
+
+
+def test_a_folder_maps_its_images_to_the_same_names(tmp_path, tree):
+    jobs = plan_jobs(tree, tmp_path / "out", recursive=False)
+    assert pairs(jobs, tmp_path) == [("in/a.png", "out/a.png"), ("in/b.JPG", "out/b.JPG")]
+
+
+def test_recursive_mirrors_subfolders(tmp_path, tree):
+    jobs = plan_jobs(str(tree), str(tmp_path / "out"), recursive=True)  # str paths too
+    assert pairs(jobs, tmp_path) == [
+        ("in/a.png", "out/a.png"),
+        ("in/b.JPG", "out/b.JPG"),
+        ("in/sub/c.tif", "out/sub/c.tif"),
+        ("in/sub/deep/d.webp", "out/sub/deep/d.webp"),
+    ]
+
+
+def test_a_destination_inside_the_source_is_left_out(tmp_path, tree):
+    image(tree / "out" / "a.png")  # outputs of an earlier run
+    image(tree / "out" / "sub" / "c.tif")
+    jobs = plan_jobs(tree, tree / "out", recursive=True)
+    assert pairs(jobs, tree) == [
+        ("a.png", "out/a.png"),
+        ("b.JPG", "out/b.JPG"),
+        ("sub/c.tif", "out/sub/c.tif"),
+        ("sub/deep/d.webp", "out/sub/deep/d.webp"),
+    ]
+
+
+def test_a_destination_in_a_subfolder_leaves_only_that_subfolder_out(tmp_path, tree):
+    jobs = plan_jobs(tree, tree / "sub" / "deep", recursive=True)
+    assert pairs(jobs, tree) == [
+        ("a.png", "sub/deep/a.png"),
+        ("b.JPG", "sub/deep/b.JPG"),
+        ("sub/c.tif", "sub/deep/sub/c.tif"),
+    ]
+
+
+def test_a_destination_above_the_source_takes_every_image(tmp_path):
+    source = tmp_path / "photos" / "raw"
+    image(source / "x.png")
+    image(source / "y.png")
+    jobs = plan_jobs(source, tmp_path / "photos", recursive=True)
+    assert pairs(jobs, tmp_path) == [
+        ("photos/raw/x.png", "photos/x.png"),
+        ("photos/raw/y.png", "photos/y.png"),
+    ]
+
+
+def test_an_output_onto_another_input_is_refused(tmp_path):
+    source = tmp_path / "photos" / "raw"
+    image(source / "x.png")
+    image(source / "raw" / "x.png")  # would go to photos/raw/x.png, an input
+    with pytest.raises(LutcliError, match="would overwrite the input"):
+        plan_jobs(source, tmp_path / "photos", recursive=True)
+    # Without recursion photos/raw/raw is not read: nothing collides.
+    assert len(plan_jobs(source, tmp_path / "photos", recursive=False)) == 1
+
+
+def test_a_file_goes_to_a_file_or_into_a_folder(tmp_path, tree):
+    source = tree / "a.png"
+    assert plan_jobs(source, tmp_path / "x.jpg", False) == [Job(source, tmp_path / "x.jpg")]
+    assert plan_jobs(source, tmp_path, True) == [Job(source, tmp_path / "a.png")]
+    new = tmp_path / "new" / "x.tif"  # a file in a folder that does not exist yet
+    assert plan_jobs(source, new, False) == [Job(source, new)]
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "message"),
+    [
+        ("nope", "out", "no such file or folder"),
+        ("in/notes.txt", "out.png", "not an image"),
+        ("in/a.png", "out.gif", "unknown image type"),
+        ("in/a.png", "out", "unknown image type"),
+        ("in/a.png", "in/a.png", "its own output"),
+        ("in/a.png", "in", "its own output"),
+        ("in", "in", "input folder"),
+        ("in", "in/sub/..", "input folder"),
+        ("in", "in/a.png", "is a file"),
+        ("in/sub/empty", "out", "no images"),
+    ],
+)
+def test_plan_errors(tmp_path, tree, source, destination, message):
+    image(tree / "sub" / "empty" / "nested" / "e.png")  # only found by a recursive walk
+    with pytest.raises(LutcliError, match=message):
+        plan_jobs(tmp_path / source, tmp_path / destination, recursive=False)
+
+
+def test_no_images_says_where_it_looked(tmp_path):
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(LutcliError, match="or its subfolders"):
+        plan_jobs(tmp_path / "empty", tmp_path / "out", recursive=True)
+
+
+def test_the_same_folder_through_a_symlink_is_refused(tmp_path, tree):
+    link = tmp_path / "link"
+    link.symlink_to(tree, target_is_directory=True)
+    with pytest.raises(LutcliError, match="input folder"):
+        plan_jobs(tree, link, recursive=True)
+
+
+# process_jobs -----------------------------------------------------------------------------------
+
+
+def test_process_jobs_writes_the_look(tmp_path):
+    source = image(tmp_path / "a.png", seed=1)
+    destination = tmp_path / "out" / "deeper" / "a.png"
+    summary = process_jobs(invert, [Job(source, destination)])
+    assert summary == Summary(written=1, skipped=0, failed=[])
+    np.testing.assert_array_equal(read_image(destination).pixels, 255 - read_image(source).pixels)
+
+
+def test_process_jobs_keeps_16_bits_and_alpha(tmp_path):
+    source = image(tmp_path / "a.png", seed=1, dtype=np.uint16, channels=4)
+    destination = tmp_path / "b.png"
+    process_jobs(invert, [Job(source, destination)])
+    before, after = read_image(source), read_image(destination)
+    assert after.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(after.pixels, 65535 - before.pixels)
+    np.testing.assert_array_equal(after.alpha, before.alpha)
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(tmp_path):
+    jobs = [
+        Job(image(tmp_path / f"{n}.png", seed=n), tmp_path / "out" / f"{n}.png") for n in (1, 2)
+    ]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "1.png").write_bytes(b"kept")
+    seen = []
+    summary = process_jobs(invert, jobs, on_done=lambda *args: seen.append(args))
+    assert summary == Summary(written=1, skipped=1, failed=[])
+    assert (tmp_path / "out" / "1.png").read_bytes() == b"kept"
+    assert seen == [(jobs[0], "skipped", ""), (jobs[1], "written", "")]
+    summary = process_jobs(invert, jobs, overwrite=True)
+    assert summary == Summary(written=2, skipped=0, failed=[])
+    assert read_image(tmp_path / "out" / "1.png").pixels.shape == (6, 8, 3)
+
+
+def test_a_bad_file_is_recorded_and_the_rest_go_on(tmp_path):
+    good = image(tmp_path / "a.png")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    jobs = [
+        Job(bad, tmp_path / "out" / "bad.jpg"),
+        Job(good, tmp_path / "blocker" / "a.png"),  # cannot make the output folder
+        Job(good, tmp_path / "out" / "a.png"),
+    ]
+    seen = []
+    summary = process_jobs(invert, jobs, on_done=lambda job, outcome, msg: seen.append(outcome))
+    assert summary.written == 1 and summary.skipped == 0
+    assert [path for path, _ in summary.failed] == [bad, good]
+    assert "bad.jpg" in summary.failed[0][1]
+    assert seen == ["failed", "failed", "written"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+def test_jpeg_quality_is_passed_on(tmp_path):
+    source = image(tmp_path / "a.png")
+    jobs = [Job(source, tmp_path / f"q{q}.jpg") for q in (10, 100)]
+    process_jobs(invert, jobs[:1], jpeg_quality=10)
+    process_jobs(invert, jobs[1:], jpeg_quality=100)
+    assert (tmp_path / "q10.jpg").stat().st_size < (tmp_path / "q100.jpg").stat().st_size
+
+
+def test_model_and_cube_looks(tmp_path):
+    from lutcli.lut.cube import CubeFile, Lut3D
+    from lutcli.lut.lattice import identity_lut
+    from lutcli.models.basic import BasicLookupModel
+
+    model = BasicLookupModel(5)
+    with torch.no_grad():
+        model.lut.copy_(1 - identity_lut(5))
+    picture = torch.rand(1, 3, 4, 5)
+    for look in (
+        model_look(model, "tetrahedral", torch.device("cpu")),
+        cube_look(CubeFile(lut3d=Lut3D((1 - identity_lut(5)).numpy())), "trilinear", "cpu"),
+    ):
+        torch.testing.assert_close(look(picture), 1 - picture, atol=1e-6, rtol=0)
