@@ -78,3 +78,47 @@ def write_pairs(
         ffmpeg_filter(source, folder / "target" / f"{name}.png", filters)
         inputs.append(source)
     return inputs
+
+
+# A real tool's automatic per-photo correction: ffmpeg's normalize stretches each channel's
+# darkest and brightest values to black and white (auto levels: exposure and white balance).
+FFMPEG_AUTO_CORRECTION = "normalize=smoothing=0:independence=1:strength=1"
+
+
+def miscolor(pixels: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """A mis-exposed, off-balance copy of a (H, W, 3) uint8 photo: each channel squeezed into a
+    random range (lifted blacks, dimmed whites, a color cast) under a random gamma."""
+    unit = pixels.astype(np.float64) / 255
+    low = generator.uniform(0.0, 0.2, size=3)
+    high = generator.uniform(0.55, 1.0, size=3)
+    gamma = generator.uniform(0.75, 1.35)
+    out = low + (high - low) * unit**gamma
+    return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
+
+
+def write_adaptive_pairs(
+    folder: Path,
+    photos: dict[str, np.ndarray],
+    variants: int,
+    seed: int = 0,
+    max_side: int = 320,
+) -> None:
+    """An image-adaptive training folder: ``variants`` mis-colored copies of each photo as
+    inputs, each corrected by ffmpeg's automatic normalization as its target.
+
+    One fixed LUT cannot do this job: each input needs the correction of its own color cast.
+    Photos are shrunk to ``max_side`` pixels on their long side to keep training fast.
+    """
+    generator = np.random.default_rng(seed)
+    for side in ("input", "target"):
+        (folder / side).mkdir(parents=True, exist_ok=True)
+    for name, pixels in photos.items():
+        scale = max_side / max(pixels.shape[:2])
+        if scale < 1:
+            size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
+            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        for variant in range(variants):
+            source = folder / "input" / f"{name}-{variant}.png"
+            shifted = miscolor(pixels, generator)
+            cv2.imwrite(str(source), cv2.cvtColor(shifted, cv2.COLOR_RGB2BGR))
+            ffmpeg_filter(source, folder / "target" / source.name, FFMPEG_AUTO_CORRECTION)
