@@ -33,37 +33,60 @@ def fit_lut(
     pixels = inputs.shape[1]
     colors, counts, mean_targets = _merge_identical_colors(inputs.double(), targets.double())
     indices, weights = (t[0] for t in trilinear_corners(colors[None], size))  # (8, U) each
-    cells = size**3
-    # Normal equations of the loss times 3P: (WᵀCW + mu ∇ᵀ∇) L = WᵀCy, C the color counts and
-    # mu = 3 P weight / n with n the number of differences per axis (the loss takes their mean).
+    # Normal equations of the loss times 3P: (WᵀCW + mu ∇ᵀ∇) L = WᵀCy, with W the trilinear
+    # weights, C the color counts, and mu = 3 P weight / n, n the number of differences per
+    # axis (the loss takes their mean). WᵀCW couples each lattice point only with its 26
+    # neighbours: it is built once as a 27-point stencil, so each solver step costs O(D³)
+    # whatever the number of training colors.
     mu = 3 * pixels * smoothness_weight / (3 * size * size * (size - 1))
-
-    def forward(lut: torch.Tensor) -> torch.Tensor:  # W: lattice (3, D³) -> colors (3, U)
-        # index_select, not lut[:, index]: advanced indexing takes milliseconds per call when
-        # the CPU is shared (its thread pool spins), and CG calls this hundreds of times.
-        return sum(weights[k] * lut.index_select(1, indices[k]) for k in range(8))
-
-    def adjoint(values: torch.Tensor) -> torch.Tensor:  # Wᵀ: colors (3, U) -> lattice (3, D³)
-        out = torch.zeros(3, cells, dtype=values.dtype)
-        for k in range(8):
-            out.index_add_(1, indices[k], weights[k] * values)
-        return out
+    stencil = _normal_stencil(indices, weights, counts, size)
+    right = torch.zeros(3, size**3, dtype=torch.float64)
+    for k in range(8):
+        right.index_add_(1, indices[k], weights[k] * counts * mean_targets)
 
     def operator(lut: torch.Tensor) -> torch.Tensor:
-        data = adjoint(counts * forward(lut))
-        return data + mu * _laplacian(lut.view(3, size, size, size)).view(3, cells)
+        cube = lut.view(3, size, size, size)
+        return (_apply_stencil(stencil, cube) + mu * _laplacian(cube)).view(3, -1)
 
-    right = adjoint(counts * mean_targets)
-    diagonal = torch.zeros(cells, dtype=torch.float64)
+    diagonal = stencil[13].reshape(-1) + mu * _laplacian_diagonal(size).view(-1)
+    start = identity_lut(size).double().view(3, -1)
+    solution = _conjugate_gradients(operator, right, diagonal, start, max_iterations, tolerance)
+    return solution.view(3, size, size, size).float()
+
+
+# The 27 offsets (db, dg, dr) of a lattice point's neighbourhood; index 13 is (0, 0, 0).
+_OFFSETS = [(db, dg, dr) for db in (-1, 0, 1) for dg in (-1, 0, 1) for dr in (-1, 0, 1)]
+
+
+def _corner_offset(k: int) -> tuple[int, int, int]:
+    """(db, dg, dr) of corner k as ``trilinear_corners`` orders them (red bit lowest)."""
+    return (k >> 2) & 1, (k >> 1) & 1, k & 1
+
+
+def _normal_stencil(
+    indices: torch.Tensor, weights: torch.Tensor, counts: torch.Tensor, size: int
+) -> torch.Tensor:
+    """WᵀCW as (27, D, D, D): entry [o, p] couples lattice point p with p + _OFFSETS[o]."""
+    stencil = torch.zeros(27, size**3, dtype=torch.float64)
     for k in range(8):
-        diagonal.index_add_(0, indices[k], counts * weights[k] ** 2)
-    diagonal = diagonal + mu * _laplacian_diagonal(size).view(cells)
-    start = identity_lut(size).double().view(3, cells)
-    return (
-        _conjugate_gradients(operator, right, diagonal, start, max_iterations, tolerance)
-        .view(3, size, size, size)
-        .float()
-    )
+        for m in range(8):
+            delta = (a - b for a, b in zip(_corner_offset(m), _corner_offset(k), strict=True))
+            offset = _OFFSETS.index(tuple(delta))
+            stencil[offset].index_add_(0, indices[k], counts * weights[k] * weights[m])
+    return stencil.view(27, size, size, size)
+
+
+def _apply_stencil(stencil: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+    """(WᵀCW) L for L (3, D, D, D): each point gathers its neighbours times the stencil."""
+    size = lut.shape[-1]
+    padded = torch.nn.functional.pad(lut, (1, 1, 1, 1, 1, 1))
+    out = torch.zeros_like(lut)
+    for offset, (db, dg, dr) in enumerate(_OFFSETS):
+        neighbour = padded[
+            :, 1 + db : 1 + db + size, 1 + dg : 1 + dg + size, 1 + dr : 1 + dr + size
+        ]
+        out += stencil[offset] * neighbour
+    return out
 
 
 def _merge_identical_colors(
