@@ -28,7 +28,7 @@ Look = Callable[[torch.Tensor], torch.Tensor]
 def model_look(model: LutModel, interp: str, device: torch.device) -> Look:
     """A look that runs ``model`` on ``device``; adaptive models see the whole picture."""
     model = model.to(device).eval()
-    model.interp = interp
+    model.set_interp(interp)
 
     @torch.no_grad()
     def look(image: torch.Tensor) -> torch.Tensor:

@@ -48,8 +48,9 @@ def test_its_lut_is_the_one_learnable_parameter(generator):
     model = BasicLookupModel(lut_size=9)
     assert [name for name, _ in model.named_parameters()] == ["lut"]
     assert model.lut.shape == (3, 9, 9, 9)
-    (lut,) = model.learnable_luts()
-    assert lut is model.lut
+    (smooth,) = model.smooth_luts()
+    (monotone,) = model.monotone_luts()
+    assert smooth is model.lut and monotone is model.lut
 
     image = torch.rand(1, 3, 16, 16, generator=generator)
     model(image).square().mean().backward()

@@ -57,5 +57,5 @@ def test_every_model_is_described_and_rebuilt_from_its_config(name, generator):
     with torch.no_grad():
         out = model(image)
     assert out.shape == image.shape and torch.isfinite(out).all()
-    for lut in model.learnable_luts():
+    for lut in model.smooth_luts() + model.monotone_luts():
         assert lut.requires_grad and lut.shape[-4:] == (3, 5, 5, 5)

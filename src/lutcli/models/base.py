@@ -15,16 +15,19 @@ MAX_LUT_SIZE = 129
 class LutModel(nn.Module):
     """A learnable color mapping built from 3D LUTs.
 
-    ``forward(image, context)`` maps an (N, 3, H, W) float picture in [0, 1] to its enhanced colors.
-    ``context`` is the whole picture that image-adaptive models look at to choose their LUT; it
-    defaults to ``image`` and lets training compute the loss on crops while the model sees the
-    photo. ``interp`` ("trilinear" or "tetrahedral") is how LUTs are interpolated; it is a choice
-    made when applying, not part of the model file.
+    ``forward(image, context, adaptive)`` maps an (N, 3, H, W) float picture in [0, 1] to its
+    enhanced colors. ``context`` is the whole picture that image-adaptive models look at to
+    choose their LUT; it defaults to ``image`` and lets training compute the loss on crops while
+    the model sees the photo. ``adaptive=False`` leaves the image-adaptive parts out: what is
+    left is the picture-independent part of the model. ``interp`` ("trilinear" or
+    "tetrahedral") is how LUTs are interpolated; a choice made when applying, not part of the
+    model file.
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     learning_rate: ClassVar[float]  # default Adam rate for this model
+    adaptive: ClassVar[bool] = False  # whether the color mapping depends on the picture
 
     def __init__(self, lut_size: int) -> None:
         super().__init__()
@@ -37,12 +40,28 @@ class LutModel(nn.Module):
         """The constructor arguments that rebuild this model (JSON-able; stored in model files)."""
         return {"lut_size": self.lut_size}
 
-    def forward(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
+    ) -> torch.Tensor:
         raise NotImplementedError
 
-    def learnable_luts(self) -> list[torch.Tensor]:
-        """The LUT parameters, (..., 3, D, D, D) each, that the LUT regularizers apply to."""
+    def set_interp(self, interp: str) -> None:
+        """Interpolate every LUT of the model (and of its parts) with ``interp``."""
+        for module in self.modules():
+            if isinstance(module, LutModel):
+                module.interp = interp
+
+    def smooth_luts(self) -> list[torch.Tensor]:
+        """LUT parameters, (..., 3, D, D, D) each, under the smoothness regularizer."""
         return []
+
+    def monotone_luts(self) -> list[torch.Tensor]:
+        """LUT parameters, (..., 3, D, D, D) each, under the monotonicity regularizer."""
+        return []
+
+    def stages(self) -> list[tuple[str, list[nn.Parameter]]]:
+        """Training stages in order: a name and the parameters trained in it."""
+        return [("all", list(self.parameters()))]
 
     def warm_start(
         self, inputs: torch.Tensor, targets: torch.Tensor, smoothness_weight: float

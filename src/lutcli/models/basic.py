@@ -23,10 +23,15 @@ class BasicLookupModel(LutModel):
         super().__init__(lut_size)
         self.lut = nn.Parameter(identity_lut(lut_size))
 
-    def forward(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
+    ) -> torch.Tensor:
         return apply_lut(image, self.lut, self.interp)
 
-    def learnable_luts(self) -> list[torch.Tensor]:
+    def smooth_luts(self) -> list[torch.Tensor]:
+        return [self.lut]
+
+    def monotone_luts(self) -> list[torch.Tensor]:
         return [self.lut]
 
     def warm_start(

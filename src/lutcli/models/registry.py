@@ -7,8 +7,25 @@ from typing import Any
 from lutcli.errors import LutcliError
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
+from lutcli.models.combined import CombinedModel
+from lutcli.models.optimization import (
+    FirstLinearModel,
+    FirstProductModel,
+    SecondLinearModel,
+    SecondProductModel,
+)
 
-MODELS: dict[str, type[LutModel]] = {model.name: model for model in (BasicLookupModel,)}
+MODELS: dict[str, type[LutModel]] = {
+    model.name: model
+    for model in (
+        BasicLookupModel,
+        FirstLinearModel,
+        FirstProductModel,
+        SecondLinearModel,
+        SecondProductModel,
+        CombinedModel,
+    )
+}
 
 
 def create_model(name: str, **config: Any) -> LutModel:

@@ -1,0 +1,99 @@
+"""Combined models: a linear and a product optimization model, applied in sequence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from lutcli.models.base import LutModel
+from lutcli.models.optimization import (
+    FirstLinearModel,
+    FirstProductModel,
+    SecondLinearModel,
+    SecondProductModel,
+)
+
+_LINEAR = {"first": FirstLinearModel, "second": SecondLinearModel}
+_PRODUCT = {"first": FirstProductModel, "second": SecondProductModel}
+
+
+class CombinedModel(LutModel):
+    """output = P(L(x)): the linear optimization model L, then the product one P.
+
+    ``linear`` and ``product`` choose the kind of each ("first" or "second"): two first, two
+    second, or one of each. P looks at the picture as L left it.
+    """
+
+    name = "combined"
+    description = "a linear then a product optimization model (--model-option linear/product)"
+    adaptive = True
+    learning_rate = 5e-4
+
+    def __init__(
+        self,
+        lut_size: int = 33,
+        linear: str = "first",
+        product: str = "second",
+        basis_count: int = 3,
+        derived_count: int = 2,
+        coarse_size: int = 9,
+    ) -> None:
+        super().__init__(lut_size)
+        if linear not in _LINEAR or product not in _PRODUCT:
+            raise ValueError(
+                f"linear and product must be 'first' or 'second', got {linear!r}, {product!r}"
+            )
+        self.parts_config = {
+            "linear": linear,
+            "product": product,
+            "basis_count": basis_count,
+            "derived_count": derived_count,
+            "coarse_size": coarse_size,
+        }
+        self.linear_part = _build(
+            _LINEAR[linear], lut_size, basis_count, derived_count, coarse_size
+        )
+        self.product_part = _build(
+            _PRODUCT[product], lut_size, basis_count, derived_count, coarse_size
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {"lut_size": self.lut_size, **self.parts_config}
+
+    def forward(
+        self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
+    ) -> torch.Tensor:
+        context = image if context is None else context
+        first = self.linear_part(image, context, adaptive)
+        seen = self.linear_part(context, context, adaptive)
+        return self.product_part(first, seen, adaptive)
+
+    def smooth_luts(self) -> list[torch.Tensor]:
+        return self.linear_part.smooth_luts() + self.product_part.smooth_luts()
+
+    def monotone_luts(self) -> list[torch.Tensor]:
+        return self.linear_part.monotone_luts() + self.product_part.monotone_luts()
+
+    def stages(self) -> list[tuple[str, list[nn.Parameter]]]:
+        """The product part's derived models alone first, as in a product model; then all."""
+        return [
+            ("derived", list(self.product_part.derived.parameters())),
+            ("all", list(self.parameters())),
+        ]
+
+    def warm_start(
+        self, inputs: torch.Tensor, targets: torch.Tensor, smoothness_weight: float
+    ) -> bool:
+        """The linear part's basic LUT takes the exact fit; the product part starts as identity."""
+        return self.linear_part.warm_start(inputs, targets, smoothness_weight)
+
+
+def _build(
+    model: type[LutModel], lut_size: int, basis_count: int, derived_count: int, coarse_size: int
+) -> LutModel:
+    """One optimization model with the options its kind takes."""
+    if issubclass(model, (FirstLinearModel, FirstProductModel)):
+        return model(lut_size, basis_count=basis_count)
+    return model(lut_size, derived_count=derived_count, coarse_size=coarse_size)

@@ -1,0 +1,64 @@
+"""Derived models: image-adaptive parts that give each picture its own LUT.
+
+A derived model starts either as the *zero* LUT (a residual, for linear combinations, where
+LUTs add) or as the *identity* LUT (for product combinations, where mappings compose), so every
+optimization model starts as its basic look-up model.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lutcli.lut.lattice import identity_lut
+from lutcli.models.networks import LutGenerator, WeightModel
+
+STARTS = ("zero", "identity")
+
+
+class DerivedModel(nn.Module):
+    """Base: ``luts(context)`` gives (N, 3, D, D, D), one LUT per picture; ``start`` is the
+    picture-independent LUT (3, D, D, D) the model starts as."""
+
+    def __init__(self, lut_size: int, start: str) -> None:
+        super().__init__()
+        if start not in STARTS:
+            raise ValueError(f"start must be one of {STARTS}, got {start!r}")
+        initial = (
+            identity_lut(lut_size) if start == "identity" else torch.zeros(3, *(lut_size,) * 3)
+        )
+        # Rebuilt from the config, so not stored in model files.
+        self.register_buffer("start", initial, persistent=False)
+
+    def luts(self, context: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class FirstDerivedModel(DerivedModel):
+    """A weight model plus K basis LUTs: the picture's LUT is start + Σ_k w_k(picture) · basis_k.
+
+    The basis LUTs start at zero and the weights at a small random guess, so the model starts
+    as ``start`` and gradients reach both the basis and the weight model from the first step.
+    """
+
+    def __init__(self, lut_size: int, basis_count: int, start: str) -> None:
+        super().__init__(lut_size, start)
+        if basis_count < 1:
+            raise ValueError(f"basis_count must be at least 1, got {basis_count!r}")
+        self.weight_model = WeightModel(basis_count)
+        self.basis = nn.Parameter(torch.zeros(basis_count, 3, *(lut_size,) * 3))
+
+    def luts(self, context: torch.Tensor) -> torch.Tensor:
+        weights = self.weight_model(context)
+        return self.start + torch.einsum("nk,kcbgr->ncbgr", weights, self.basis)
+
+
+class SecondDerivedModel(DerivedModel):
+    """A network that generates the picture's LUT: start + LutGenerator(picture)."""
+
+    def __init__(self, lut_size: int, coarse_size: int, start: str) -> None:
+        super().__init__(lut_size, start)
+        self.generator = LutGenerator(lut_size, coarse_size)
+
+    def luts(self, context: torch.Tensor) -> torch.Tensor:
+        return self.start + self.generator(context)

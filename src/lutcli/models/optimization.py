@@ -1,0 +1,141 @@
+"""Optimization models: a basic look-up model combined with image-adaptive derived models.
+
+- *linear*: the LUTs add, ``T = a·T_B + Σ bᵢ·T_Dᵢ(picture)``, and the picture goes through T;
+  the derived parts start as zero residuals.
+- *product*: the mappings compose, ``output = Dₙ(…D₁(B(x)))``; the derived parts start as the
+  identity and see the picture as B made it. Training is staged: the derived part alone first,
+  then the whole model.
+
+First optimization models use one first derived model (a weight model blending K basis LUTs);
+second optimization models use several second derived models (networks generating a LUT).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from lutcli.lut.interpolate import apply_lut
+from lutcli.models.base import LutModel
+from lutcli.models.basic import BasicLookupModel
+from lutcli.models.derived import DerivedModel, FirstDerivedModel, SecondDerivedModel
+
+COMBINATIONS = ("linear", "product")
+
+
+class OptimizationModel(LutModel):
+    """B combined (``combination``, a class attribute) with the derived models ``derived``."""
+
+    combination: ClassVar[str]
+    adaptive = True
+    learning_rate = 5e-4
+
+    def __init__(self, lut_size: int, derived: list[DerivedModel]) -> None:
+        super().__init__(lut_size)
+        self.basic = BasicLookupModel(lut_size)
+        self.derived = nn.ModuleList(derived)
+        if self.combination == "linear":
+            self.basic_scale = nn.Parameter(torch.ones(()))
+            self.derived_scales = nn.Parameter(torch.ones(len(derived)))
+
+    @classmethod
+    def derived_start(cls) -> str:
+        """How the derived parts start: zero residuals (linear) or identity mappings (product)."""
+        return "zero" if cls.combination == "linear" else "identity"
+
+    def forward(
+        self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
+    ) -> torch.Tensor:
+        context = image if context is None else context
+        if self.combination == "linear":
+            lut = self.basic_scale * self.basic.lut
+            for scale, part in zip(self.derived_scales, self.derived, strict=True):
+                lut = lut + scale * (part.luts(context) if adaptive else part.start)
+            return apply_lut(image, lut, self.interp)
+        output, seen = self.basic(image), self.basic(context)
+        for index, part in enumerate(self.derived):
+            lut = part.luts(seen) if adaptive else part.start
+            output = apply_lut(output, lut, self.interp)
+            if index + 1 < len(self.derived):  # the next part sees the picture as this one left it
+                seen = apply_lut(seen, lut, self.interp)
+        return output
+
+    def smooth_luts(self) -> list[torch.Tensor]:
+        return self.basic.smooth_luts() + [
+            part.basis for part in self.derived if isinstance(part, FirstDerivedModel)
+        ]
+
+    def monotone_luts(self) -> list[torch.Tensor]:
+        return self.basic.monotone_luts()
+
+    def stages(self) -> list[tuple[str, list[nn.Parameter]]]:
+        everything = [("all", list(self.parameters()))]
+        if self.combination == "linear":
+            return everything
+        return [("derived", list(self.derived.parameters())), *everything]
+
+    def warm_start(
+        self, inputs: torch.Tensor, targets: torch.Tensor, smoothness_weight: float
+    ) -> bool:
+        """The basic model's exact fit: the best picture-independent start (the derived parts
+        start as zero residuals or identities, so the whole model then equals that fit)."""
+        return self.basic.warm_start(inputs, targets, smoothness_weight)
+
+
+class FirstOptimizationModel(OptimizationModel):
+    """B with one first derived model: a weight model blending ``basis_count`` basis LUTs."""
+
+    def __init__(self, lut_size: int = 33, basis_count: int = 3) -> None:
+        self.basis_count = basis_count
+        derived = FirstDerivedModel(lut_size, basis_count, self.derived_start())
+        super().__init__(lut_size, [derived])
+
+    def config(self) -> dict[str, Any]:
+        return {"lut_size": self.lut_size, "basis_count": self.basis_count}
+
+
+class SecondOptimizationModel(OptimizationModel):
+    """B with ``derived_count`` second derived models, each generating a LUT from the picture
+    as a ``coarse_size``³ lattice upsampled to the LUT size."""
+
+    def __init__(self, lut_size: int = 33, derived_count: int = 2, coarse_size: int = 9) -> None:
+        if derived_count < 1:
+            raise ValueError(f"derived_count must be at least 1, got {derived_count!r}")
+        self.derived_count = derived_count
+        self.coarse_size = coarse_size
+        start = self.derived_start()
+        derived = [SecondDerivedModel(lut_size, coarse_size, start) for _ in range(derived_count)]
+        super().__init__(lut_size, derived)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "lut_size": self.lut_size,
+            "derived_count": self.derived_count,
+            "coarse_size": self.coarse_size,
+        }
+
+
+class FirstLinearModel(FirstOptimizationModel):
+    name = "first-linear"
+    combination = "linear"
+    description = "basic LUT + weighted basis LUTs chosen per photo by a small CNN (LUTs add)"
+
+
+class FirstProductModel(FirstOptimizationModel):
+    name = "first-product"
+    combination = "product"
+    description = "basic LUT, then per-photo blended basis LUTs (mappings compose; staged)"
+
+
+class SecondLinearModel(SecondOptimizationModel):
+    name = "second-linear"
+    combination = "linear"
+    description = "basic LUT + LUTs generated per photo by CNNs (LUTs add)"
+
+
+class SecondProductModel(SecondOptimizationModel):
+    name = "second-product"
+    combination = "product"
+    description = "basic LUT, then LUTs generated per photo by CNNs (mappings compose; staged)"
