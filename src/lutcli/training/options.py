@@ -19,5 +19,9 @@ class TrainingOptions:
     patience: int = 20
     seed: int = 0
     warm_start: bool = True
+    # Staged models (product combinations) train their derived part alone first, for at most
+    # this many epochs, or until its validation PSNR stalls this many epochs; then everything.
+    first_stage_epochs: int = 10
+    first_stage_patience: int = 5
     # Training pixels the warm start solves for (a random subset beyond this bounds memory).
     warm_start_pixels: int = 8_000_000

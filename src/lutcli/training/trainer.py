@@ -34,6 +34,8 @@ class TrainingStatus:
     loss: float
     validation_psnr: float | None
     best_psnr: float | None
+    stage: str  # the name of the training stage ("all" for single-stage models)
+    stages: int
 
 
 @dataclass
@@ -79,8 +81,9 @@ def split_samples(
 def regularization(model: LutModel, options: TrainingOptions) -> torch.Tensor:
     """Smoothness and monotonicity of every learnable LUT of the model."""
     total = torch.zeros((), device=next(model.parameters()).device)
-    for lut in model.learnable_luts():
+    for lut in model.smooth_luts():
         total = total + options.smoothness_weight * smoothness(lut)
+    for lut in model.monotone_luts():
         total = total + options.monotonicity_weight * monotonicity(lut)
     return total
 
@@ -139,10 +142,30 @@ class Trainer:
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: self._rate_factor(step)
         )
+        self.stages = model.stages()
         self.epoch = 0
         self.best_psnr = -math.inf
         self.best_epoch = 0
         self.history: list[dict[str, float]] = []
+        self._enter_stage(0)
+
+    def _enter_stage(self, stage: int) -> None:
+        """Train only this stage's parameters from now on (gradients reach nothing else)."""
+        self.stage = stage
+        self.stage_started = self.epoch
+        self.stage_best_psnr, self.stage_best_epoch = -math.inf, self.epoch
+        trained = {id(parameter) for parameter in self.stages[stage][1]}
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(id(parameter) in trained)
+
+    def _stage_is_over(self) -> bool:
+        """A stage before the last ends after ``first_stage_epochs`` epochs, or earlier when its
+        validation PSNR has not improved for ``first_stage_patience`` epochs."""
+        if self.stage + 1 >= len(self.stages):
+            return False
+        done = self.epoch - self.stage_started >= self.options.first_stage_epochs
+        stalled = self.epoch - self.stage_best_epoch >= self.options.first_stage_patience
+        return done or stalled
 
     def _rate_factor(self, step: int) -> float:
         """The cosine decay of the learning rate: 1 at the first step, 0 at the last."""
@@ -167,6 +190,10 @@ class Trainer:
         self.best_psnr = state["best_psnr"]
         self.best_epoch = state["best_epoch"]
         self.history = list(state["history"])
+        self._enter_stage(state["stage"])
+        self.stage_started = state["stage_started"]
+        self.stage_best_psnr = state["stage_best_psnr"]
+        self.stage_best_epoch = state["stage_best_epoch"]
 
     def run(self, on_status: Callable[[TrainingStatus], None] = lambda _: None) -> TrainingResult:
         """Warm start (epoch 0 of a fresh run), then train until ``epochs``, or until validation
@@ -179,7 +206,8 @@ class Trainer:
         stopped_early = False
         self.model.train()
         while self.epoch < self.options.epochs:
-            if self.epoch - self.best_epoch >= self.options.patience:
+            # Patience counts from the stage's start: a new stage gets its chance.
+            if self.epoch - max(self.best_epoch, self.stage_started) >= self.options.patience:
                 stopped_early = True
                 break
             loss = self._train_epoch(on_status)
@@ -207,12 +235,20 @@ class Trainer:
     def _end_epoch(self, loss: float, on_status: Callable[[TrainingStatus], None]) -> None:
         """Validate, keep the model if it is the best so far, save the resumable state."""
         score = validate(self.model, self.validation_samples, self.device)
-        self.history.append({"epoch": self.epoch, "loss": loss, "validation_psnr": score})
+        stage = self.stages[self.stage][0]
+        self.history.append(
+            {"epoch": self.epoch, "loss": loss, "validation_psnr": score, "stage": stage}
+        )
         if score > self.best_psnr:
             self.best_psnr, self.best_epoch = score, self.epoch
             save_model(self.output, self.model, self._model_info())
+        if score > self.stage_best_psnr:
+            self.stage_best_psnr, self.stage_best_epoch = score, self.epoch
+        status = self._status(self.epoch, self.steps_per_epoch, loss, score)
+        if self._stage_is_over():
+            self._enter_stage(self.stage + 1)
         self._save_state()
-        on_status(self._status(self.epoch, self.steps_per_epoch, loss, score))
+        on_status(status)
 
     def _train_epoch(self, on_status: Callable[[TrainingStatus], None]) -> float:
         total = 0.0
@@ -245,6 +281,8 @@ class Trainer:
             loss=loss,
             validation_psnr=score,
             best_psnr=self.best_psnr if self.history else None,
+            stage=self.stages[self.stage][0],
+            stages=len(self.stages),
         )
 
     def _model_info(self) -> dict[str, Any]:
@@ -272,5 +310,9 @@ class Trainer:
                 "best_psnr": self.best_psnr,
                 "best_epoch": self.best_epoch,
                 "history": self.history,
+                "stage": self.stage,
+                "stage_started": self.stage_started,
+                "stage_best_psnr": self.stage_best_psnr,
+                "stage_best_epoch": self.stage_best_epoch,
             },
         )
