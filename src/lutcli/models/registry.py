@@ -28,8 +28,9 @@ MODELS: dict[str, type[LutModel]] = {
 }
 
 
-def create_model(name: str, **config: Any) -> LutModel:
-    """Build the zoo model ``name`` from its config (constructor arguments)."""
+def create_model(name: str, /, **config: Any) -> LutModel:
+    """Build the zoo model ``name`` from its config (constructor arguments); ``name`` is
+    positional-only, so a config key "name" is an unknown option, not a clash."""
     if name not in MODELS:
         known = ", ".join(sorted(MODELS))
         raise LutcliError(f"unknown model {name!r}; known models: {known}")
