@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from lutcli.errors import LutcliError
+from lutcli.io.images import from_tensor
+from lutcli.models.files import load_model
 from lutcli.models.registry import create_model
 from lutcli.training.data import PictureSample, find_pairs, load_pair
 from lutcli.training.options import TrainingOptions
+from lutcli.training.report import write_report
 from lutcli.training.trainer import (
     Trainer,
     TrainingResult,
@@ -31,6 +36,7 @@ def train_from_folder(
     output: str | os.PathLike,
     model_name: str = "basic",
     lut_size: int = 33,
+    model_options: dict[str, Any] | None = None,
     options: TrainingOptions | None = None,
     device: str = "auto",
     resume: bool = False,
@@ -41,9 +47,14 @@ def train_from_folder(
 ) -> TrainingResult:
     """Learn ``model_name`` from ``pairs_folder/input`` → ``pairs_folder/target`` into ``output``.
 
-    The best model by validation PSNR is written to ``output``; the resumable state beside it.
+    ``model_options`` are the zoo model's own settings (``lutcli models`` lists them). The best
+    model by validation PSNR is written to ``output``, the resumable state and a PNG report
+    (curves and validation photos) beside it.
     """
     options = options or TrainingOptions()
+    model_options = dict(model_options or {})
+    if "lut_size" in model_options:
+        raise LutcliError("lut_size is not a model option: set it with --lut-size")
     output = Path(output)
     if output.exists() and not (resume or overwrite):
         raise LutcliError(f"'{output}' exists; use --overwrite to replace it or --resume")
@@ -58,11 +69,34 @@ def train_from_folder(
     if len(samples) == 1:
         warn("only one pair: it is used for training and validation alike")
     torch.manual_seed(options.seed)  # models with random initial weights start alike
-    model = create_model(model_name, lut_size=lut_size)
+    model = create_model(model_name, lut_size=lut_size, **model_options)
     info = {"pairs": len(samples), "validation_pairs": [s.name for s in validation]}
     trainer = Trainer(model, train, validation, output, options, resolve_device(device), info)
     if resume:
         trainer.resume()
     elif state_path_for(output).exists():
         state_path_for(output).unlink()
-    return trainer.run(on_status)
+    result = trainer.run(on_status)
+    result.report = report_path_for(output)
+    write_training_report(result.report, output, result, validation)
+    return result
+
+
+def report_path_for(model_path: Path) -> Path:
+    """Where the training report of ``model_path`` goes: look.pt → look.report.png."""
+    return model_path.with_name(model_path.stem + ".report.png")
+
+
+@torch.no_grad()
+def write_training_report(
+    path: Path, model_path: Path, result: TrainingResult, validation: list[PictureSample]
+) -> None:
+    """Curves of the run and the best model's output on (up to six) validation photos."""
+    model, _ = load_model(model_path)
+    rows = []
+    for sample in validation[:6]:
+        output = model(sample.input[None], context=sample.context[None])
+        pictures = (from_tensor(t, np.uint8) for t in (sample.input, output, sample.target))
+        rows.append((sample.name, *pictures))
+    title = f"{model_path.name} · {model.name}"
+    write_report(path, result.history, rows, title)

@@ -48,6 +48,7 @@ class TrainingResult:
     seconds: float
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
+    report: Path | None = None  # the PNG report, when one was written
 
 
 def state_path_for(model_path: Path) -> Path:
@@ -133,7 +134,8 @@ class Trainer:
         crop_pixels = options.batch_size * options.crop_size**2
         # An epoch draws about as many pixels as the training pairs hold.
         self.steps_per_epoch = max(1, math.ceil(pixels / crop_pixels))
-        rate = options.learning_rate or model.learning_rate
+        # None means the model's own rate; 0 is a rate (nothing moves), not "unset".
+        rate = model.learning_rate if options.learning_rate is None else options.learning_rate
         self.optimizer = torch.optim.Adam(model.parameters(), lr=rate)
         # The rate decays to zero along a cosine: the noise of random crops averages out at the
         # end, so the LUT settles on the optimum instead of jittering around it. The cosine is
