@@ -7,16 +7,24 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import cv2
 import numpy as np
 import PyOpenColorIO as ocio
 import pytest
-from cli_support import assert_one_error_line, save_warm_model, warm_lut, write_picture
+from cli_support import (
+    assert_one_error_line,
+    save_adaptive_model,
+    save_warm_model,
+    warm_lut,
+    write_picture,
+)
 from skimage import data as skimage_data
 
 from lutcli.io.images import read_image
 from lutcli.lut.cube import read_cube
 from lutcli.lut.interpolate import apply_lut
 from lutcli.lut.lattice import identity_lut
+from lutcli.models.export import sample_lut
 
 
 def test_exported_cube_holds_the_models_lut(tmp_path, model_path, invoke):
@@ -153,3 +161,62 @@ def test_a_resampled_cube_still_agrees_with_opencolorio(tmp_path, invoke):
     ours = read_image(tmp_path / "out.png").pixels
     worst, within_one = agreement(ours, ocio_apply(cube, read_image(source).pixels))
     assert worst <= 1 and within_one >= 0.999, (worst, within_one)
+
+
+# Image-adaptive models: each photo has its own LUT ----------------------------------------------
+
+
+def small_photo(tmp_path: Path, name: str = "astronaut") -> Path:
+    """A real photo, 64x64, as a PNG file."""
+    pixels = getattr(skimage_data, name)()[:, :, :3]
+    side = min(pixels.shape[:2])
+    small = cv2.resize(pixels[:side, :side], (64, 64), interpolation=cv2.INTER_AREA)
+    return write_picture(tmp_path / f"{name}.png", small)
+
+
+def test_an_adaptive_model_without_image_warns_and_exports_its_fixed_part(tmp_path, invoke):
+    model = save_adaptive_model(tmp_path / "auto.pt", "first-linear")
+    output = tmp_path / "auto.cube"
+    result = invoke("export-cube", tmp_path / "auto.pt", "-o", output)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {output} (9x9x9)\n"
+    warning = result.stderr.strip()
+    assert warning.startswith("warning:") and "--image" in warning
+    assert len(result.stderr.splitlines()) <= 2  # one message (wrapped at most once)
+    table = read_cube(output).lut3d.table
+    np.testing.assert_allclose(table, sample_lut(model, 9).numpy(), rtol=0, atol=1e-6)
+    assert any("picture-independent" in comment for comment in read_cube(output).comments)
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    # A product model composes LUTs: its .cube is close to it on a fine lattice.
+    [("first-linear", []), ("second-product", ["--size", "65"])],
+    ids=["first-linear", "second-product"],
+)
+def test_the_cube_for_a_photo_gives_that_photo_what_apply_model_gives(tmp_path, invoke, name, size):
+    model = tmp_path / "auto.pt"
+    save_adaptive_model(model, name)
+    photo = small_photo(tmp_path)
+    cube = tmp_path / "auto.cube"
+    result = invoke("export-cube", model, "-o", cube, "--image", photo, *size)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no warning: the LUT is the one for this photo
+    assert any(photo.name in comment for comment in read_cube(cube).comments)
+
+    outputs = {}
+    for look in (["--model", model], ["--cube", cube]):
+        out = tmp_path / f"{look[0][2:]}.png"
+        result = invoke("apply", photo, out, *look, "-q")
+        assert result.exit_code == 0, result.output
+        outputs[look[0]] = read_image(out).pixels.astype(int)
+    original = read_image(photo).pixels.astype(int)
+    assert np.abs(outputs["--model"] - original).max() > 2  # the model changes this photo
+    assert np.abs(outputs["--cube"] - outputs["--model"]).max() <= 1
+
+    # Another photo gets another LUT.
+    other = tmp_path / "other.cube"
+    coffee = small_photo(tmp_path, "coffee")
+    result = invoke("export-cube", model, "-o", other, "--image", coffee, *size)
+    assert result.exit_code == 0, result.output
+    assert np.abs(read_cube(other).lut3d.table - read_cube(cube).lut3d.table).max() > 1e-4

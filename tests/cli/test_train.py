@@ -14,6 +14,7 @@ from cli_support import assert_one_error_line, noise, write_picture
 
 from lutcli.io.images import read_image, to_tensor
 from lutcli.models.files import load_model, load_payload
+from lutcli.models.registry import MODELS
 
 FAST = ("--lut-size", "9", "--crop-size", "32", "--batch-size", "2")
 
@@ -58,8 +59,9 @@ def test_train_prints_a_summary(tmp_path, pairs, invoke):
     output = tmp_path / "m.pt"
     result = invoke("train", pairs, "-o", output, "--epochs", "1", *FAST)
     assert result.exit_code == 0, result.output
-    summary = result.stdout.strip().splitlines()[-1]
+    summary, report = result.stdout.strip().splitlines()[-2:]
     assert summary.startswith("done after 1 epochs") and summary.endswith(f"model: {output}")
+    assert report == f"report: {tmp_path / 'm.report.png'}"
     assert "Traceback" not in result.stderr
 
 
@@ -153,3 +155,60 @@ def test_warnings_print_file_names_as_they_are(tmp_path, invoke):
     result = invoke("train", folder, "-o", tmp_path / "m.pt", "--epochs", "1", "-q", *FAST)
     assert result.exit_code == 0, result.output
     assert "target 'a [b].png' is 24x16" in result.stderr
+
+
+# Zoo models ------------------------------------------------------------------------------------
+
+
+def test_train_a_zoo_model_with_its_options(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    result = invoke(
+        "train", pairs, "-o", output, "--model", "first-linear", "--lut-size", "5",
+        "--epochs", "1", "--model-option", "basis_count=2", "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr == ""
+    model, _ = load_model(output)
+    assert model.name == "first-linear"
+    assert model.config() == {"lut_size": 5, "basis_count": 2}
+    # The report beside the model is a picture that opens (curves and validation photos).
+    report = read_image(tmp_path / "m.report.png").pixels
+    assert report.ndim == 3 and min(report.shape[:2]) > 100
+
+
+def test_progress_names_the_stage_of_a_staged_model(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    result = invoke(
+        "train", pairs, "-o", output, "--model", "first-product", "--lut-size", "5",
+        "--epochs", "2", "--first-stage-epochs", "1", "--crop-size", "48", "--batch-size", "1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "epoch 2/2 (all)" in result.stderr  # the bar's last state: the second stage
+    assert "done after 2 epochs" in result.stdout
+
+
+def test_a_model_option_without_a_value_is_a_usage_error(tmp_path, pairs, invoke):
+    result = invoke("train", pairs, "-o", tmp_path / "m.pt", "--model-option", "nonsense")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1
+    assert "KEY=VALUE" in errors[0] and "'nonsense'" in errors[0]
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [("foo=1", "foo"), ("basis_count=0", "basis_count"), ("lut_size=5", "--lut-size")],
+)
+def test_a_bad_model_option_is_one_line(tmp_path, pairs, invoke, option, named):
+    output = tmp_path / "m.pt"
+    args = ("--model", "first-linear", "--model-option", option)
+    result = invoke("train", pairs, "-o", output, "--epochs", "1", *args, *FAST)
+    assert_one_error_line(result, named)
+    assert not output.exists()
+
+
+def test_an_unknown_model_is_one_line_listing_the_models(tmp_path, pairs, invoke):
+    result = invoke("train", pairs, "-o", tmp_path / "m.pt", "--model", "nope", *FAST)
+    assert_one_error_line(result, "'nope'", *MODELS)

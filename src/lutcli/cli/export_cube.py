@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from lutcli.cli.options import quiet_option
+from lutcli.cli.progress import warn
 
 
 @click.command("export-cube", short_help="Write a model as a .cube LUT file.")
@@ -71,6 +72,12 @@ def export_cube(
     source = f"{model_path.name} ({model.name} model)"
     if reference is not None:
         source += f" for the photo {reference.name}"
+    elif model.adaptive:
+        source += ", its picture-independent part"
+        warn(
+            f"{model.name} is image-adaptive: without --image the .cube holds only its "
+            "picture-independent part; add --image PHOTO for the LUT of that photo"
+        )
     cube = CubeFile(
         title=title or model_path.stem,
         lut3d=Lut3D(table.numpy()),

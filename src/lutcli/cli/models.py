@@ -7,9 +7,20 @@ import click
 
 @click.command(short_help="List the models `lutcli train --model` can build.")
 def models() -> None:
-    """List the zoo models, one line each."""
+    """List the zoo models, one line each, then the settings each takes
+    (`lutcli train --model NAME --model-option KEY=VALUE`)."""
+    import inspect
+
     from lutcli.models.registry import MODELS
 
     width = max(len(name) for name in MODELS)
     for name, model in MODELS.items():
-        click.echo(f"{name:<{width}}  {model.description}")
+        kind = "adaptive" if model.adaptive else "fixed"
+        click.echo(f"{name:<{width}}  {kind:<8}  {model.description}")
+        settings = [
+            f"{p.name}={p.default}"
+            for p in inspect.signature(model.__init__).parameters.values()
+            if p.name not in ("self", "lut_size")
+        ]
+        if settings:
+            click.echo(f"{'':<{width}}  {'':<8}  options: {' '.join(settings)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -11,6 +12,22 @@ from lutcli.cli.progress import progress_bar, warn
 from lutcli.training.options import TrainingOptions
 
 DEFAULTS = TrainingOptions()
+
+
+def parse_model_options(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, object]:
+    """KEY=VALUE pairs; VALUE is read as JSON when it is (numbers), else kept as text."""
+    options: dict[str, object] = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx, param)
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
 
 
 @click.command(short_help="Learn a look from before/after pairs.")
@@ -98,6 +115,28 @@ DEFAULTS = TrainingOptions()
     show_default=True,
     help="Same seed, same data: the same model.",
 )
+@click.option(
+    "--first-stage-epochs",
+    type=click.IntRange(0),
+    default=DEFAULTS.first_stage_epochs,
+    show_default=True,
+    help="Staged models: epochs of the first stage (the derived part alone) at most.",
+)
+@click.option(
+    "--first-stage-patience",
+    type=click.IntRange(1),
+    default=DEFAULTS.first_stage_patience,
+    show_default=True,
+    help="Staged models: end the first stage when validation PSNR stalls this many epochs.",
+)
+@click.option(
+    "--model-option",
+    "model_options",
+    multiple=True,
+    callback=parse_model_options,
+    metavar="KEY=VALUE",
+    help="A setting of the zoo model, e.g. basis_count=5 (see `lutcli models`); repeatable.",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its saved state.")
 @device_option
 @overwrite_option
@@ -107,6 +146,7 @@ def train(
     output: Path,
     model_name: str,
     lut_size: int,
+    model_options: dict[str, object],
     resume: bool,
     overwrite: bool,
     device: str,
@@ -121,6 +161,7 @@ def train(
     \b
       lutcli train pairs/ -o look.pt
       lutcli train pairs/ -o look.pt --epochs 300 --resume
+      lutcli train pairs/ -o auto.pt --model first-linear --model-option basis_count=5
     """
     from lutcli.training.folder import train_from_folder
     from lutcli.training.trainer import TrainingStatus
@@ -142,10 +183,11 @@ def train(
             if status.validation_psnr is not None:
                 last_score = f"val {status.validation_psnr:.2f} dB  best {status.best_psnr:.2f} dB"
             loss = f"loss {status.loss:.2e}  " if status.loss == status.loss else ""  # not NaN
+            stage = f" ({status.stage})" if status.stages > 1 else ""
             progress.update(
                 training_task,
                 completed=status.step,
-                description=f"epoch {status.epoch}/{status.epochs}",
+                description=f"epoch {status.epoch}/{status.epochs}{stage}",
                 detail=loss + last_score,
             )
 
@@ -154,6 +196,7 @@ def train(
             output,
             model_name,
             lut_size,
+            model_options,
             options,
             device,
             resume,
@@ -168,3 +211,4 @@ def train(
             f"{how} after {result.epochs_run} epochs in {result.seconds:.1f} s; best validation "
             f"PSNR {result.best_psnr:.2f} dB (epoch {result.best_epoch}); model: {output}"
         )
+        click.echo(f"report: {result.report}")
