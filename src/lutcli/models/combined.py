@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from lutcli.models.base import LutModel
+from lutcli.models.networks import fix_picture_size
 from lutcli.models.optimization import (
     FirstLinearModel,
     FirstProductModel,
@@ -65,7 +66,7 @@ class CombinedModel(LutModel):
     def forward(
         self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
     ) -> torch.Tensor:
-        context = image if context is None else context
+        context = fix_picture_size(image if context is None else context)
         first = self.linear_part(image, context, adaptive)
         seen = self.linear_part(context, context, adaptive)
         return self.product_part(first, seen, adaptive)

@@ -18,14 +18,19 @@ SAMPLING_CHANNELS = (16, 32, 64, 128, 128)
 FEATURES = 2 * SAMPLING_CHANNELS[-1]
 
 
-class PictureSizeFixing(nn.Module):
+def fix_picture_size(picture: torch.Tensor) -> torch.Tensor:
     """Resize (N, 3, H, W) pictures to (N, 3, 256, 256), antialiased; a no-op at that size."""
+    if picture.shape[-2:] == (FIXED_SIZE, FIXED_SIZE):
+        return picture
+    size = (FIXED_SIZE, FIXED_SIZE)
+    return F.interpolate(picture, size=size, mode="bilinear", antialias=True)
+
+
+class PictureSizeFixing(nn.Module):
+    """The picture size fixing layer: ``fix_picture_size`` as the first layer of a network."""
 
     def forward(self, picture: torch.Tensor) -> torch.Tensor:
-        if picture.shape[-2:] == (FIXED_SIZE, FIXED_SIZE):
-            return picture
-        size = (FIXED_SIZE, FIXED_SIZE)
-        return F.interpolate(picture, size=size, mode="bilinear", antialias=True)
+        return fix_picture_size(picture)
 
 
 class MatrixTransformation(nn.Module):

@@ -21,6 +21,7 @@ from lutcli.lut.interpolate import apply_lut
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.derived import DerivedModel, FirstDerivedModel, SecondDerivedModel
+from lutcli.models.networks import fix_picture_size
 
 COMBINATIONS = ("linear", "product")
 
@@ -48,7 +49,8 @@ class OptimizationModel(LutModel):
     def forward(
         self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
     ) -> torch.Tensor:
-        context = image if context is None else context
+        # Fixed first: the parts below transform the context, which costs nothing at 256².
+        context = fix_picture_size(image if context is None else context)
         if self.combination == "linear":
             lut = self.basic_scale * self.basic.lut
             for scale, part in zip(self.derived_scales, self.derived, strict=True):
