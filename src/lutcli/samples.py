@@ -80,9 +80,11 @@ def write_pairs(
     return inputs
 
 
-# A real tool's automatic per-photo correction: ffmpeg's normalize stretches each channel's
-# darkest and brightest values to black and white (auto levels: exposure and white balance).
-FFMPEG_AUTO_CORRECTION = "normalize=smoothing=0:independence=1:strength=1"
+# A real tool's automatic per-photo correction: ffmpeg's grayworld filter balances each photo
+# so that its average color is neutral (automatic white balance). It depends on the photo's
+# mean color, which a network sees in the resized picture, unlike auto levels (ffmpeg's
+# normalize), which hang on a few extreme pixels that resizing blurs away.
+FFMPEG_AUTO_CORRECTION = "grayworld"
 
 
 def miscolor(pixels: np.ndarray, generator: np.random.Generator) -> np.ndarray:
@@ -104,7 +106,7 @@ def write_adaptive_pairs(
     max_side: int = 320,
 ) -> None:
     """An image-adaptive training folder: ``variants`` mis-colored copies of each photo as
-    inputs, each corrected by ffmpeg's automatic normalization as its target.
+    inputs, each corrected by ffmpeg's automatic white balance as its target.
 
     One fixed LUT cannot do this job: each input needs the correction of its own color cast.
     Photos are shrunk to ``max_side`` pixels on their long side to keep training fast.
