@@ -29,8 +29,8 @@ test: install system-deps
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 
 clean:
 	rm -rf $(VENV) build demo-output .pytest_cache src/*.egg-info

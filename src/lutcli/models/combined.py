@@ -30,7 +30,7 @@ class CombinedModel(LutModel):
     name = "combined"
     description = "a linear then a product optimization model (--model-option linear/product)"
     adaptive = True
-    learning_rate = 5e-4
+    learning_rate = 3e-3
 
     def __init__(
         self,

@@ -31,7 +31,7 @@ class OptimizationModel(LutModel):
 
     combination: ClassVar[str]
     adaptive = True
-    learning_rate = 5e-4
+    learning_rate = 3e-3
 
     def __init__(self, lut_size: int, derived: list[DerivedModel]) -> None:
         super().__init__(lut_size)
