@@ -70,9 +70,10 @@ def main() -> None:
         print(f"  {name:<12} {score:5.1f} dB PSNR")
     agreement = psnr(OUTPUT / "graded/china.png", OUTPUT / "china-by-ffmpeg.png")
     print(f"The exported .cube in ffmpeg vs lutcli apply: {agreement:.1f} dB PSNR")
-    print(f"\nResults in {OUTPUT}/: look.pt (model), look.cube (for ffmpeg, Resolve, OCIO,")
-    print("Photoshop), graded/ (the unseen photos with the learned look), unseen/target/")
-    print("(the same photos through ffmpeg's look), pairs/ (the training pairs).")
+    print(f"\nResults in {OUTPUT}/: look.pt (model), look.report.png (training curves and")
+    print("validation photos), look.cube (for ffmpeg, Resolve, OCIO, Photoshop), graded/ (the")
+    print("unseen photos with the learned look), unseen/target/ (the same photos through")
+    print("ffmpeg's look), pairs/ (the training pairs).")
 
 
 if __name__ == "__main__":
