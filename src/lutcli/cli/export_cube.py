@@ -6,19 +6,13 @@ from pathlib import Path
 
 import click
 
-from lutcli.cli.options import quiet_option
+from lutcli.cli.options import output_option, quiet_option
 from lutcli.cli.progress import warn
 
 
 @click.command("export-cube", short_help="Write a model as a .cube LUT file.")
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="The .cube file to write.",
-)
+@output_option("The .cube file to write.")
 @click.option(
     "--size",
     type=click.IntRange(2, 256),

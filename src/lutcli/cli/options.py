@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import click
 
 quiet_option = click.option(
@@ -24,3 +27,8 @@ interp_option = click.option(
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace outputs that already exist (inputs never)."
 )
+
+
+def output_option(what: str) -> Callable:
+    """The required ``-o/--output`` path of a command that writes one file (``what`` it is)."""
+    return click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help=what)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lutcli.cli.options import device_option, overwrite_option, quiet_option
+from lutcli.cli.options import device_option, output_option, overwrite_option, quiet_option
 from lutcli.cli.progress import progress_bar, warn
 from lutcli.training.options import TrainingOptions
 
@@ -32,13 +32,7 @@ def parse_model_options(
 
 @click.command(short_help="Learn a look from before/after pairs.")
 @click.argument("pairs", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Model file to write (.pt).",
-)
+@output_option("Model file to write (.pt).")
 @click.option(
     "--model",
     "model_name",
