@@ -13,8 +13,8 @@ Performance Photo Enhancement in Real-time" (TPAMI 2020), written from the paper
   + 10 * monotonicity; Adam, lr 1e-4, betas (0.9, 0.999), batch size 1, whole images.
 
 The job is lutcli's image-adaptive sample (``lutcli.samples.write_adaptive_pairs``): mis-colored
-copies of real photos, each corrected by ffmpeg's automatic white balance (grayworld). It trains on seven
-photos (16 variants each) and reports PSNR on three unseen photos (4 variants each), after
+copies of real photos, each corrected by ffmpeg's automatic white balance (grayworld). It trains
+on seven photos (16 variants each) and reports PSNR on three unseen photos (4 variants each), after
 rounding to 8 bits, next to the PSNR of the inputs left unchanged.
 
 Run it from the repository root (CPU, about five minutes):
