@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lutcli.lut.interpolate import apply_lut
 from lutcli.models.base import LutModel
 from lutcli.models.networks import fix_picture_size
 from lutcli.models.optimization import (
@@ -67,8 +68,10 @@ class CombinedModel(LutModel):
         self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
     ) -> torch.Tensor:
         context = fix_picture_size(image if context is None else context)
-        first = self.linear_part(image, context, adaptive)
-        seen = self.linear_part(context, context, adaptive)
+        # The linear part's LUTs are chosen once, for the photo and for what P sees of it.
+        lut = self.linear_part.linear_luts(context, adaptive)
+        first = apply_lut(image, lut, self.linear_part.interp)
+        seen = apply_lut(context, lut, self.linear_part.interp)
         return self.product_part(first, seen, adaptive)
 
     def smooth_luts(self) -> list[torch.Tensor]:

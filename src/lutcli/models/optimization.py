@@ -52,10 +52,7 @@ class OptimizationModel(LutModel):
         # Fixed first: the parts below transform the context, which costs nothing at 256².
         context = fix_picture_size(image if context is None else context)
         if self.combination == "linear":
-            lut = self.basic_scale * self.basic.lut
-            for scale, part in zip(self.derived_scales, self.derived, strict=True):
-                lut = lut + scale * (part.luts(context) if adaptive else part.start)
-            return apply_lut(image, lut, self.interp)
+            return apply_lut(image, self.linear_luts(context, adaptive), self.interp)
         output, seen = self.basic(image), self.basic(context)
         for index, part in enumerate(self.derived):
             lut = part.luts(seen) if adaptive else part.start
@@ -63,6 +60,14 @@ class OptimizationModel(LutModel):
             if index + 1 < len(self.derived):  # the next part sees the picture as this one left it
                 seen = apply_lut(seen, lut, self.interp)
         return output
+
+    def linear_luts(self, context: torch.Tensor, adaptive: bool = True) -> torch.Tensor:
+        """A linear combination's LUTs for the (size-fixed) pictures ``context``: (N, 3, D, D, D)
+        ``a·T_B + Σ bᵢ·T_Dᵢ``, or (3, D, D, D) without the adaptive parts."""
+        lut = self.basic_scale * self.basic.lut
+        for scale, part in zip(self.derived_scales, self.derived, strict=True):
+            lut = lut + scale * (part.luts(context) if adaptive else part.start)
+        return lut
 
     def smooth_luts(self) -> list[torch.Tensor]:
         return self.basic.smooth_luts() + [
