@@ -16,6 +16,7 @@ from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import save_model
 from lutcli.models.registry import create_model
+from zoo_support import perturb
 
 # The installed console script, beside the interpreter running the tests.
 LUTCLI = Path(sys.executable).parent / "lutcli"
@@ -45,17 +46,7 @@ def save_adaptive_model(path: Path, name: str, size: int = 9) -> LutModel:
     """A zoo model a little away from its start (as if trained a bit), so that it changes
     colors and gives each photo its own LUT; saved as `lutcli train` would."""
     torch.manual_seed(0)
-    model = create_model(name, lut_size=size)
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for parameter_name, parameter in model.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator)
-            if parameter_name.endswith(("lut", "basis")):
-                parameter.add_(0.005 * noise)
-            elif parameter.abs().max() > 0:
-                parameter.mul_(1 + 0.05 * noise)
-            else:  # layers that start at zero: LUT generators' outputs
-                parameter.add_(5e-4 * noise)
+    model = perturb(create_model(name, lut_size=size))
     save_model(path, model)
     return model
 

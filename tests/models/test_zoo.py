@@ -26,6 +26,7 @@ from lutcli.models.optimization import OptimizationModel
 from lutcli.models.registry import MODELS, create_model
 from lutcli.training.data import PictureSample
 from lutcli.training.trainer import Trainer, TrainingOptions, regularization
+from zoo_support import perturb
 
 LUT_SIZE = 5
 NAMES = list(MODELS)
@@ -47,26 +48,6 @@ def is_one_lut(model: LutModel) -> bool:
     if isinstance(model, BasicLookupModel):
         return True
     return isinstance(model, OptimizationModel) and model.combination == "linear"
-
-
-def perturb(model: LutModel, seed: int = 1, lut_noise: float = 0.005) -> LutModel:
-    """Move every parameter a little away from its start, as some training would.
-
-    LUT values (basic and basis LUTs) move by about ``lut_noise``; weights and scales by 5 % of
-    themselves; what starts at zero (the LUT generators' output layers, biases) gets values
-    that make generated LUTs differ from zero by about ``lut_noise`` too.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator)
-            if name.endswith(("lut", "basis")):
-                parameter.add_(lut_noise * noise)
-            elif parameter.abs().max() > 0:
-                parameter.mul_(1 + 0.05 * noise)
-            else:
-                parameter.add_(5e-4 * noise)
-    return model
 
 
 def photo_tensor(pixels: np.ndarray, size: int) -> torch.Tensor:

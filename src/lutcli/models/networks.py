@@ -14,8 +14,14 @@ from torch import nn
 FIXED_SIZE = 256
 # Channels of the five sampling layers (the learned-LUT literature's 5-layer predictor).
 SAMPLING_CHANNELS = (16, 32, 64, 128, 128)
-# Features per picture after pooling: mean and maximum of the last layer's channels.
-FEATURES = 2 * SAMPLING_CHANNELS[-1]
+# Bins per channel of the color histogram among the color statistics.
+HISTOGRAM_BINS = 8
+# Color statistics are taken on the size-fixed picture averaged over blocks of this side.
+STATISTICS_POOLING = 4
+# Color statistics per picture: per channel, the mean, the standard deviation and a histogram.
+COLOR_STATISTICS = 3 * (2 + HISTOGRAM_BINS)
+# Features per picture: mean and maximum of the last layer's channels, and the color statistics.
+FEATURES = 2 * SAMPLING_CHANNELS[-1] + COLOR_STATISTICS
 
 
 def fix_picture_size(picture: torch.Tensor) -> torch.Tensor:
@@ -24,6 +30,22 @@ def fix_picture_size(picture: torch.Tensor) -> torch.Tensor:
         return picture
     size = (FIXED_SIZE, FIXED_SIZE)
     return F.interpolate(picture, size=size, mode="bilinear", antialias=True)
+
+
+def color_statistics(picture: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) → (N, COLOR_STATISTICS): each channel's mean, standard deviation and soft
+    histogram (triangular bins, so it changes smoothly with the colors).
+
+    Exposure and color cast are global statistics, which instance normalisation removes from
+    convolution features; these hand them to the output layer directly. They are taken on the
+    picture averaged down by STATISTICS_POOLING on each side, which costs a sixteenth as much.
+    """
+    picture = F.avg_pool2d(picture, STATISTICS_POOLING)
+    centers = torch.linspace(0, 1, HISTOGRAM_BINS, device=picture.device, dtype=picture.dtype)
+    distance = (picture.clamp(0, 1).unsqueeze(-1) - centers).abs() * (HISTOGRAM_BINS - 1)
+    histogram = F.relu(1 - distance).mean(dim=(2, 3))  # (N, 3, bins), each row sums to 1
+    moments = [picture.mean(dim=(2, 3)), picture.std(dim=(2, 3))]
+    return torch.cat([*moments, histogram.flatten(1)], dim=1)
 
 
 class PictureSizeFixing(nn.Module):
@@ -46,7 +68,8 @@ class MatrixTransformation(nn.Module):
 
 
 class SamplingLayers(nn.Module):
-    """Strided 3×3 convolutions, 256² → 8², pooled to FEATURES numbers per picture.
+    """Strided 3×3 convolutions, 256² → 8², pooled, with the picture's color statistics:
+    FEATURES numbers per picture.
 
     Instance normalisation follows the inner layers only: the first layer keeps the picture's
     own exposure and color balance, which is what an adaptive LUT has to react to. Mean and max
@@ -65,7 +88,8 @@ class SamplingLayers(nn.Module):
 
     def forward(self, picture: torch.Tensor) -> torch.Tensor:
         features = self.layers(picture)
-        return torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)
+        pooled = [features.mean(dim=(2, 3)), features.amax(dim=(2, 3))]
+        return torch.cat([*pooled, color_statistics(picture)], dim=1)
 
 
 class WeightModel(nn.Module):
@@ -104,6 +128,9 @@ class LutGenerator(nn.Module):
 
     def forward(self, picture: torch.Tensor) -> torch.Tensor:
         features = self.sampling(self.matrix(self.size_fixing(picture)))
-        coarse = self.output(features).view(-1, 3, *(self.coarse_size,) * 3)
+        # Adam moves every weight by about the learning rate per step, so a lattice value fed by
+        # FEATURES inputs would move FEATURES times further than a learned LUT cell does: the
+        # division gives generated LUTs the pace of learned ones, and training stays stable.
+        coarse = (self.output(features) / FEATURES).view(-1, 3, *(self.coarse_size,) * 3)
         size = (self.lut_size,) * 3
         return F.interpolate(coarse, size=size, mode="trilinear", align_corners=True)

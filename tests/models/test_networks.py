@@ -1,0 +1,56 @@
+"""The networks' color statistics: what exposure and color cast look like to an adaptive model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lutcli.models.networks import (
+    COLOR_STATISTICS,
+    HISTOGRAM_BINS,
+    SamplingLayers,
+    color_statistics,
+    fix_picture_size,
+)
+
+
+def split(statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean (N, 3), standard deviation (N, 3), histogram (N, 3, bins))."""
+    return statistics[:, :3], statistics[:, 3:6], statistics[:, 6:].view(-1, 3, HISTOGRAM_BINS)
+
+
+def test_the_statistics_are_each_channels_mean_spread_and_histogram() -> None:
+    torch.manual_seed(0)
+    picture = torch.rand(2, 3, 256, 256) * torch.tensor([0.2, 0.6, 1.0]).view(1, 3, 1, 1)
+    statistics = color_statistics(picture)
+    assert statistics.shape == (2, COLOR_STATISTICS)
+    mean, spread, histogram = split(statistics)
+    torch.testing.assert_close(mean, picture.mean(dim=(2, 3)), atol=1e-5, rtol=0)
+    assert torch.all(spread[:, 0] < spread[:, 1]) and torch.all(spread[:, 1] < spread[:, 2])
+    torch.testing.assert_close(histogram.sum(dim=-1), torch.ones(2, 3))
+
+
+def test_a_color_cast_moves_that_channels_histogram_only() -> None:
+    torch.manual_seed(0)
+    picture = torch.rand(1, 3, 64, 64) * 0.5
+    cast = picture.clone()
+    cast[:, 0] += 0.4  # a red cast
+    _, _, before = split(color_statistics(picture))
+    _, _, after = split(color_statistics(cast))
+    centers = torch.linspace(0, 1, HISTOGRAM_BINS)
+    assert (after[0, 0] * centers).sum() == pytest.approx((before[0, 0] * centers).sum() + 0.4)
+    torch.testing.assert_close(after[0, 1:], before[0, 1:])
+
+
+def test_colors_outside_the_unit_cube_count_in_the_end_bins() -> None:
+    picture = torch.full((1, 3, 8, 8), 1.5)
+    _, _, histogram = split(color_statistics(picture))
+    assert histogram[0, :, -1].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_sampling_layers_give_one_feature_vector_per_picture_whatever_its_size() -> None:
+    torch.manual_seed(0)
+    layers = SamplingLayers()
+    picture = torch.rand(1, 3, 300, 200)
+    features = layers(fix_picture_size(picture))
+    assert features.shape == (1, layers.layers[-2].out_channels * 2 + COLOR_STATISTICS)
