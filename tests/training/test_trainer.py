@@ -262,6 +262,23 @@ def test_progress_is_reported_step_by_step_up_to_the_last_epoch(trained):
     assert all(0 <= s.loss < 1e-3 for s in statuses if s.validation_psnr is None)
 
 
+@pytest.mark.parametrize(("side", "expected"), [(16, 4), (64, 16)])
+def test_an_epoch_draws_about_the_pixels_of_the_training_pictures(tmp_path, side, expected):
+    """8 pictures in crops of 32x32, 2 a step: pictures smaller than a crop count whole."""
+    picture = torch.zeros(3, side, side)
+    samples = [PictureSample(f"s{i}", picture, picture, picture) for i in range(8)]
+    options = TrainingOptions(batch_size=2, crop_size=32)
+    trainer = Trainer(
+        create_model("basic", lut_size=3),
+        samples,
+        samples,
+        tmp_path / "m.pt",
+        options,
+        torch.device("cpu"),
+    )
+    assert trainer.steps_per_epoch == expected
+
+
 def test_training_runs_on_the_device_asked_for(pairs, tmp_path, device):
     # On a GPU machine this trains on CUDA too; the model file loads on the CPU either way.
     result = train_from_folder(

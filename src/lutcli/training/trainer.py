@@ -130,10 +130,13 @@ class Trainer:
         self.device = device
         self.info = info or {}
         self.generator = torch.Generator().manual_seed(options.seed)
+        # An epoch draws about as many pixels as the training pairs hold (a crop of a picture
+        # smaller than the crop size is the whole picture).
         pixels = sum(s.input.shape[1] * s.input.shape[2] for s in train)
-        crop_pixels = options.batch_size * options.crop_size**2
-        # An epoch draws about as many pixels as the training pairs hold.
-        self.steps_per_epoch = max(1, math.ceil(pixels / crop_pixels))
+        crop = options.crop_size
+        crop_pixels = sum(min(s.input.shape[1], crop) * min(s.input.shape[2], crop) for s in train)
+        step_pixels = options.batch_size * crop_pixels / max(1, len(train))
+        self.steps_per_epoch = max(1, math.ceil(pixels / step_pixels))
         # None means the model's own rate; 0 is a rate (nothing moves), not "unset".
         rate = model.learning_rate if options.learning_rate is None else options.learning_rate
         self.optimizer = torch.optim.Adam(model.parameters(), lr=rate)
