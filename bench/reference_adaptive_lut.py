@@ -12,10 +12,11 @@ Performance Photo Enhancement in Real-time" (TPAMI 2020), written from the paper
 - loss: MSE + 1e-4 * smoothness (total variation of the LUTs plus the squared weights)
   + 10 * monotonicity; Adam, lr 1e-4, betas (0.9, 0.999), batch size 1, whole images.
 
-The job is lutcli's image-adaptive sample (``lutcli.samples.write_adaptive_pairs``): mis-colored
-copies of real photos, each corrected by ffmpeg's automatic white balance (grayworld). It trains
-on seven photos (16 variants each) and reports PSNR on three unseen photos (4 variants each), after
-rounding to 8 bits, next to the PSNR of the inputs left unchanged.
+The job is lutcli's image-adaptive sample (``lutcli.samples.write_adaptive_job``): reframed,
+mis-colored copies of seven real photos, each corrected by ffmpeg's automatic white balance
+(grayworld), and four copies of three photos kept out of training. It reports PSNR on the unseen
+photos, after rounding to 8 bits, next to the PSNR of the inputs left unchanged.
+``adaptive_zoo.py`` runs it beside the zoo, on the same pairs and for the same time.
 
 Run it from the repository root (CPU, about five minutes):
 
@@ -39,9 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lutcli.samples import sample_photos, write_adaptive_pairs
+from lutcli.samples import write_adaptive_job
 
-UNSEEN_PHOTOS = ("china", "coffee", "motorcycle")
 LUT_SIZE = 33
 N_BASIS = 3
 PREDICTOR_SIZE = 256
@@ -137,17 +137,6 @@ def load_pairs(folder: Path) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     return [(p.stem, read_rgb(p), read_rgb(folder / "target" / p.name)) for p in inputs]
 
 
-def prepare_data(root: Path) -> None:
-    """Write the training and unseen pairs under ``root``, unless they are already there."""
-    photos = sample_photos()
-    if not (root / "train").exists():
-        train = {k: v for k, v in photos.items() if k not in UNSEEN_PHOTOS}
-        write_adaptive_pairs(root / "train", train, variants=16, seed=1)
-    if not (root / "unseen").exists():
-        unseen = {k: photos[k] for k in UNSEEN_PHOTOS}
-        write_adaptive_pairs(root / "unseen", unseen, variants=4, seed=2)
-
-
 def psnr_8bit(output: torch.Tensor, target: torch.Tensor) -> float:
     """PSNR in dB of ``output`` rounded to 8 bits against an 8-bit ``target`` (both in [0, 1])."""
     a = torch.round(output.clamp(0, 1) * 255).double()
@@ -156,7 +145,7 @@ def psnr_8bit(output: torch.Tensor, target: torch.Tensor) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
-def train(
+def train_reference(
     model: AdaptiveLut,
     pairs: list[tuple[str, torch.Tensor, torch.Tensor]],
     seconds: float | None,
@@ -205,7 +194,7 @@ def train(
 
 
 @torch.no_grad()
-def evaluate(
+def evaluate_reference(
     model: AdaptiveLut | None,
     pairs: list[tuple[str, torch.Tensor, torch.Tensor]],
     device: torch.device,
@@ -241,18 +230,19 @@ def main() -> None:
     # slow CPU arithmetic several-fold; flushing them to zero only drops values below 1e-38.
     torch.set_flush_denormal(True)
     device = torch.device(args.device)
-    prepare_data(args.data)
+    if not (args.data / "train").exists():
+        write_adaptive_job(args.data)
     train_pairs = load_pairs(args.data / "train")
     unseen_pairs = load_pairs(args.data / "unseen")
 
     model = AdaptiveLut().to(device)
     n_params = sum(p.numel() for p in model.parameters())
     seconds = None if args.epochs is not None else args.seconds
-    stats = train(model, train_pairs, seconds, args.epochs, device)
+    stats = train_reference(model, train_pairs, seconds, args.epochs, device)
 
-    unseen = evaluate(model, unseen_pairs, device)
-    identity = evaluate(None, unseen_pairs, device)
-    train_scores = evaluate(model, train_pairs, device)
+    unseen = evaluate_reference(model, unseen_pairs, device)
+    identity = evaluate_reference(None, unseen_pairs, device)
+    train_scores = evaluate_reference(model, train_pairs, device)
 
     results = {
         "method": "image-adaptive 3D LUT (Zeng et al., TPAMI 2020), plain reimplementation",

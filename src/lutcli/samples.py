@@ -98,29 +98,64 @@ def miscolor(pixels: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
 
 
+def reframe(pixels: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """A random framing of a (H, W, 3) photo: a window of 40–100 % of each side, mirrored half
+    of the time. A few photos then give many scenes, so adaptive models learn the color cast,
+    not which photo it is."""
+    height, width = pixels.shape[:2]
+    window_height = round(height * generator.uniform(0.4, 1.0))
+    window_width = round(width * generator.uniform(0.4, 1.0))
+    top = generator.integers(0, height - window_height + 1)
+    left = generator.integers(0, width - window_width + 1)
+    window = pixels[top : top + window_height, left : left + window_width]
+    return np.ascontiguousarray(window[:, ::-1] if generator.random() < 0.5 else window)
+
+
 def write_adaptive_pairs(
     folder: Path,
     photos: dict[str, np.ndarray],
     variants: int,
     seed: int = 0,
     max_side: int = 320,
+    reframed: bool = True,
 ) -> None:
     """An image-adaptive training folder: ``variants`` mis-colored copies of each photo as
     inputs, each corrected by ffmpeg's automatic white balance as its target.
 
     One fixed LUT cannot do this job: each input needs the correction of its own color cast.
-    Photos are shrunk to ``max_side`` pixels on their long side to keep training fast.
+    With ``reframed``, each copy is a random framing of its photo (see ``reframe``). Copies are
+    shrunk to ``max_side`` pixels on their long side to keep training fast.
     """
     generator = np.random.default_rng(seed)
     for side in ("input", "target"):
         (folder / side).mkdir(parents=True, exist_ok=True)
-    for name, pixels in photos.items():
-        scale = max_side / max(pixels.shape[:2])
-        if scale < 1:
-            size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
-            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    for name, photo in photos.items():
         for variant in range(variants):
+            pixels = reframe(photo, generator) if reframed else photo
+            scale = max_side / max(pixels.shape[:2])
+            if scale < 1:
+                size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
+                pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
             source = folder / "input" / f"{name}-{variant}.png"
             shifted = miscolor(pixels, generator)
             cv2.imwrite(str(source), cv2.cvtColor(shifted, cv2.COLOR_RGB2BGR))
             ffmpeg_filter(source, folder / "target" / source.name, FFMPEG_AUTO_CORRECTION)
+
+
+# The photos that the image-adaptive sample job keeps out of training, to measure on.
+ADAPTIVE_UNSEEN_PHOTOS = ("china", "coffee", "motorcycle")
+
+
+def write_adaptive_job(folder: Path, variants: int = 128) -> tuple[Path, Path]:
+    """The image-adaptive sample job that tests and benchmarks measure the model zoo on.
+
+    ``folder/train``: ``variants`` reframed, mis-colored copies (128 px) of seven photos;
+    ``folder/unseen``: four mis-colored copies (192 px, whole) of each of the three others.
+    Returns the two folders.
+    """
+    photos = sample_photos()
+    seen = {k: v for k, v in photos.items() if k not in ADAPTIVE_UNSEEN_PHOTOS}
+    unseen = {k: photos[k] for k in ADAPTIVE_UNSEEN_PHOTOS}
+    write_adaptive_pairs(folder / "train", seen, variants, seed=1, max_side=128)
+    write_adaptive_pairs(folder / "unseen", unseen, 4, seed=2, max_side=192, reframed=False)
+    return folder / "train", folder / "unseen"
