@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import click
+
+from lutcli.training.options import TrainingOptions
 
 quiet_option = click.option(
     "--quiet", "-q", is_flag=True, help="No progress bar or summary; errors still go to stderr."
@@ -32,3 +35,138 @@ overwrite_option = click.option(
 def output_option(what: str) -> Callable:
     """The required ``-o/--output`` path of a command that writes one file (``what`` it is)."""
     return click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help=what)
+
+
+def parse_model_options(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, object]:
+    """KEY=VALUE pairs; VALUE is read as JSON when it is (numbers), else kept as text."""
+    options: dict[str, object] = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx, param)
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+_DEFAULTS = TrainingOptions()
+
+# What training takes, for every command that trains (train, distill): the zoo model and its
+# options, TrainingOptions' fields, --resume, --device, --overwrite and --quiet.
+_TRAINING_OPTIONS = [
+    click.option(
+        "--model",
+        "model_name",
+        default="basic",
+        show_default=True,
+        help="Zoo model to train (see `lutcli models`).",
+    ),
+    click.option(
+        "--lut-size",
+        type=click.IntRange(2, 129),
+        default=33,
+        show_default=True,
+        help="Lattice points per axis.",
+    ),
+    click.option("--epochs", type=click.IntRange(0), default=_DEFAULTS.epochs, show_default=True),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(1),
+        default=_DEFAULTS.batch_size,
+        show_default=True,
+        help="Random crops per step.",
+    ),
+    click.option(
+        "--crop-size",
+        type=click.IntRange(8),
+        default=_DEFAULTS.crop_size,
+        show_default=True,
+        help="Side of the random crops, in pixels.",
+    ),
+    click.option(
+        "--learning-rate",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Adam rate [default: the model's own].",
+    ),
+    click.option(
+        "--smoothness-weight",
+        type=click.FloatRange(min=0, min_open=True),
+        default=_DEFAULTS.smoothness_weight,
+        show_default=True,
+        help="Weight of the LUT smoothness regularizer.",
+    ),
+    click.option(
+        "--monotonicity-weight",
+        type=click.FloatRange(min=0),
+        default=_DEFAULTS.monotonicity_weight,
+        show_default=True,
+        help="Weight of the LUT monotonicity regularizer.",
+    ),
+    click.option(
+        "--validation-fraction",
+        type=click.FloatRange(0, 0.9),
+        default=_DEFAULTS.validation_fraction,
+        show_default=True,
+        help="Share of pairs held out for validation.",
+    ),
+    click.option(
+        "--patience",
+        type=click.IntRange(1),
+        default=_DEFAULTS.patience,
+        show_default=True,
+        help="Stop after this many epochs without a better validation PSNR.",
+    ),
+    click.option(
+        "--warm-start/--no-warm-start",
+        default=_DEFAULTS.warm_start,
+        show_default=True,
+        help="Start from the exact least-squares LUT (models that have one).",
+    ),
+    click.option(
+        "--seed",
+        type=int,
+        default=_DEFAULTS.seed,
+        show_default=True,
+        help="Same seed, same data: the same model.",
+    ),
+    click.option(
+        "--first-stage-epochs",
+        type=click.IntRange(0),
+        default=_DEFAULTS.first_stage_epochs,
+        show_default=True,
+        help="Staged models: epochs of the first stage (the derived part alone) at most.",
+    ),
+    click.option(
+        "--first-stage-patience",
+        type=click.IntRange(1),
+        default=_DEFAULTS.first_stage_patience,
+        show_default=True,
+        help="Staged models: end the first stage when validation PSNR stalls this many epochs.",
+    ),
+    click.option(
+        "--model-option",
+        "model_options",
+        multiple=True,
+        callback=parse_model_options,
+        metavar="KEY=VALUE",
+        help="A setting of the zoo model, e.g. basis_count=5 (see `lutcli models`); repeatable.",
+    ),
+    click.option(
+        "--resume", is_flag=True, help="Continue an interrupted run from its saved state."
+    ),
+    device_option,
+    overwrite_option,
+    quiet_option,
+]
+
+
+def training_options(command: Callable) -> Callable:
+    """Add the training options to ``command``, in the order ``--help`` lists them."""
+    for option in reversed(_TRAINING_OPTIONS):
+        command = option(command)
+    return command

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+if TYPE_CHECKING:  # torch is imported only by the commands that need it
+    from lutcli.training.trainer import TrainingResult, TrainingStatus
 
 stderr = Console(stderr=True)
 
@@ -48,3 +55,41 @@ def progress_bar(quiet: bool) -> Iterator[Progress]:
 def warn(message: str) -> None:
     """A warning line on stderr (shown even with --quiet: it may matter to the result)."""
     stderr.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+class TrainingProgress:
+    """Progress of a training run (loading pairs, then epochs) on ``progress``; its methods
+    are the callbacks that ``train_from_pairs`` takes."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.loading = progress.add_task("loading pairs", total=None, detail="")
+        self.training: TaskID | None = None
+        self.last_score = ""
+
+    def on_loaded(self, done: int, total: int) -> None:
+        self.progress.update(self.loading, completed=done, total=total)
+
+    def on_status(self, status: TrainingStatus) -> None:
+        if self.training is None:
+            self.training = self.progress.add_task("training", total=status.total_steps, detail="")
+        if status.validation_psnr is not None:
+            self.last_score = f"val {status.validation_psnr:.2f} dB  best {status.best_psnr:.2f} dB"
+        loss = f"loss {status.loss:.2e}  " if status.loss == status.loss else ""  # not NaN
+        stage = f" ({status.stage})" if status.stages > 1 else ""
+        self.progress.update(
+            self.training,
+            completed=status.step,
+            description=f"epoch {status.epoch}/{status.epochs}{stage}",
+            detail=loss + self.last_score,
+        )
+
+
+def echo_training_summary(result: TrainingResult, output: Path) -> None:
+    """The lines printed after training: how it ended, the best PSNR, the model and report."""
+    how = "stopped early" if result.stopped_early else "done"
+    click.echo(
+        f"{how} after {result.epochs_run} epochs in {result.seconds:.1f} s; best validation "
+        f"PSNR {result.best_psnr:.2f} dB (epoch {result.best_epoch}); model: {output}"
+    )
+    click.echo(f"report: {result.report}")

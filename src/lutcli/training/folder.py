@@ -14,7 +14,7 @@ from lutcli.errors import LutcliError
 from lutcli.io.images import from_tensor
 from lutcli.models.files import load_model
 from lutcli.models.registry import create_model
-from lutcli.training.data import PictureSample, find_pairs, load_pair
+from lutcli.training.data import Pair, PictureSample, find_pairs, load_pair
 from lutcli.training.options import TrainingOptions
 from lutcli.training.report import write_report
 from lutcli.training.trainer import (
@@ -32,7 +32,15 @@ MAX_TRAINING_PIXELS = 4_000_000
 
 
 def train_from_folder(
-    pairs_folder: str | os.PathLike,
+    pairs_folder: str | os.PathLike, output: str | os.PathLike, *args: Any, **kwargs: Any
+) -> TrainingResult:
+    """Learn a zoo model from ``pairs_folder/input`` → ``pairs_folder/target`` into ``output``;
+    the rest of the arguments are those of ``train_from_pairs``."""
+    return train_from_pairs(find_pairs(pairs_folder), output, *args, **kwargs)
+
+
+def train_from_pairs(
+    pairs: list[Pair],
     output: str | os.PathLike,
     model_name: str = "basic",
     lut_size: int = 33,
@@ -44,12 +52,14 @@ def train_from_folder(
     on_status: Callable[[TrainingStatus], None] = lambda _: None,
     warn: Callable[[str], None] = lambda _: None,
     on_loaded: Callable[[int, int], None] = lambda done, total: None,
+    info: dict[str, Any] | None = None,
 ) -> TrainingResult:
-    """Learn ``model_name`` from ``pairs_folder/input`` → ``pairs_folder/target`` into ``output``.
+    """Learn ``model_name`` from input/target ``pairs`` into ``output``.
 
-    ``model_options`` are the zoo model's own settings (``lutcli models`` lists them). The best
-    model by validation PSNR is written to ``output``, the resumable state and a PNG report
-    (curves and validation photos) beside it.
+    ``model_options`` are the zoo model's own settings (``lutcli models`` lists them); ``info``
+    goes into the model file beside how it was trained. The best model by validation PSNR is
+    written to ``output``, the resumable state and a PNG report (curves and validation photos)
+    beside it.
     """
     options = options or TrainingOptions()
     model_options = dict(model_options or {})
@@ -60,7 +70,6 @@ def train_from_folder(
         raise LutcliError(f"'{output}' exists; use --overwrite to replace it or --resume")
     if not output.parent.is_dir():
         raise LutcliError(f"no folder for the model at '{output.parent}'")
-    pairs = find_pairs(pairs_folder)
     samples: list[PictureSample] = []
     for pair in pairs:
         samples.append(load_pair(pair, MAX_TRAINING_PIXELS, warn))
@@ -70,7 +79,7 @@ def train_from_folder(
         warn("only one pair: it is used for training and validation alike")
     torch.manual_seed(options.seed)  # models with random initial weights start alike
     model = create_model(model_name, lut_size=lut_size, **model_options)
-    info = {"pairs": len(samples), "validation_pairs": [s.name for s in validation]}
+    info = {**(info or {}), "pairs": len(samples), "validation_pairs": [s.name for s in validation]}
     trainer = Trainer(model, train, validation, output, options, resolve_device(device), info)
     if resume:
         trainer.resume()
