@@ -17,14 +17,12 @@ import torch
 from lutcli.io.images import read_image
 from lutcli.models.files import load_model
 from lutcli.processing import Job, model_look, process_image
-from lutcli.samples import sample_photos, write_pairs
+from lutcli.samples import write_pairs
 from lutcli.training.folder import train_from_folder
 from lutcli.training.trainer import TrainingResult
+from quality_support import PRODUCT_BAR_DB, UNSEEN, split_photos
 
 pytestmark = pytest.mark.slow
-
-UNSEEN = ("china", "coffee", "motorcycle")
-PRODUCT_BAR_DB = 40.0
 
 
 def psnr_8bit(a: np.ndarray, b: np.ndarray) -> float:
@@ -44,10 +42,9 @@ class Learned:
 @pytest.fixture(scope="module")
 def learned(tmp_path_factory: pytest.TempPathFactory) -> Learned:
     root = tmp_path_factory.mktemp("quality")
-    photos = sample_photos()
-    assert len(photos) == 10 and set(UNSEEN) <= set(photos)
-    write_pairs(root / "pairs", {k: v for k, v in photos.items() if k not in UNSEEN})
-    write_pairs(root / "unseen", {k: photos[k] for k in UNSEEN})
+    seen, unseen = split_photos()
+    write_pairs(root / "pairs", seen)
+    write_pairs(root / "unseen", unseen)
     started = time.perf_counter()
     result = train_from_folder(root / "pairs", root / "look.pt")  # every option its default
     seconds = time.perf_counter() - started

@@ -8,6 +8,7 @@ import click
 
 from lutcli import __version__
 from lutcli.cli.apply import apply
+from lutcli.cli.distill import distill
 from lutcli.cli.export_cube import export_cube
 from lutcli.cli.models import models
 from lutcli.cli.train import train
@@ -42,5 +43,5 @@ def cli() -> None:
     """
 
 
-for command in (train, apply, export_cube, models):
+for command in (train, distill, apply, export_cube, models):
     cli.add_command(command)

@@ -53,29 +53,30 @@ def train_from_pairs(
     warn: Callable[[str], None] = lambda _: None,
     on_loaded: Callable[[int, int], None] = lambda done, total: None,
     info: dict[str, Any] | None = None,
+    train_only: list[Pair] | None = None,
 ) -> TrainingResult:
     """Learn ``model_name`` from input/target ``pairs`` into ``output``.
 
     ``model_options`` are the zoo model's own settings (``lutcli models`` lists them); ``info``
-    goes into the model file beside how it was trained. The best model by validation PSNR is
-    written to ``output``, the resumable state and a PNG report (curves and validation photos)
-    beside it.
+    goes into the model file beside how it was trained. ``train_only`` pairs are always trained
+    on, never held out for validation. The best model by validation PSNR is written to
+    ``output``, the resumable state and a PNG report (curves and validation photos) beside it.
     """
     options = options or TrainingOptions()
     model_options = dict(model_options or {})
     if "lut_size" in model_options:
         raise LutcliError("lut_size is not a model option: set it with --lut-size")
-    output = Path(output)
-    if output.exists() and not (resume or overwrite):
-        raise LutcliError(f"'{output}' exists; use --overwrite to replace it or --resume")
-    if not output.parent.is_dir():
-        raise LutcliError(f"no folder for the model at '{output.parent}'")
+    output = check_model_output(output, resume, overwrite)
+    every_pair = [*pairs, *(train_only or [])]
     samples: list[PictureSample] = []
-    for pair in pairs:
+    for pair in every_pair:
         samples.append(load_pair(pair, MAX_TRAINING_PIXELS, warn))
-        on_loaded(len(samples), len(pairs))
-    train, validation = split_samples(samples, options.validation_fraction, options.seed)
-    if len(samples) == 1:
+        on_loaded(len(samples), len(every_pair))
+    train, validation = split_samples(
+        samples[: len(pairs)], options.validation_fraction, options.seed
+    )
+    train = train + samples[len(pairs) :]
+    if len(pairs) == 1:
         warn("only one pair: it is used for training and validation alike")
     torch.manual_seed(options.seed)  # models with random initial weights start alike
     model = create_model(model_name, lut_size=lut_size, **model_options)
@@ -89,6 +90,17 @@ def train_from_pairs(
     result.report = report_path_for(output)
     write_training_report(result.report, output, result, validation)
     return result
+
+
+def check_model_output(output: str | os.PathLike, resume: bool, overwrite: bool) -> Path:
+    """``output`` as a Path, once it is sure training may write there: LutcliError for an
+    existing model (without ``resume`` or ``overwrite``) or a missing folder."""
+    output = Path(output)
+    if output.exists() and not (resume or overwrite):
+        raise LutcliError(f"'{output}' exists; use --overwrite to replace it or --resume")
+    if not output.parent.is_dir():
+        raise LutcliError(f"no folder for the model at '{output.parent}'")
+    return output
 
 
 def report_path_for(model_path: Path) -> Path:

@@ -1,0 +1,92 @@
+"""Distilling a teacher into a zoo model: the library call behind ``lutcli distill``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lutcli.distillation.ground_truth import GroundTruth
+from lutcli.distillation.teachers import Teacher, TeacherError
+from lutcli.errors import DatasetError, ImageReadError
+from lutcli.io.folders import list_images
+from lutcli.training.data import Pair
+from lutcli.training.folder import check_model_output, train_from_pairs
+from lutcli.training.trainer import TrainingResult
+
+PROBE_NAME = "probe (identity Hald image)"
+# A teacher that fails on this many pictures before any success is broken, not unlucky: stop
+# rather than report the same failure for every picture of a large folder.
+BROKEN_AFTER = 3
+
+
+@dataclass
+class Distillation:
+    """What a distillation did: the training result and how the ground truth was made."""
+
+    training: TrainingResult
+    pictures: int
+    from_cache: int
+    failed: list[str] = field(default_factory=list)
+
+
+def distill_folder(
+    teacher: Teacher,
+    images_folder: str | os.PathLike,
+    output: str | os.PathLike,
+    probe: bool = False,
+    cache_root: Path | None = None,
+    recursive: bool = False,
+    warn: Callable[[str], None] = lambda _: None,
+    on_taught: Callable[[int, int], None] = lambda done, total: None,
+    **training: Any,
+) -> Distillation:
+    """Train a zoo model on ``teacher``'s outputs for the pictures of ``images_folder``.
+
+    Pictures the teacher fails on are reported through ``warn`` and left out; when it fails on
+    all of them, or on the first BROKEN_AFTER, TeacherError. With ``probe``, an identity Hald
+    image joins the pictures so that every lattice cell sees a color (for teachers that map
+    each color alone).
+    ``training`` takes the arguments of ``train_from_pairs`` after ``output``.
+    """
+    # Before the teacher runs: a slow teacher must not make the user wait to hear this.
+    check_model_output(output, training.get("resume", False), training.get("overwrite", False))
+    folder = Path(images_folder)
+    if not folder.is_dir():
+        raise DatasetError(f"no folder at '{folder}'")
+    sources = list_images(folder, recursive)
+    if not sources:
+        raise DatasetError(f"no images in '{folder}'")
+    ground_truth = GroundTruth(teacher, cache_root)
+    named = [(str(p.relative_to(folder)), p) for p in sources]
+    if probe:
+        named.append((PROBE_NAME, ground_truth.probe()))
+    pairs, failed, from_cache = [], [], 0
+    for done, (name, source) in enumerate(named, start=1):
+        try:
+            target, cached = ground_truth.target_for(source)
+        except (TeacherError, ImageReadError) as error:
+            failed.append(name)
+            if not pairs and len(failed) == BROKEN_AFTER:
+                raise TeacherError(
+                    f"the teacher failed on the first {BROKEN_AFTER} pictures; the last: {error}"
+                ) from None
+            warn(f"skipped: {error}")
+        else:
+            pairs.append(Pair(name, source, target))
+            from_cache += cached
+        on_taught(done, len(named))
+    if not pairs:
+        raise TeacherError(
+            f"the teacher failed on every picture ({len(named)}): nothing to learn from"
+        )
+    info = {"teacher": teacher.spec, "probe": probe}
+    # The probe is there to be learned from: it is never the picture held out for validation.
+    photos = [pair for pair in pairs if pair.name != PROBE_NAME]
+    probes = [pair for pair in pairs if pair.name == PROBE_NAME]
+    if not photos:  # the teacher failed on every photo, not on the probe: it is all there is
+        photos, probes = probes, []
+    result = train_from_pairs(photos, output, warn=warn, info=info, train_only=probes, **training)
+    return Distillation(result, len(named), from_cache, failed)
