@@ -111,6 +111,11 @@ def reframe(pixels: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(window[:, ::-1] if generator.random() < 0.5 else window)
 
 
+# What an adaptive sample job's targets are: ffmpeg's automatic white balance of each copy, or
+# the photo as it was before it was mis-colored.
+CORRECTIONS = ("grayworld", "original")
+
+
 def write_adaptive_pairs(
     folder: Path,
     photos: dict[str, np.ndarray],
@@ -118,14 +123,18 @@ def write_adaptive_pairs(
     seed: int = 0,
     max_side: int = 320,
     reframed: bool = True,
+    correction: str = "grayworld",
 ) -> None:
     """An image-adaptive training folder: ``variants`` mis-colored copies of each photo as
-    inputs, each corrected by ffmpeg's automatic white balance as its target.
+    inputs, each with its ``correction`` as the target: ffmpeg's automatic white balance of the
+    copy ("grayworld"), or the photo before it was mis-colored ("original").
 
     One fixed LUT cannot do this job: each input needs the correction of its own color cast.
     With ``reframed``, each copy is a random framing of its photo (see ``reframe``). Copies are
     shrunk to ``max_side`` pixels on their long side to keep training fast.
     """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
     generator = np.random.default_rng(seed)
     for side in ("input", "target"):
         (folder / side).mkdir(parents=True, exist_ok=True)
@@ -137,25 +146,34 @@ def write_adaptive_pairs(
                 size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
                 pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
             source = folder / "input" / f"{name}-{variant}.png"
+            target = folder / "target" / source.name
             shifted = miscolor(pixels, generator)
             cv2.imwrite(str(source), cv2.cvtColor(shifted, cv2.COLOR_RGB2BGR))
-            ffmpeg_filter(source, folder / "target" / source.name, FFMPEG_AUTO_CORRECTION)
+            if correction == "original":
+                cv2.imwrite(str(target), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+            else:
+                ffmpeg_filter(source, target, FFMPEG_AUTO_CORRECTION)
 
 
-# The photos that the image-adaptive sample job keeps out of training, to measure on.
+# The photos that the image-adaptive sample job keeps out of training, to measure on, and how
+# many mis-colored copies of each it measures on (enough that one unlucky cast does not sway
+# the mean).
 ADAPTIVE_UNSEEN_PHOTOS = ("china", "coffee", "motorcycle")
+UNSEEN_VARIANTS = 16
 
 
-def write_adaptive_job(folder: Path, variants: int = 128) -> tuple[Path, Path]:
+def write_adaptive_job(
+    folder: Path, variants: int = 128, correction: str = "grayworld"
+) -> tuple[Path, Path]:
     """The image-adaptive sample job that tests and benchmarks measure the model zoo on.
 
     ``folder/train``: ``variants`` reframed, mis-colored copies (128 px) of seven photos;
-    ``folder/unseen``: four mis-colored copies (192 px, whole) of each of the three others.
-    Returns the two folders.
+    ``folder/unseen``: UNSEEN_VARIANTS mis-colored copies (192 px, whole) of each of the three
+    others; targets as ``write_adaptive_pairs``'s ``correction`` says. Returns both folders.
     """
     photos = sample_photos()
     seen = {k: v for k, v in photos.items() if k not in ADAPTIVE_UNSEEN_PHOTOS}
     unseen = {k: photos[k] for k in ADAPTIVE_UNSEEN_PHOTOS}
-    write_adaptive_pairs(folder / "train", seen, variants, seed=1, max_side=128)
-    write_adaptive_pairs(folder / "unseen", unseen, 4, seed=2, max_side=192, reframed=False)
+    write_adaptive_pairs(folder / "train", seen, variants, 1, 128, correction=correction)
+    write_adaptive_pairs(folder / "unseen", unseen, UNSEEN_VARIANTS, 2, 192, False, correction)
     return folder / "train", folder / "unseen"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from lutcli.models.networks import (
     COLOR_STATISTICS,
     HISTOGRAM_BINS,
+    LOG_OFFSET,
     SamplingLayers,
     color_statistics,
     fix_picture_size,
@@ -16,7 +19,15 @@ from lutcli.models.networks import (
 
 def split(statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(mean (N, 3), standard deviation (N, 3), histogram (N, 3, bins))."""
-    return statistics[:, :3], statistics[:, 3:6], statistics[:, 6:].view(-1, 3, HISTOGRAM_BINS)
+    return statistics[:, :3], statistics[:, 3:6], statistics[:, 9:].view(-1, 3, HISTOGRAM_BINS)
+
+
+def test_the_log_average_is_the_mean_of_the_log_and_weighs_dark_pixels() -> None:
+    # Half the pixels black, half white: the plain mean is 0.5; the log-average is far below.
+    picture = torch.cat([torch.zeros(1, 3, 32, 64), torch.ones(1, 3, 32, 64)], dim=2)
+    log_average = color_statistics(picture)[:, 6:9]
+    expected = (math.log(LOG_OFFSET) + math.log(1 + LOG_OFFSET)) / 2
+    torch.testing.assert_close(log_average, torch.full((1, 3), expected), atol=1e-4, rtol=0)
 
 
 def test_the_statistics_are_each_channels_mean_spread_and_histogram() -> None:

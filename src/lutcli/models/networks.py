@@ -18,8 +18,11 @@ SAMPLING_CHANNELS = (16, 32, 64, 128, 128)
 HISTOGRAM_BINS = 8
 # Color statistics are taken on the size-fixed picture averaged over blocks of this side.
 STATISTICS_POOLING = 4
-# Color statistics per picture: per channel, the mean, the standard deviation and a histogram.
-COLOR_STATISTICS = 3 * (2 + HISTOGRAM_BINS)
+# Keeps the log of black finite in the log-average: about one 8-bit level.
+LOG_OFFSET = 1 / 256
+# Color statistics per picture: per channel, the mean, the standard deviation, the log-average
+# and a histogram.
+COLOR_STATISTICS = 3 * (3 + HISTOGRAM_BINS)
 # Features per picture: mean and maximum of the last layer's channels, and the color statistics.
 FEATURES = 2 * SAMPLING_CHANNELS[-1] + COLOR_STATISTICS
 
@@ -33,8 +36,8 @@ def fix_picture_size(picture: torch.Tensor) -> torch.Tensor:
 
 
 def color_statistics(picture: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) → (N, COLOR_STATISTICS): each channel's mean, standard deviation and soft
-    histogram (triangular bins, so it changes smoothly with the colors).
+    """(N, 3, H, W) → (N, COLOR_STATISTICS): each channel's mean, standard deviation,
+    log-average and soft histogram (triangular bins, so it changes smoothly with the colors).
 
     Exposure and color cast are global statistics, which instance normalisation removes from
     convolution features; these hand them to the output layer directly. They are taken on the
@@ -44,7 +47,10 @@ def color_statistics(picture: torch.Tensor) -> torch.Tensor:
     centers = torch.linspace(0, 1, HISTOGRAM_BINS, device=picture.device, dtype=picture.dtype)
     distance = (picture.clamp(0, 1).unsqueeze(-1) - centers).abs() * (HISTOGRAM_BINS - 1)
     histogram = F.relu(1 - distance).mean(dim=(2, 3))  # (N, 3, bins), each row sums to 1
-    moments = [picture.mean(dim=(2, 3)), picture.std(dim=(2, 3))]
+    # The log-average (the "key" of tone mapping) weighs dark pixels as the eye does; casts
+    # and exposure show in it more plainly than in the plain mean.
+    log_average = torch.log(picture.clamp(0, 1) + LOG_OFFSET).mean(dim=(2, 3))
+    moments = [picture.mean(dim=(2, 3)), picture.std(dim=(2, 3)), log_average]
     return torch.cat([*moments, histogram.flatten(1)], dim=1)
 
 
