@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: install system-deps demo test lint clean
+.PHONY: install system-deps demo test lint presets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ system-deps:
 
 demo: install system-deps
 	$(BIN)/python scripts/demo.py
+
+# Rebuild the shipped looks in presets/ from presets/looks.json (auto trains for a few minutes).
+presets: install system-deps
+	$(BIN)/python scripts/make_presets.py
 
 test: install system-deps
 	$(BIN)/python -m pytest -q

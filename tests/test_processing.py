@@ -10,11 +10,20 @@ import pytest
 import torch
 
 from lutcli.errors import LutcliError
-from lutcli.io.images import read_image
-from lutcli.processing import Job, Summary, cube_look, model_look, plan_jobs, process_jobs
+from lutcli.io.images import read_image, to_tensor
+from lutcli.processing import (
+    Job,
+    Summary,
+    cube_look,
+    model_look,
+    plan_jobs,
+    process_image,
+    process_jobs,
+    resize,
+)
 
 
-def invert(image: torch.Tensor) -> torch.Tensor:
+def invert(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
     return 1 - image
 
 
@@ -231,3 +240,108 @@ def test_model_and_cube_looks(tmp_path):
         cube_look(CubeFile(lut3d=Lut3D((1 - identity_lut(5)).numpy())), "trilinear", "cpu"),
     ):
         torch.testing.assert_close(look(picture), 1 - picture, atol=1e-6, rtol=0)
+
+
+# Resizing (apply --scale) -----------------------------------------------------------------------
+
+
+def as_hwc(image: torch.Tensor) -> np.ndarray:
+    return image[0].permute(1, 2, 0).numpy()
+
+
+def test_resize_shrinks_antialiased():
+    noisy = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    small = resize(noisy, (8, 8))
+    assert small.shape == (1, 3, 8, 8)
+    # Every output pixel averages its block: close to OpenCV's area resampling, and the noise
+    # is smoothed away instead of sampled (plain bilinear would keep most of it).
+    area = cv2.resize(as_hwc(noisy), (8, 8), interpolation=cv2.INTER_AREA)
+    assert np.abs(as_hwc(small) - area).mean() < 0.03
+    assert small.std() < 0.06 < noisy.std()
+    torch.testing.assert_close(small.mean(), noisy.mean(), atol=0.01, rtol=0)
+
+
+def test_resize_enlarges_bicubic_within_0_1():
+    picture = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(1))
+    picture[:, :, :, :3] = 0  # a hard edge: bicubic overshoots beside it
+    picture[:, :, :, 3:] = (picture[:, :, :, 3:] > 0.5).float()
+    large = resize(picture, (15, 20))
+    assert large.shape == (2, 3, 15, 20)
+    assert large.min() >= 0 and large.max() <= 1
+    for index in range(2):  # OpenCV's bicubic, clipped, for each picture of the batch
+        cubic = cv2.resize(
+            as_hwc(picture[index : index + 1]), (20, 15), interpolation=cv2.INTER_CUBIC
+        )
+        np.testing.assert_allclose(as_hwc(large[index : index + 1]), cubic.clip(0, 1), atol=1e-5)
+
+
+def test_resize_to_the_same_size_changes_nothing():
+    picture = torch.rand(1, 3, 5, 9, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(resize(picture, (5, 9)), picture)
+
+
+class Spy:
+    """A look that inverts, remembering the shapes it was given (image, context)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[int, ...], tuple[int, ...] | None]] = []
+
+    def __call__(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        self.calls.append((tuple(image.shape), None if context is None else tuple(context.shape)))
+        return 1 - image
+
+
+def big_image(path: Path, height: int = 24, width: int = 32, channels: int = 3, dtype=np.uint8):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), pixels(3, dtype, (height, width, channels)))
+    return path
+
+
+def test_shrinking_runs_the_look_on_the_small_picture_seeing_the_whole_one(tmp_path):
+    source = big_image(tmp_path / "a.png")
+    look = Spy()
+    process_image(look, Job(source, tmp_path / "b.png"), scale=0.5)
+    assert look.calls == [((1, 3, 12, 16), (1, 3, 24, 32))]
+    written = read_image(tmp_path / "b.png").pixels
+    expected = 255 - as_hwc(resize(to_tensor(read_image(source).pixels), (12, 16))) * 255
+    assert np.abs(written.astype(float) - expected).max() <= 0.5 + 1e-3
+
+
+def test_enlarging_runs_the_look_at_full_size_then_resizes(tmp_path):
+    source = big_image(tmp_path / "a.png")
+    look = Spy()
+    process_image(look, Job(source, tmp_path / "b.png"), scale=1.5)
+    assert look.calls == [((1, 3, 24, 32), None)]
+    assert read_image(tmp_path / "b.png").pixels.shape == (36, 48, 3)
+
+
+def test_scale_one_keeps_the_size(tmp_path):
+    source = big_image(tmp_path / "a.png")
+    look = Spy()
+    process_image(look, Job(source, tmp_path / "b.png"), scale=1.0)
+    assert look.calls == [((1, 3, 24, 32), None)]
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "b.png").pixels, 255 - read_image(source).pixels
+    )
+
+
+def test_process_image_resizes_alpha_and_keeps_16_bits(tmp_path):
+    source = big_image(tmp_path / "a.png", channels=4, dtype=np.uint16)
+    for scale, size in ((0.5, (12, 16)), (1.25, (30, 40))):
+        destination = tmp_path / f"b{scale}.png"
+        process_image(invert, Job(source, destination), scale=scale)
+        written = read_image(destination)
+        assert written.pixels.dtype == np.uint16 and written.pixels.shape == (*size, 3)
+        assert written.alpha is not None and written.alpha.shape == size
+        assert written.alpha.dtype == np.uint16
+
+
+@pytest.mark.parametrize("scale", [0.0, -0.5])
+def test_process_image_refuses_a_scale_not_above_zero(tmp_path, scale):
+    source = image(tmp_path / "a.png")
+    destination = tmp_path / "b.png"
+    with pytest.raises(LutcliError, match="scale must be above 0"):
+        process_image(invert, Job(source, destination), scale=scale)
+    assert not destination.exists()
+    summary = process_jobs(invert, [Job(source, destination)], scale=scale)
+    assert summary.written == 0 and [path for path, _ in summary.failed] == [source]

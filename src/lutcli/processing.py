@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import torch
+import torch.nn.functional as F
 
 from lutcli.errors import LutcliError
 from lutcli.io.folders import is_image_path, list_images
@@ -21,8 +23,9 @@ from lutcli.io.images import SUPPORTED_EXTENSIONS, from_tensor, read_image, to_t
 from lutcli.lut.cube import CubeFile
 from lutcli.models.base import LutModel
 
-# A look maps (1, 3, H, W) float RGB in [0, 1] to the same shape.
-Look = Callable[[torch.Tensor], torch.Tensor]
+# A look maps (1, 3, H, W) float RGB in [0, 1] to the same shape; the optional second argument
+# is the whole picture that image-adaptive models look at (default: the image itself).
+Look = Callable[..., torch.Tensor]
 
 
 def model_look(model: LutModel, interp: str, device: torch.device) -> Look:
@@ -31,9 +34,10 @@ def model_look(model: LutModel, interp: str, device: torch.device) -> Look:
     model.set_interp(interp)
 
     @torch.no_grad()
-    def look(image: torch.Tensor) -> torch.Tensor:
+    def look(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         image = image.to(device)
-        return model(image, context=image).cpu()
+        context = image if context is None else context.to(device)
+        return model(image, context=context).cpu()
 
     return look
 
@@ -42,8 +46,8 @@ def cube_look(cube: CubeFile, interp: str, device: torch.device) -> Look:
     """A look that applies a .cube file (1D, 3D, or shaper + 3D)."""
 
     @torch.no_grad()
-    def look(image: torch.Tensor) -> torch.Tensor:
-        return cube.apply(image.to(device), interp).cpu()
+    def look(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return cube.apply(image.to(device), interp).cpu()  # the same colors for any picture
 
     return look
 
@@ -115,13 +119,41 @@ def _extensions() -> str:
     return ", ".join(sorted(SUPPORTED_EXTENSIONS))
 
 
-def process_image(look: Look, job: Job, jpeg_quality: int = 95) -> None:
-    """Read, apply the look, and write atomically, keeping bit depth, alpha and metadata."""
+def process_image(look: Look, job: Job, jpeg_quality: int = 95, scale: float = 1.0) -> None:
+    """Read, apply the look, and write atomically, keeping bit depth, alpha and metadata.
+
+    ``scale`` resizes the output. The look runs at the smaller of the two sizes: a shrunk
+    picture is resampled first (an adaptive look still sees the whole photo, so it chooses the
+    colors it would at full size), an enlarged one after.
+    """
+    if scale <= 0:
+        raise LutcliError(f"the scale must be above 0, got {scale:g}")
     picture = read_image(job.source)
-    result = look(to_tensor(picture.pixels))
-    output = dataclasses.replace(picture, pixels=from_tensor(result, picture.pixels.dtype))
+    image = to_tensor(picture.pixels)
+    height, width = picture.pixels.shape[:2]
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if scale < 1:
+        result = look(resize(image, size), image)
+    else:
+        result = look(image)
+        if size != (height, width):
+            result = resize(result, size)
+    alpha = picture.alpha
+    if alpha is not None and alpha.shape != size:
+        shrinking = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        alpha = cv2.resize(alpha, (size[1], size[0]), interpolation=shrinking)
+    pixels = from_tensor(result, picture.pixels.dtype)
+    output = dataclasses.replace(picture, pixels=pixels, alpha=alpha)
     job.destination.parent.mkdir(parents=True, exist_ok=True)
     write_image(job.destination, output, jpeg_quality)
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1] to (N, 3, *size): antialiased when shrinking, bicubic when
+    enlarging (clamped, since bicubic overshoots at edges)."""
+    if size[0] <= image.shape[-2] and size[1] <= image.shape[-1]:
+        return F.interpolate(image, size=size, mode="bilinear", antialias=True)
+    return F.interpolate(image, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
 @dataclass
@@ -138,6 +170,7 @@ def process_jobs(
     jobs: list[Job],
     overwrite: bool = False,
     jpeg_quality: int = 95,
+    scale: float = 1.0,
     on_done: Callable[[Job, str, str], None] = lambda job, outcome, message: None,
 ) -> Summary:
     """Process every job; existing outputs are skipped unless ``overwrite``.
@@ -154,7 +187,7 @@ def process_jobs(
             summary.skipped += 1
         else:
             try:
-                process_image(look, job, jpeg_quality)
+                process_image(look, job, jpeg_quality, scale)
                 summary.written += 1
             except (LutcliError, OSError) as error:
                 outcome, message = "failed", str(error)

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -24,12 +25,19 @@ from cli_support import (
     warm_lut,
     write_picture,
 )
+from skimage import data
 
 import lutcli.fileutil
 import lutcli.io.images
 from lutcli.io.images import from_tensor, read_image, to_tensor
 from lutcli.lut.cube import CubeFile, Lut3D, read_cube, write_cube
 from lutcli.lut.interpolate import apply_lut
+from lutcli.models.base import LutModel
+from lutcli.models.files import save_model
+from lutcli.models.registry import create_model
+from lutcli.presets import SHIPPED_PRESETS, USER_PRESETS_VARIABLE
+from lutcli.processing import resize
+from zoo_support import perturb
 
 
 def expected_pixels(source: Path, lut: torch.Tensor, interp: str = "trilinear") -> np.ndarray:
@@ -487,3 +495,205 @@ def test_sigint_during_a_real_run_leaves_only_whole_files(tmp_path, model_path, 
     for path in written:
         picture = read_image(path)  # raises for a truncated file
         assert picture.pixels.shape == (400, 600, 3), path
+
+
+# Presets (--requirement) and resizing (--scale) ----------------------------------------------
+
+
+@pytest.fixture
+def shipped_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the shipped presets, whatever $LUTCLI_PRESETS the tests run under."""
+    monkeypatch.delenv(USER_PRESETS_VARIABLE, raising=False)
+
+
+@pytest.mark.parametrize("name", ["warm", "film", "bw"])
+def test_requirement_applies_the_shipped_preset(tmp_path, invoke, shipped_only, name):
+    source = write_picture(tmp_path / "in.png", noise(20, 30))
+    by_name, by_file = tmp_path / "by-name.png", tmp_path / "by-file.png"
+    result = invoke("apply", source, by_name, "--requirement", name)
+    assert result.exit_code == 0, result.output
+    assert f"1 written to {by_name}" in result.stdout
+    cube = SHIPPED_PRESETS / f"{name}.cube"
+    assert invoke("apply", source, by_file, "--cube", cube).exit_code == 0
+    np.testing.assert_array_equal(read_image(by_name).pixels, read_image(by_file).pixels)
+    assert level_difference(read_image(by_name).pixels, read_image(source).pixels).max() > 0
+
+
+def test_requirement_runs_a_users_model_preset(tmp_path, invoke, monkeypatch):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    torch.manual_seed(0)
+    model = perturb(create_model("first-linear", lut_size=5, basis_count=2))
+    save_model(mine / "fixer.pt", model, {"description": "fixes my camera"})
+    monkeypatch.setenv(USER_PRESETS_VARIABLE, str(mine))
+    source = write_picture(tmp_path / "in.png", gradient(24, 32))
+    result = invoke("apply", source, tmp_path / "by-name.png", "--requirement", "fixer", "-q")
+    assert result.exit_code == 0, result.output
+    result = invoke("apply", source, tmp_path / "by-file.png", "--model", mine / "fixer.pt", "-q")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "by-name.png").pixels, read_image(tmp_path / "by-file.png").pixels
+    )
+
+
+def test_an_unknown_requirement_is_one_line_listing_the_known_ones(
+    tmp_path, tree, invoke, shipped_only
+):
+    output = tmp_path / "out"
+    result = invoke("apply", tree, output, "--requirement", "nope")
+    line = assert_one_error_line(result, "'nope'", "known:", "warm", "film", "bw")
+    assert "make presets" not in line
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("looks", ["model", "cube", "model and cube"])
+def test_requirement_with_another_look_is_a_usage_error(
+    tmp_path, tree, model_path, invoke, shipped_only, looks
+):
+    others = {
+        "model": ["--model", model_path],
+        "cube": ["--cube", cube_file(tmp_path)],
+        "model and cube": ["--model", model_path, "--cube", cube_file(tmp_path)],
+    }[looks]
+    output = tmp_path / "out"
+    result = invoke("apply", tree, output, "--requirement", "warm", *others)
+    assert result.exit_code == 2
+    assert "Usage:" in result.stderr and "exactly one look" in result.stderr
+    assert "--requirement" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not output.exists()
+
+
+def test_no_look_at_all_names_requirement_too(tmp_path, tree, invoke):
+    result = invoke("apply", tree, tmp_path / "out")
+    assert result.exit_code == 2
+    assert "exactly one look" in result.stderr and "--requirement NAME" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def downsampled(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``pixels`` shrunk (area) or enlarged (bicubic) with OpenCV, independent of lutcli."""
+    shrinking = height < pixels.shape[0]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(pixels, (width, height), interpolation=interpolation)
+
+
+def apply_at(invoke, source: Path, target: Path, scale: str, *look: object) -> np.ndarray:
+    result = invoke("apply", source, target, *look, "--scale", scale, "-q")
+    assert result.exit_code == 0, result.output
+    return read_image(target).pixels
+
+
+def test_scale_half_writes_half_the_size_with_the_looks_colors(tmp_path, invoke, shipped_only):
+    source = write_picture(tmp_path / "in.png", gradient(64, 96))  # a smooth photo
+    look = ("--requirement", "film")
+    full = apply_at(invoke, source, tmp_path / "full.png", "1", *look)
+    half = apply_at(invoke, source, tmp_path / "half.png", "0.5", *look)
+    assert full.shape == (64, 96, 3) and half.shape == (32, 48, 3)
+    difference = level_difference(half, downsampled(full, 32, 48))
+    assert difference.mean() < 1 and difference.max() <= 4
+
+
+def test_scale_one_and_a_half_enlarges(tmp_path, invoke, shipped_only):
+    source = write_picture(tmp_path / "in.png", gradient(40, 60))
+    look = ("--requirement", "vivid")
+    full = apply_at(invoke, source, tmp_path / "full.png", "1", *look)
+    large = apply_at(invoke, source, tmp_path / "large.png", "1.5", *look)
+    assert large.shape == (60, 90, 3)
+    difference = level_difference(large, downsampled(full, 60, 90))
+    assert difference.mean() < 1 and difference.max() <= 3
+
+
+def test_scale_rounds_to_whole_pixels(tmp_path, model_path, invoke):
+    source = write_picture(tmp_path / "in.png", gradient(52, 68))
+    small = apply_at(invoke, source, tmp_path / "small.png", "0.4", "--model", model_path)
+    assert small.shape == (21, 27, 3)  # 20.8 x 27.2
+    tiny = apply_at(invoke, source, tmp_path / "tiny.png", "0.001", "--model", model_path)
+    assert tiny.shape == (1, 1, 3)  # never less than a pixel
+
+
+def test_scale_of_a_folder_resizes_every_output(tmp_path, tree, model_path, invoke):
+    output = tmp_path / "out"
+    result = invoke("apply", tree, output, "--model", model_path, "-r", "--scale", "0.5")
+    assert result.exit_code == 0, result.output
+    assert f"3 written to {output}" in result.stdout
+    for name in ("a.png", "sub/b.png", "sub/deeper/c.jpg"):
+        assert read_image(output / name).pixels.shape == (4, 4, 3), name
+
+
+def adaptive_model(path: Path, lut_noise: float) -> LutModel:
+    """A first-linear model moved away from its start (as if trained), saved at ``path``."""
+    torch.manual_seed(0)
+    model = perturb(create_model("first-linear", lut_size=9), lut_noise=lut_noise).eval()
+    save_model(path, model)
+    return model
+
+
+def test_an_adaptive_model_at_a_quarter_gives_the_colors_of_the_full_size(tmp_path, invoke):
+    model = tmp_path / "auto.pt"
+    adaptive_model(model, lut_noise=0.02)
+    source = write_picture(tmp_path / "in.png", gradient(64, 96))
+    full = apply_at(invoke, source, tmp_path / "full.png", "1", "--model", model)
+    quarter = apply_at(invoke, source, tmp_path / "quarter.png", "0.25", "--model", model)
+    assert quarter.shape == (16, 24, 3)
+    assert level_difference(full, read_image(source).pixels).mean() > 3  # the model does change
+    difference = level_difference(quarter, downsampled(full, 16, 24))
+    assert difference.mean() < 1.5 and difference.max() <= 8
+
+
+def test_an_adaptive_model_chooses_its_lut_from_the_whole_photo(tmp_path, invoke):
+    path = tmp_path / "auto.pt"
+    model = adaptive_model(path, lut_noise=0.05)
+    photo = cv2.resize(data.astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
+    source = write_picture(tmp_path / "in.png", photo)
+    quarter = apply_at(invoke, source, tmp_path / "quarter.png", "0.25", "--model", path)
+    whole = to_tensor(read_image(source).pixels)
+    thumbnail = resize(whole, (32, 32))  # the resampling apply uses
+    with torch.no_grad():
+        chosen = from_tensor(model(thumbnail, context=whole), np.uint8)
+        alone = from_tensor(model(thumbnail, context=thumbnail), np.uint8)
+    # The thumbnail's colors as the model chooses them for the whole photo...
+    assert level_difference(quarter, chosen).max() <= 1
+    # ... which are not those it would choose seeing the thumbnail alone.
+    assert level_difference(chosen, alone).max() >= 5
+
+
+def test_scale_resizes_the_alpha_channel_too(tmp_path, model_path, invoke):
+    alpha = np.tile(np.linspace(0, 255, 60).round().astype(np.uint8), (40, 1))
+    source = write_picture(tmp_path / "in.png", gradient(40, 60), alpha)
+    for scale, size in (("0.5", (20, 30)), ("1.5", (60, 90))):
+        target = tmp_path / f"out{scale}.png"
+        apply_at(invoke, source, target, scale, "--model", model_path)
+        written = read_image(target)
+        assert written.pixels.shape == (*size, 3)
+        assert written.alpha is not None and written.alpha.shape == size
+        expected = downsampled(alpha[..., None].repeat(3, axis=2), *size)[..., 0]
+        assert level_difference(written.alpha, expected).max() <= 2, scale
+
+
+def test_scale_keeps_16_bits(tmp_path, model_path, invoke):
+    pixels = gradient(40, 60).astype(np.uint16) * 257
+    source = write_picture(tmp_path / "in.png", pixels)
+    full = apply_at(invoke, source, tmp_path / "full.png", "1", "--model", model_path)
+    half = apply_at(invoke, source, tmp_path / "half.png", "0.5", "--model", model_path)
+    assert read_image(tmp_path / "half.png").bit_depth == 16
+    assert half.dtype == np.uint16 and half.shape == (20, 30, 3)
+    difference = level_difference(half, downsampled(full, 20, 30))
+    assert difference.mean() < 257  # under one 8-bit level
+
+
+@pytest.mark.parametrize(
+    ("scale", "named"), [("0", "x>0"), ("-1", "x>0"), ("half", "not a valid float")]
+)
+def test_a_scale_that_is_not_above_zero_is_a_usage_error(
+    tmp_path, model_path, invoke, scale, named
+):
+    source = write_picture(tmp_path / "in.png", noise(8, 8))
+    target = tmp_path / "out.png"
+    result = invoke("apply", source, target, "--model", model_path, "--scale", scale)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.stderr
+    assert "'--scale'" in errors[0] and named in errors[0], errors[0]
+    assert not target.exists()

@@ -14,7 +14,7 @@ from lutcli.cli.main import LutcliGroup, cli
 from lutcli.errors import LutcliError
 from lutcli.models.registry import MODELS, create_model
 
-COMMANDS = ["train", "distill", "apply", "export-cube", "models"]
+COMMANDS = ["train", "distill", "apply", "export-cube", "models", "presets"]
 
 
 def test_version(invoke):

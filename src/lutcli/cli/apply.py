@@ -11,7 +11,7 @@ from lutcli.cli.options import device_option, interp_option, overwrite_option, q
 from lutcli.cli.progress import progress_bar, stderr
 
 
-@click.command(short_help="Apply a model or a .cube to images or folders.")
+@click.command(short_help="Apply a model, a .cube or a preset to images or folders.")
 @click.argument("source", metavar="IN", type=click.Path(path_type=Path))
 @click.argument("destination", metavar="OUT", type=click.Path(path_type=Path))
 @click.option(
@@ -25,6 +25,18 @@ from lutcli.cli.progress import progress_bar, stderr
     "cube_path",
     type=click.Path(path_type=Path),
     help="A .cube LUT file (1D, 3D, or shaper + 3D).",
+)
+@click.option(
+    "--requirement",
+    metavar="NAME",
+    help="A named look: a preset (see `lutcli presets`), e.g. warm, film, auto.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Resize the outputs by this factor, e.g. 0.5 or 1.5 (the look runs at the smaller size).",
 )
 @click.option("-r", "--recursive", is_flag=True, help="Walk the subfolders of IN too.")
 @click.option(
@@ -43,6 +55,8 @@ def apply(
     destination: Path,
     model_path: Path | None,
     cube_path: Path | None,
+    requirement: str | None,
+    scale: float,
     recursive: bool,
     jpeg_quality: int,
     interp: str,
@@ -59,14 +73,22 @@ def apply(
     \b
       lutcli apply photos/ graded/ --model look.pt
       lutcli apply photo.jpg graded.jpg --cube film.cube --interp tetrahedral
+      lutcli apply photos/ fixed/ --requirement auto
+      lutcli apply photos/ previews/ --requirement film --scale 0.25
     """
     from lutcli.lut.cube import read_cube
     from lutcli.models.files import load_model
+    from lutcli.presets import find_preset
     from lutcli.processing import Job, cube_look, model_look, plan_jobs, process_jobs
     from lutcli.training.trainer import resolve_device
 
-    if (model_path is None) == (cube_path is None):
-        raise click.UsageError("give exactly one look: --model MODEL.pt or --cube FILE.cube")
+    if sum(look is not None for look in (model_path, cube_path, requirement)) != 1:
+        raise click.UsageError(
+            "give exactly one look: --model MODEL.pt, --cube FILE.cube or --requirement NAME"
+        )
+    if requirement is not None:
+        preset = find_preset(requirement)
+        model_path, cube_path = (preset.path, None) if preset.is_model else (None, preset.path)
     jobs = plan_jobs(source, destination, recursive)
     target = resolve_device(device)
     if model_path is not None:
@@ -82,7 +104,7 @@ def apply(
             if message:
                 stderr.print(f"[red]skipped:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
-        summary = process_jobs(look, jobs, overwrite, jpeg_quality, on_done)
+        summary = process_jobs(look, jobs, overwrite, jpeg_quality, scale, on_done)
     if not quiet:
         existing = (
             f", {summary.skipped} already there (--overwrite replaces)" if summary.skipped else ""

@@ -11,6 +11,7 @@ from lutcli.cli.apply import apply
 from lutcli.cli.distill import distill
 from lutcli.cli.export_cube import export_cube
 from lutcli.cli.models import models
+from lutcli.cli.presets import presets
 from lutcli.cli.train import train
 from lutcli.errors import LutcliError
 
@@ -43,5 +44,5 @@ def cli() -> None:
     """
 
 
-for command in (train, distill, apply, export_cube, models):
+for command in (train, distill, apply, export_cube, models, presets):
     cli.add_command(command)

@@ -1,0 +1,26 @@
+"""``lutcli presets``: the named looks that ``apply --requirement NAME`` runs."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(short_help="List the named looks for apply --requirement.")
+def presets() -> None:
+    """List the presets: name, kind and a line of description.
+
+    Shipped presets live in the repository's presets/ (rebuilt by `make presets` from
+    presets/looks.json); your own .cube or model files go in a folder named by the environment
+    variable LUTCLI_PRESETS (several folders separated by ':'), and win over shipped ones of the
+    same name.
+    """
+    from lutcli.presets import find_presets, preset_folders
+
+    found = find_presets()
+    if not found:
+        folders = ", ".join(str(f) for f in preset_folders())
+        raise click.ClickException(f"no presets in {folders} (run `make presets`)")
+    width = max(len(name) for name in found)
+    for name, preset in found.items():
+        kind = "model" if preset.is_model else ".cube"
+        click.echo(f"{name:<{width}}  {kind:<5}  {preset.description()}")

@@ -1,0 +1,74 @@
+"""Presets: the named looks that ``apply --requirement NAME`` runs.
+
+A preset is a ``.cube`` file or a lutcli model file named after the look, in a presets folder:
+first the folders of ``$LUTCLI_PRESETS`` (separated like PATH; a user's own looks, which win
+over shipped ones of the same name), then the repository's ``presets/``, which
+``scripts/make_presets.py`` (``make presets``) builds from ``presets/looks.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lutcli.errors import LutcliError
+
+USER_PRESETS_VARIABLE = "LUTCLI_PRESETS"
+SHIPPED_PRESETS = Path(__file__).resolve().parents[2] / "presets"
+PRESET_SUFFIXES = (".cube", ".pt")
+# The comment of a preset .cube that holds its one-line description.
+DESCRIPTION_PREFIX = "description: "
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named look on disk: a .cube (the same colors for every photo) or a model file."""
+
+    name: str
+    path: Path
+
+    @property
+    def is_model(self) -> bool:
+        return self.path.suffix == ".pt"
+
+    def description(self) -> str:
+        """The look's one-line description, from the file ("" when it has none)."""
+        if self.is_model:
+            from lutcli.models.files import load_model
+
+            _, info = load_model(self.path)
+            return str(info.get("description", ""))
+        from lutcli.lut.cube import read_cube
+
+        for comment in read_cube(self.path).comments:
+            if comment.startswith(DESCRIPTION_PREFIX):
+                return comment[len(DESCRIPTION_PREFIX) :]
+        return ""
+
+
+def preset_folders() -> list[Path]:
+    """Where presets are looked for, first match wins: $LUTCLI_PRESETS, then the shipped ones."""
+    user = os.environ.get(USER_PRESETS_VARIABLE, "")
+    return [Path(p) for p in user.split(os.pathsep) if p] + [SHIPPED_PRESETS]
+
+
+def find_presets() -> dict[str, Preset]:
+    """Every preset by name, sorted by name; a user's preset hides a shipped one."""
+    found: dict[str, Preset] = {}
+    for folder in preset_folders():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix in PRESET_SUFFIXES and path.is_file():
+                found.setdefault(path.stem, Preset(path.stem, path))
+    return dict(sorted(found.items()))
+
+
+def find_preset(name: str) -> Preset:
+    """The preset ``name``; LutcliError listing the known ones when there is none."""
+    presets = find_presets()
+    if name not in presets:
+        known = ", ".join(presets) or "none (run `make presets`)"
+        raise LutcliError(f"unknown requirement {name!r}; known: {known}")
+    return presets[name]

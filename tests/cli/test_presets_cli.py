@@ -1,0 +1,93 @@
+"""``lutcli presets``: one line per named look (name, kind, description), the user's own too."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from cli_support import assert_one_error_line
+
+import lutcli.presets
+from lutcli.lut.cube import CubeFile, Lut3D, write_cube
+from lutcli.lut.lattice import identity_lut
+from lutcli.models.files import save_model
+from lutcli.models.registry import create_model
+from lutcli.presets import DESCRIPTION_PREFIX, USER_PRESETS_VARIABLE, find_presets
+
+SHIPPED_LOOKS = ("bw", "cool", "film", "matte", "vivid", "warm")
+
+
+@pytest.fixture(autouse=True)
+def no_user_presets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(USER_PRESETS_VARIABLE, raising=False)
+
+
+def listed(stdout: str) -> dict[str, tuple[str, str]]:
+    """The lines of `lutcli presets` as {name: (kind, description)}."""
+    rows = {}
+    for line in stdout.splitlines():
+        name, kind, *description = line.split(maxsplit=2)
+        rows[name] = (kind, description[0] if description else "")
+    return rows
+
+
+def test_presets_lists_one_line_per_preset(invoke):
+    result = invoke("presets")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    rows = listed(result.stdout)
+    presets = find_presets()
+    assert list(rows) == list(presets)  # sorted by name, one line each
+    assert len(result.stdout.splitlines()) == len(presets)
+    assert set(SHIPPED_LOOKS) <= set(rows)
+    for name, preset in presets.items():
+        assert rows[name] == ("model" if preset.is_model else ".cube", preset.description())
+    assert rows["film"][0] == ".cube"
+    assert rows["film"][1].startswith("cinematic print")
+
+
+def test_presets_lines_are_aligned(invoke):
+    lines = invoke("presets").stdout.splitlines()
+    kinds = {line.index(".cube") if ".cube" in line else line.index("model") for line in lines}
+    assert len(kinds) == 1  # the kinds start in one column
+
+
+def test_presets_lists_the_users_own_looks_and_models(tmp_path, monkeypatch, invoke):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    comments = [DESCRIPTION_PREFIX + "my own film stock"]
+    lut = Lut3D((1 - identity_lut(3)).numpy())
+    write_cube(mine / "film.cube", CubeFile(title="film", lut3d=lut, comments=comments))
+    torch.manual_seed(0)
+    model = create_model("first-linear", lut_size=5, basis_count=2)
+    save_model(mine / "fixer.pt", model, {"description": "fixes my camera"})
+    monkeypatch.setenv(USER_PRESETS_VARIABLE, str(mine))
+    result = invoke("presets")
+    assert result.exit_code == 0, result.output
+    rows = listed(result.stdout)
+    assert rows["film"] == (".cube", "my own film stock")  # the user's wins
+    assert rows["fixer"] == ("model", "fixes my camera")
+    assert rows["warm"][0] == ".cube"
+
+
+def test_presets_with_none_anywhere_is_one_line(tmp_path, monkeypatch, invoke):
+    monkeypatch.setattr(lutcli.presets, "SHIPPED_PRESETS", tmp_path / "no-presets")
+    assert_one_error_line(invoke("presets"), "no presets", "no-presets", "make presets")
+
+
+def test_presets_help_says_where_presets_live(invoke):
+    result = invoke("presets", "--help")
+    assert result.exit_code == 0
+    assert "LUTCLI_PRESETS" in result.stdout
+    assert "presets" in invoke("--help").stdout
+
+
+def test_presets_takes_no_arguments(invoke):
+    result = invoke("presets", "warm")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_presets_only_reads_the_presets_folder(invoke):
+    before = sorted(p.name for p in lutcli.presets.SHIPPED_PRESETS.iterdir())
+    assert invoke("presets").exit_code == 0
+    assert sorted(p.name for p in lutcli.presets.SHIPPED_PRESETS.iterdir()) == before
