@@ -212,3 +212,61 @@ def test_a_bad_model_option_is_one_line(tmp_path, pairs, invoke, option, named):
 def test_an_unknown_model_is_one_line_listing_the_models(tmp_path, pairs, invoke):
     result = invoke("train", pairs, "-o", tmp_path / "m.pt", "--model", "nope", *FAST)
     assert_one_error_line(result, "'nope'", *MODELS)
+
+
+# Multi-scale (--scales) ------------------------------------------------------------------------
+
+
+def test_scales_trains_a_multiscale_model_around_the_chosen_one(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    result = invoke(
+        "train", pairs, "-o", output, "--scales", "2,4", "--epochs", "1", "--lut-size", "5", "-q",
+        "--crop-size", "32", "--batch-size", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr == ""
+    model, info = load_model(output)
+    assert model.name == "multiscale" and model.lut_size == 5
+    assert model.config() == {"lut_size": 5, "model": "basic", "scales": [2, 4], "model_config": {}}
+    assert model.inner.name == "basic" and not model.adaptive
+    assert info["pairs"] == 3
+
+
+def test_scales_keeps_the_wrapped_models_options(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    result = invoke(
+        "train", pairs, "-o", output, "--model", "first-linear", "--lut-size", "5",
+        "--model-option", "basis_count=2", "--scales", "4,2", "--epochs", "1", "-q",
+        "--crop-size", "32", "--batch-size", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    model, _ = load_model(output)
+    assert model.config() == {
+        "lut_size": 5,
+        "model": "first-linear",
+        "scales": [2, 4],
+        "model_config": {"basis_count": 2},
+    }
+    assert model.adaptive
+
+
+@pytest.mark.parametrize(
+    ("scales", "named"),
+    [("1", "from 2"), ("0,2", "from 2"), ("a,b", "integers"), ("2.5", "integers")],
+)
+def test_bad_scales_are_a_usage_error(tmp_path, pairs, invoke, scales, named):
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--scales", scales, "--epochs", "1", *FAST)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.stderr
+    assert "'--scales'" in errors[0] and named in errors[0] and repr(scales) in errors[0]
+    assert not output.exists()
+
+
+def test_a_scale_too_large_is_one_line(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--scales", "2,65", "--epochs", "1", *FAST)
+    assert_one_error_line(result, "multiscale", "65")
+    assert not output.exists()

@@ -15,6 +15,10 @@ def models() -> None:
 
     width = max(len(name) for name in MODELS)
     for name, model in MODELS.items():
+        if name == "multiscale":  # wraps the others: chosen with --scales, not by name
+            click.echo(f"{name:<{width}}  {'wrapper':<8}  {model.description}")
+            click.echo(f"{'':<{width}}  {'':<8}  use: train --model NAME --scales 2,4,8")
+            continue
         kind = "adaptive" if model.adaptive else "fixed"
         click.echo(f"{name:<{width}}  {kind:<8}  {model.description}")
         settings = [

@@ -53,6 +53,17 @@ def parse_model_options(
     return options
 
 
+def parse_scales(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    """ "2,4,8" → (2, 4, 8); "" → () (no multi-scale)."""
+    try:
+        scales = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected integers like 2,4,8, got {value!r}") from None
+    if any(scale < 2 for scale in scales):
+        raise click.BadParameter(f"down-sampling factors are integers from 2, got {value!r}")
+    return scales
+
+
 _DEFAULTS = TrainingOptions()
 
 # What training takes, for every command that trains (train, distill): the zoo model and its
@@ -155,6 +166,13 @@ _TRAINING_OPTIONS = [
         callback=parse_model_options,
         metavar="KEY=VALUE",
         help="A setting of the zoo model, e.g. basis_count=5 (see `lutcli models`); repeatable.",
+    ),
+    click.option(
+        "--scales",
+        callback=parse_scales,
+        default="",
+        metavar="F,F,...",
+        help="Multi-scale: also train at these down-sampling factors (integers), e.g. 2,4,8.",
     ),
     click.option(
         "--resume", is_flag=True, help="Continue an interrupted run from its saved state."

@@ -45,6 +45,13 @@ class LutModel(nn.Module):
     ) -> torch.Tensor:
         raise NotImplementedError
 
+    def training_loss(
+        self, inputs: torch.Tensor, targets: torch.Tensor, contexts: torch.Tensor
+    ) -> torch.Tensor:
+        """The fidelity term training minimises: mean squared error of the output on crops
+        ``inputs`` (the models see the whole pictures ``contexts``) against ``targets``."""
+        return torch.mean((self(inputs, context=contexts) - targets) ** 2)
+
     def set_interp(self, interp: str) -> None:
         """Interpolate every LUT of the model (and of its parts) with ``interp``."""
         for module in self.modules():

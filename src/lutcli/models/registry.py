@@ -8,6 +8,7 @@ from lutcli.errors import LutcliError
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.combined import CombinedModel
+from lutcli.models.multiscale import MultiScaleModel
 from lutcli.models.optimization import (
     FirstLinearModel,
     FirstProductModel,
@@ -24,6 +25,7 @@ MODELS: dict[str, type[LutModel]] = {
         SecondLinearModel,
         SecondProductModel,
         CombinedModel,
+        MultiScaleModel,
     )
 }
 

@@ -79,6 +79,9 @@ def train_from_pairs(
     if len(pairs) == 1:
         warn("only one pair: it is used for training and validation alike")
     torch.manual_seed(options.seed)  # models with random initial weights start alike
+    if options.scales:
+        wrapped = {"model": model_name, "model_config": model_options}
+        model_name, model_options = "multiscale", {**wrapped, "scales": options.scales}
     model = create_model(model_name, lut_size=lut_size, **model_options)
     info = {**(info or {}), "pairs": len(samples), "validation_pairs": [s.name for s in validation]}
     trainer = Trainer(model, train, validation, output, options, resolve_device(device), info)

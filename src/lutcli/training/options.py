@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -25,3 +25,6 @@ class TrainingOptions:
     first_stage_patience: int = 5
     # Training pixels the warm start solves for (a random subset beyond this bounds memory).
     warm_start_pixels: int = 8_000_000
+    # Multi-scale supervision: when set, the zoo model is wrapped in a multi-scale model that
+    # also learns at these integer down-sampling factors (SPEC "multi-scale model").
+    scales: tuple[int, ...] = field(default_factory=tuple)
