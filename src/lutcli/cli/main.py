@@ -38,9 +38,11 @@ def cli() -> None:
     """Learn a photo look as a 3D LUT, apply it to folders fast, export it as .cube.
 
     \b
-      lutcli train pairs/ -o look.pt          learn from pairs/input + pairs/target
+      lutcli train pairs/ -o look.pt               learn from pairs/input + pairs/target
+      lutcli distill photos/ -o look.pt --teacher 'cmd:...'   reproduce a slow filter
       lutcli apply photos/ out/ --model look.pt
-      lutcli export-cube look.pt -o look.cube  for ffmpeg, Resolve, OCIO, Photoshop
+      lutcli apply photos/ out/ --requirement auto  a shipped look (lutcli presets)
+      lutcli export-cube look.pt -o look.cube       for ffmpeg, Resolve, OCIO, Photoshop
     """
 
 
