@@ -7,7 +7,7 @@ lut.py``, a plain reimplementation of the image-adaptive 3D LUT) then trains on 
 for as long as ``first-linear`` took, its counterpart in the zoo. Prints a Markdown table (the
 one in the README) and writes JSON.
 
-Run it from the repository root (CPU; about half an hour for the whole zoo):
+Run it from the repository root (CPU; about 45 minutes for the whole zoo on 2 cores):
 
     .venv/bin/python bench/adaptive_zoo.py
     .venv/bin/python bench/adaptive_zoo.py --models basic,first-linear --epochs 10
