@@ -16,10 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lutcli.samples import FFMPEG_LOOK, sample_photos, write_pairs
+from lutcli.samples import FFMPEG_LOOK, UNSEEN_PHOTOS, split_photos, write_pairs
 
 OUTPUT = Path("demo-output")
-UNSEEN = ("china", "coffee", "motorcycle")
 LUTCLI = str(Path(sys.executable).parent / "lutcli")
 
 
@@ -37,11 +36,11 @@ def psnr(path_a: Path, path_b: Path) -> float:
 
 def main() -> None:
     shutil.rmtree(OUTPUT, ignore_errors=True)
-    photos = sample_photos()
+    seen, unseen = split_photos()
     print(f"The look (ffmpeg filters): {FFMPEG_LOOK}")
-    write_pairs(OUTPUT / "pairs", {k: v for k, v in photos.items() if k not in UNSEEN})
+    write_pairs(OUTPUT / "pairs", seen)
     # Photos the model never sees, and what ffmpeg's look makes of them (to measure against).
-    write_pairs(OUTPUT / "unseen", {k: photos[k] for k in UNSEEN})
+    write_pairs(OUTPUT / "unseen", unseen)
 
     run(LUTCLI, "train", str(OUTPUT / "pairs"), "-o", str(OUTPUT / "look.pt"))
     run(
@@ -65,7 +64,7 @@ def main() -> None:
     )
 
     print("\nOn photos the model never saw, lutcli vs the ffmpeg look it learned:")
-    for name in UNSEEN:
+    for name in UNSEEN_PHOTOS:
         score = psnr(OUTPUT / "graded" / f"{name}.png", OUTPUT / "unseen/target" / f"{name}.png")
         print(f"  {name:<12} {score:5.1f} dB PSNR")
     agreement = psnr(OUTPUT / "graded/china.png", OUTPUT / "china-by-ffmpeg.png")

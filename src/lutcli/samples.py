@@ -43,6 +43,17 @@ def sample_photos() -> dict[str, np.ndarray]:
     return {name: np.ascontiguousarray(photo[..., :3]) for name, photo in photos.items()}
 
 
+# The sample photos that every sample job keeps out of training, to measure on.
+UNSEEN_PHOTOS = ("china", "coffee", "motorcycle")
+
+
+def split_photos() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The sample photos as (the seven to learn from, the three UNSEEN_PHOTOS)."""
+    photos = sample_photos()
+    seen = {name: pixels for name, pixels in photos.items() if name not in UNSEEN_PHOTOS}
+    return seen, {name: photos[name] for name in UNSEEN_PHOTOS}
+
+
 # A warm, faded look made of ffmpeg's RGB color filters (curves, color balance, vibrance): a
 # global color transform like those photographers buy as presets, made by a real tool.
 FFMPEG_LOOK = (
@@ -155,10 +166,8 @@ def write_adaptive_pairs(
                 ffmpeg_filter(source, target, FFMPEG_AUTO_CORRECTION)
 
 
-# The photos that the image-adaptive sample job keeps out of training, to measure on, and how
-# many mis-colored copies of each it measures on (enough that one unlucky cast does not sway
-# the mean).
-ADAPTIVE_UNSEEN_PHOTOS = ("china", "coffee", "motorcycle")
+# How many mis-colored copies of each unseen photo the image-adaptive job measures on (enough
+# that one unlucky cast does not sway the mean).
 UNSEEN_VARIANTS = 16
 
 
@@ -171,9 +180,7 @@ def write_adaptive_job(
     ``folder/unseen``: UNSEEN_VARIANTS mis-colored copies (192 px, whole) of each of the three
     others; targets as ``write_adaptive_pairs``'s ``correction`` says. Returns both folders.
     """
-    photos = sample_photos()
-    seen = {k: v for k, v in photos.items() if k not in ADAPTIVE_UNSEEN_PHOTOS}
-    unseen = {k: photos[k] for k in ADAPTIVE_UNSEEN_PHOTOS}
+    seen, unseen = split_photos()
     write_adaptive_pairs(folder / "train", seen, variants, 1, 128, correction=correction)
     write_adaptive_pairs(folder / "unseen", unseen, UNSEEN_VARIANTS, 2, 192, False, correction)
     return folder / "train", folder / "unseen"

@@ -16,10 +16,10 @@ import pytest
 from lutcli.distillation.distill import distill_folder
 from lutcli.distillation.teachers import CommandTeacher, parse_teacher
 from lutcli.models.files import load_model
-from lutcli.samples import FFMPEG_LOOK, write_pairs
+from lutcli.samples import FFMPEG_LOOK, split_photos, write_pairs
 from lutcli.training.evaluation import evaluate
 from lutcli.training.options import TrainingOptions
-from quality_support import PRODUCT_BAR_DB, split_photos
+from quality_support import PRODUCT_BAR_DB
 from teacher_support import write_picture
 
 pytestmark = pytest.mark.slow

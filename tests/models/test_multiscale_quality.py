@@ -22,7 +22,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from lutcli.io.images import from_tensor, to_tensor
 from lutcli.models.files import load_model
-from lutcli.samples import ADAPTIVE_UNSEEN_PHOTOS, miscolor, sample_photos, write_adaptive_pairs
+from lutcli.samples import miscolor, split_photos, write_adaptive_pairs
 from lutcli.training.folder import train_from_folder
 from lutcli.training.options import TrainingOptions
 
@@ -52,11 +52,11 @@ def consistency(model_path: Path) -> tuple[float, float]:
     due to the LUT chosen from the smaller picture), over unseen photos."""
     model, _ = load_model(model_path)
     generator = np.random.default_rng(5)
-    photos = sample_photos()
+    _, unseen = split_photos()
     total, chosen = [], []
-    for name in ADAPTIVE_UNSEEN_PHOTOS:
+    for photo in unseen.values():
         for _ in range(4):
-            full, quarter = full_and_quarter(photos[name], generator)
+            full, quarter = full_and_quarter(photo, generator)
             shrunk = F.avg_pool2d(model(full), 4)
             alone = model(quarter)
             total.append(delta_e(shrunk, alone))
@@ -65,8 +65,7 @@ def consistency(model_path: Path) -> tuple[float, float]:
 
 
 def test_a_multiscale_model_gives_a_photo_and_its_quarter_size_the_same_colors(tmp_path):
-    photos = sample_photos()
-    seen = {k: v for k, v in photos.items() if k not in ADAPTIVE_UNSEEN_PHOTOS}
+    seen, _ = split_photos()
     write_adaptive_pairs(tmp_path / "pairs", seen, variants=8, seed=1, max_side=FULL_SIDE)
     figures = {}
     for label, scales in (("full size only", ()), ("multi-scale", (2, 4, 8))):

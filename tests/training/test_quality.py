@@ -17,10 +17,10 @@ import torch
 from lutcli.io.images import read_image
 from lutcli.models.files import load_model
 from lutcli.processing import Job, model_look, process_image
-from lutcli.samples import write_pairs
+from lutcli.samples import UNSEEN_PHOTOS, split_photos, write_pairs
 from lutcli.training.folder import train_from_folder
 from lutcli.training.trainer import TrainingResult
-from quality_support import PRODUCT_BAR_DB, UNSEEN, split_photos
+from quality_support import PRODUCT_BAR_DB
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Learned:
     seconds = time.perf_counter() - started
     model, _ = load_model(root / "look.pt")
     look = model_look(model, "trilinear", torch.device("cpu"))
-    for name in UNSEEN:
+    for name in UNSEEN_PHOTOS:
         job = Job(root / "unseen/input" / f"{name}.png", root / "graded" / f"{name}.png")
         process_image(look, job)  # as `lutcli apply` does: an 8-bit PNG comes out
     return Learned(result, seconds, root / "unseen", root / "graded")
@@ -58,7 +58,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Learned:
 
 def test_the_learned_look_matches_ffmpeg_on_photos_training_never_saw(learned, record_property):
     scores = {}
-    for name in UNSEEN:
+    for name in UNSEEN_PHOTOS:
         graded = read_image(learned.graded / f"{name}.png").pixels
         target = read_image(learned.unseen / "target" / f"{name}.png").pixels
         untouched = read_image(learned.unseen / "input" / f"{name}.png").pixels

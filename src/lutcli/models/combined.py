@@ -12,6 +12,7 @@ from lutcli.models.base import LutModel
 from lutcli.models.networks import fix_picture_size
 from lutcli.models.optimization import (
     FirstLinearModel,
+    FirstOptimizationModel,
     FirstProductModel,
     SecondLinearModel,
     SecondProductModel,
@@ -98,6 +99,6 @@ def _build(
     model: type[LutModel], lut_size: int, basis_count: int, derived_count: int, coarse_size: int
 ) -> LutModel:
     """One optimization model with the options its kind takes."""
-    if issubclass(model, (FirstLinearModel, FirstProductModel)):
+    if issubclass(model, FirstOptimizationModel):
         return model(lut_size, basis_count=basis_count)
     return model(lut_size, derived_count=derived_count, coarse_size=coarse_size)
