@@ -1,12 +1,16 @@
 """Applying a LUT to images: trilinear and tetrahedral interpolation of the lattice.
 
-This is the reference implementation in plain torch: exact, differentiable with respect to both
-the LUT and the image, batched, and device-agnostic (CPU or CUDA).
+``apply_lut`` runs the compiled kernels (``lutcli.kernels``) where they can, and otherwise
+``reference_apply_lut``: the same interpolation in plain torch, exact, differentiable with
+respect to both the LUT and the image, batched, and device-agnostic. The kernels are tested
+against it.
 """
 
 from __future__ import annotations
 
 import torch
+
+from lutcli.kernels import cpu, cuda
 
 INTERPOLATIONS = ("trilinear", "tetrahedral")
 
@@ -23,18 +27,61 @@ def apply_lut(image: torch.Tensor, lut: torch.Tensor, interp: str = "trilinear")
     interp: "trilinear" (default) or "tetrahedral".
     Returns (N, 3, H, W) in the LUT's value range (not clamped).
     """
+    _check(image, lut, interp)
+    kernel = None
+    if image.dtype == torch.float32 and lut.dtype == torch.float32:
+        if image.device.type == "cpu" and lut.device.type == "cpu":
+            kernel = cpu.interpolate_planar if cpu.available() else None
+            if kernel is None:
+                cpu.notice_fallback()
+        elif image.is_cuda and lut.device == image.device and cuda.available():
+            kernel = cuda.interpolate_planar
+    if kernel is None:
+        return reference_apply_lut(image, lut, interp)
+    batch, _, height, width = image.shape
+    table = lut if lut.dim() == 5 else lut.unsqueeze(0)
+    colors = image.reshape(batch, 3, height * width)
+    return kernel(colors, table, interp).reshape(image.shape)
+
+
+def compose_luts(
+    first: torch.Tensor, then: torch.Tensor, interp: str = "trilinear"
+) -> torch.Tensor:
+    """The LUT of ``then`` applied after ``first``, on ``first``'s lattice: ``then`` looks up
+    each of ``first``'s values. Each is (3, D, D, D), or (N, 3, D, D, D) one per picture; the
+    result is per picture if either is. Differentiable with respect to both."""
+    table = first if first.dim() == 5 else first.unsqueeze(0)
+    if then.dim() == 5 and table.shape[0] != then.shape[0]:
+        table = table.expand(then.shape[0], -1, -1, -1, -1)
+    size = table.shape[-1]
+    values = table.reshape(table.shape[0], 3, size * size, size)  # the lattice as a picture
+    composed = apply_lut(values, then, interp).reshape(table.shape)
+    return composed if first.dim() == 5 or then.dim() == 5 else composed[0]
+
+
+def _check(image: torch.Tensor, lut: torch.Tensor, interp: str) -> None:
+    """Raise ValueError unless apply_lut can take these arguments."""
     if interp not in INTERPOLATIONS:
         raise ValueError(f"unknown interpolation {interp!r}; choose one of {INTERPOLATIONS}")
     if image.dim() != 4 or image.shape[1] != 3:
         raise ValueError(f"image must be (N, 3, H, W), got {tuple(image.shape)}")
+    batch, size = image.shape[0], lut.shape[-1]
+    shapes = ((3, size, size, size), (batch, 3, size, size, size))
+    if tuple(lut.shape) not in shapes or size < 2:
+        raise ValueError(
+            f"lut must be (3, D, D, D) or ({batch}, 3, D, D, D), got {tuple(lut.shape)}"
+        )
+
+
+def reference_apply_lut(
+    image: torch.Tensor, lut: torch.Tensor, interp: str = "trilinear"
+) -> torch.Tensor:
+    """``apply_lut`` in plain torch, on any device and dtype: the reference of the kernels."""
+    _check(image, lut, interp)
     batch, _, height, width = image.shape
     size = lut.shape[-1]
     if lut.dim() == 4:
         lut = lut.unsqueeze(0).expand(batch, -1, -1, -1, -1)
-    if lut.shape != (batch, 3, size, size, size):
-        raise ValueError(
-            f"lut must be (3, D, D, D) or ({batch}, 3, D, D, D), got {tuple(lut.shape)}"
-        )
     table = lut.reshape(batch, 3, size**3).to(image.dtype)
     colors = image.reshape(batch, 3, height * width)
     kernel = _trilinear if interp == "trilinear" else _tetrahedral

@@ -1,0 +1,6 @@
+"""Fast kernels behind ``lutcli.lut.interpolate.apply_lut`` and ``lutcli apply``.
+
+``cpu`` wraps the C extension built at install time (``native.c``); ``cuda`` holds the GPU
+kernel. Each says whether it can run, and ``apply_lut`` falls back to its torch reference
+where neither can.
+"""

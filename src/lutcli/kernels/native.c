@@ -1,0 +1,439 @@
+/* lutcli's CPU kernels: 3D LUT interpolation, trilinear and tetrahedral.
+ *
+ * - apply_packed: (H, W, 3) interleaved pixels, uint8, uint16 or float32, to the same layout and
+ *   type; what `lutcli apply` runs on decoded photos.
+ * - forward_planar / backward_planar: (N, 3, P) float32 pictures as torch holds them, with one
+ *   LUT for the batch or one per picture; the forward and backward passes of training.
+ *
+ * The LUT arrives as torch holds it, (3, D, D, D) float32 planes indexed [c][b][g][r]. Each call
+ * first repacks it as one 4-float node per lattice point (R, G, B, 0), so that a corner is a
+ * single 16-byte load and every interpolation step works on the three channels at once (GCC and
+ * clang vector extensions; SSE on x86, NEON on ARM). Python validates shapes and types before
+ * calling; pointers arrive as integers (torch's data_ptr(), numpy's ctypes.data). The GIL is
+ * released while the kernels run, and OpenMP spreads the pixels over `threads` cores.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef float v4f __attribute__((vector_size(16)));
+
+enum { KIND_UINT8 = 0, KIND_UINT16 = 1, KIND_FLOAT32 = 2 };
+
+/* Pixels handed to one thread at a time: large enough to amortise scheduling, small enough to
+ * balance the cores on a photo. */
+#define BLOCK 16384
+
+static inline v4f node(const v4f *table, Py_ssize_t index) { return table[index]; }
+
+static inline v4f splat(float x) { return (v4f){x, x, x, x}; }
+
+/* One color's lattice cell: lower corner per axis and position inside the cell in [0, 1].
+ * Matches the reference: the color is clamped to [0, 1], the corner to D - 2. */
+typedef struct {
+    int corner[3];
+    float frac[3];
+    int inside[3]; /* 1 where the color was in [0, 1]: the clamp passes its gradient there */
+} Cell;
+
+static inline void locate(float x, int size, int *corner, float *frac, int *inside) {
+    int in = x >= 0.0f && x <= 1.0f;
+    float position = (in ? x : (x > 1.0f ? 1.0f : 0.0f)) * (float)(size - 1);
+    int i = (int)position;
+    if (i > size - 2) i = size - 2;
+    *corner = i;
+    *frac = position - (float)i;
+    *inside = in;
+}
+
+/* Interpolation of one cell. `strides` are the node offsets of one step along r, g, b.
+ * Trilinear: 8 corners. Tetrahedral: the fractions sorted f1 >= f2 >= f3 along axes a1, a2, a3
+ * give the path v0 -> v1 = v0 + e_a1 -> v2 = v1 + e_a2 -> v3 = v0 + (1, 1, 1), and the color
+ * (1 - f1) v0 + (f1 - f2) v1 + (f2 - f3) v2 + f3 v3. */
+static inline void order_axes(const float *f, int *a) {
+    int r = 0, g = 1, b = 2, t;
+    if (f[g] > f[r]) { t = r; r = g; g = t; }
+    if (f[b] > f[g]) { t = g; g = b; b = t; }
+    if (f[g] > f[r]) { t = r; r = g; g = t; }
+    a[0] = r; a[1] = g; a[2] = b;
+}
+
+static inline v4f interpolate(const v4f *table, Py_ssize_t base, const Py_ssize_t *strides,
+                              const float *f, int tetrahedral) {
+    if (tetrahedral) {
+        int a[3];
+        order_axes(f, a);
+        Py_ssize_t i1 = base + strides[a[0]], i2 = i1 + strides[a[1]];
+        Py_ssize_t i3 = base + strides[0] + strides[1] + strides[2];
+        v4f v0 = node(table, base), v1 = node(table, i1), v2 = node(table, i2), v3 = node(table, i3);
+        return v0 + (v1 - v0) * f[a[0]] + (v2 - v1) * f[a[1]] + (v3 - v2) * f[a[2]];
+    }
+    Py_ssize_t sr = strides[0], sg = strides[1], sb = strides[2];
+    v4f c000 = node(table, base), c100 = node(table, base + sr);
+    v4f c010 = node(table, base + sg), c110 = node(table, base + sg + sr);
+    v4f c001 = node(table, base + sb), c101 = node(table, base + sb + sr);
+    v4f c011 = node(table, base + sb + sg), c111 = node(table, base + sb + sg + sr);
+    v4f fr = splat(f[0]), fg = splat(f[1]), fb = splat(f[2]);
+    v4f c00 = c000 + (c100 - c000) * fr, c10 = c010 + (c110 - c010) * fr;
+    v4f c01 = c001 + (c101 - c001) * fr, c11 = c011 + (c111 - c011) * fr;
+    v4f c0 = c00 + (c10 - c00) * fg, c1 = c01 + (c11 - c01) * fg;
+    return c0 + (c1 - c0) * fb;
+}
+
+/* (3, D, D, D) planes -> D³ nodes (R, G, B, 0) times `scale`, 16-byte aligned. */
+static v4f *pack_lut(const float *planes, int size, float scale) {
+    Py_ssize_t nodes = (Py_ssize_t)size * size * size;
+    v4f *table = aligned_alloc(16, (size_t)nodes * sizeof(v4f));
+    if (table == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < nodes; i++)
+        table[i] = (v4f){planes[i] * scale, planes[nodes + i] * scale, planes[2 * nodes + i] * scale, 0.0f};
+    return table;
+}
+
+static inline float clampf(float x, float low, float high) {
+    return x < low ? low : (x > high ? high : x);
+}
+
+static inline int team(int threads) { return threads < 1 ? 1 : threads; }
+
+/* apply_packed ------------------------------------------------------------------------------ */
+
+/* On x86-64 Linux with GCC, hot loops are also compiled for Haswell and later (AVX2 and FMA),
+ * chosen at load time; other machines run the portable build. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define HOT
+#endif
+
+/* Lattice cell of each 8-bit value, as node offsets along one axis and fractions. */
+typedef struct {
+    int offset[3][256];
+    float frac[256];
+} Cells8;
+
+static inline uint8_t to_uint8(float x) { return (uint8_t)(clampf(x, 0.0f, 255.0f) + 0.5f); }
+static inline uint16_t to_uint16(float x) { return (uint16_t)(clampf(x, 0.0f, 65535.0f) + 0.5f); }
+
+HOT static void apply_range(const void *source, void *destination, Py_ssize_t begin,
+                            Py_ssize_t end, int kind, const v4f *table, int size, int tetrahedral,
+                            const Cells8 *cells) {
+    const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
+    for (Py_ssize_t p = begin; p < end; p++) {
+        Py_ssize_t base;
+        float f[3];
+        if (kind == KIND_UINT8) {
+            const uint8_t *s = (const uint8_t *)source + 3 * p;
+            base = cells->offset[0][s[0]] + cells->offset[1][s[1]] + cells->offset[2][s[2]];
+            for (int k = 0; k < 3; k++) f[k] = cells->frac[s[k]];
+        } else {
+            int c[3], inside;
+            for (int k = 0; k < 3; k++) {
+                float x = kind == KIND_UINT16 ? ((const uint16_t *)source)[3 * p + k] / 65535.0f
+                                              : ((const float *)source)[3 * p + k];
+                locate(x, size, &c[k], &f[k], &inside);
+            }
+            base = c[0] + strides[1] * c[1] + strides[2] * c[2];
+        }
+        v4f out = interpolate(table, base, strides, f, tetrahedral);
+        if (kind == KIND_UINT8) {
+            uint8_t *d = (uint8_t *)destination + 3 * p;
+            d[0] = to_uint8(out[0]), d[1] = to_uint8(out[1]), d[2] = to_uint8(out[2]);
+        } else if (kind == KIND_UINT16) {
+            uint16_t *d = (uint16_t *)destination + 3 * p;
+            d[0] = to_uint16(out[0]), d[1] = to_uint16(out[1]), d[2] = to_uint16(out[2]);
+        } else {
+            float *d = (float *)destination + 3 * p;
+            d[0] = out[0], d[1] = out[1], d[2] = out[2];
+        }
+    }
+}
+
+static void apply_packed_pixels(const void *source, void *destination, Py_ssize_t count, int kind,
+                                const v4f *table, int size, int tetrahedral, int threads) {
+    Cells8 cells;
+    for (int v = 0; v < 256; v++) {
+        int corner, inside;
+        locate((float)v / 255.0f, size, &corner, &cells.frac[v], &inside);
+        cells.offset[0][v] = corner;
+        cells.offset[1][v] = corner * size;
+        cells.offset[2][v] = corner * size * size;
+    }
+    Py_ssize_t blocks = (count + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static) num_threads(team(threads))
+    for (Py_ssize_t block = 0; block < blocks; block++) {
+        Py_ssize_t end = (block + 1) * BLOCK < count ? (block + 1) * BLOCK : count;
+        apply_range(source, destination, block * BLOCK, end, kind, table, size, tetrahedral, &cells);
+    }
+}
+
+static PyObject *apply_packed(PyObject *self, PyObject *args) {
+    unsigned long long source, destination, lut;
+    Py_ssize_t count;
+    int kind, size, tetrahedral, threads;
+    if (!PyArg_ParseTuple(args, "KKniKiii", &source, &destination, &count, &kind, &lut, &size,
+                          &tetrahedral, &threads))
+        return NULL;
+    /* Scaled to the output's range, so integer outputs only round. */
+    float scale = kind == KIND_UINT8 ? 255.0f : (kind == KIND_UINT16 ? 65535.0f : 1.0f);
+    v4f *table = pack_lut((const float *)(uintptr_t)lut, size, scale);
+    if (table == NULL) return PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    apply_packed_pixels((const void *)(uintptr_t)source, (void *)(uintptr_t)destination, count,
+                        kind, table, size, tetrahedral, threads);
+    Py_END_ALLOW_THREADS
+    free(table);
+    Py_RETURN_NONE;
+}
+
+/* forward_planar / backward_planar ----------------------------------------------------------- */
+
+/* The packed LUTs of a batch: `count` tables, or NULL (and a MemoryError set). */
+static v4f **pack_luts(const float *luts, Py_ssize_t count, int size) {
+    Py_ssize_t planes = 3 * (Py_ssize_t)size * size * size;
+    v4f **tables = calloc((size_t)count, sizeof(v4f *));
+    if (tables == NULL) return NULL;
+    for (Py_ssize_t n = 0; n < count; n++) {
+        tables[n] = pack_lut(luts + n * planes, size, 1.0f);
+        if (tables[n] == NULL) {
+            for (Py_ssize_t k = 0; k < n; k++) free(tables[k]);
+            free(tables);
+            return NULL;
+        }
+    }
+    return tables;
+}
+
+static void free_tables(v4f **tables, Py_ssize_t count) {
+    if (tables == NULL) return;
+    for (Py_ssize_t n = 0; n < count; n++) free(tables[n]);
+    free(tables);
+}
+
+static inline void locate_planar(const float *picture, Py_ssize_t pixels, Py_ssize_t p, int size,
+                                 Py_ssize_t *base, float *f, int *inside) {
+    int c[3];
+    for (int k = 0; k < 3; k++) locate(picture[k * pixels + p], size, &c[k], &f[k], &inside[k]);
+    *base = c[0] + (Py_ssize_t)size * c[1] + (Py_ssize_t)size * size * c[2];
+}
+
+static PyObject *forward_planar(PyObject *self, PyObject *args) {
+    unsigned long long image, output, luts;
+    Py_ssize_t batch, pixels, lut_count;
+    int size, tetrahedral, threads;
+    if (!PyArg_ParseTuple(args, "KKnnKniii", &image, &output, &batch, &pixels, &luts, &lut_count,
+                          &size, &tetrahedral, &threads))
+        return NULL;
+    v4f **tables = pack_luts((const float *)(uintptr_t)luts, lut_count, size);
+    if (tables == NULL) return PyErr_NoMemory();
+    const float *in = (const float *)(uintptr_t)image;
+    float *out = (float *)(uintptr_t)output;
+    Py_BEGIN_ALLOW_THREADS
+    const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
+    Py_ssize_t blocks = (pixels + BLOCK - 1) / BLOCK;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(team(threads))
+    for (Py_ssize_t n = 0; n < batch; n++) {
+        for (Py_ssize_t block = 0; block < blocks; block++) {
+            const v4f *table = tables[lut_count == 1 ? 0 : n];
+            const float *picture = in + n * 3 * pixels;
+            float *result = out + n * 3 * pixels;
+            Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
+            for (Py_ssize_t p = block * BLOCK; p < end; p++) {
+                Py_ssize_t base;
+                float f[3];
+                int inside[3];
+                locate_planar(picture, pixels, p, size, &base, f, inside);
+                v4f color = interpolate(table, base, strides, f, tetrahedral);
+                result[p] = color[0];
+                result[pixels + p] = color[1];
+                result[2 * pixels + p] = color[2];
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free_tables(tables, lut_count);
+    Py_RETURN_NONE;
+}
+
+/* One pixel's backward pass: adds weight × gradient to the corners' nodes in `grad_table` (when
+ * not NULL) and writes the gradient of the pixel's color to `grad_color` (when not NULL). */
+static inline void backward_pixel(const v4f *table, v4f *grad_table, Py_ssize_t base,
+                                  const Py_ssize_t *strides, const float *f, const int *inside,
+                                  v4f g, int size, int tetrahedral, float *grad_color) {
+    float d[3]; /* d output / d fraction, dotted with the output's gradient */
+    if (tetrahedral) {
+        int a[3];
+        order_axes(f, a);
+        Py_ssize_t i1 = base + strides[a[0]], i2 = i1 + strides[a[1]];
+        Py_ssize_t i3 = base + strides[0] + strides[1] + strides[2];
+        if (grad_table != NULL) {
+            grad_table[base] += g * (1.0f - f[a[0]]);
+            grad_table[i1] += g * (f[a[0]] - f[a[1]]);
+            grad_table[i2] += g * (f[a[1]] - f[a[2]]);
+            grad_table[i3] += g * f[a[2]];
+        }
+        if (grad_color == NULL) return;
+        v4f v0 = node(table, base), v1 = node(table, i1), v2 = node(table, i2), v3 = node(table, i3);
+        v4f e1 = (v1 - v0) * g, e2 = (v2 - v1) * g, e3 = (v3 - v2) * g;
+        d[a[0]] = e1[0] + e1[1] + e1[2];
+        d[a[1]] = e2[0] + e2[1] + e2[2];
+        d[a[2]] = e3[0] + e3[1] + e3[2];
+    } else {
+        Py_ssize_t sr = strides[0], sg = strides[1], sb = strides[2];
+        float r = f[0], gg = f[1], b = f[2];
+        if (grad_table != NULL) {
+            grad_table[base] += g * ((1 - r) * (1 - gg) * (1 - b));
+            grad_table[base + sr] += g * (r * (1 - gg) * (1 - b));
+            grad_table[base + sg] += g * ((1 - r) * gg * (1 - b));
+            grad_table[base + sg + sr] += g * (r * gg * (1 - b));
+            grad_table[base + sb] += g * ((1 - r) * (1 - gg) * b);
+            grad_table[base + sb + sr] += g * (r * (1 - gg) * b);
+            grad_table[base + sb + sg] += g * ((1 - r) * gg * b);
+            grad_table[base + sb + sg + sr] += g * (r * gg * b);
+        }
+        if (grad_color == NULL) return;
+        v4f c000 = node(table, base), c100 = node(table, base + sr);
+        v4f c010 = node(table, base + sg), c110 = node(table, base + sg + sr);
+        v4f c001 = node(table, base + sb), c101 = node(table, base + sb + sr);
+        v4f c011 = node(table, base + sb + sg), c111 = node(table, base + sb + sg + sr);
+        v4f dr = (c100 - c000) * ((1 - gg) * (1 - b)) + (c110 - c010) * (gg * (1 - b)) +
+                 (c101 - c001) * ((1 - gg) * b) + (c111 - c011) * (gg * b);
+        v4f dg = (c010 - c000) * ((1 - r) * (1 - b)) + (c110 - c100) * (r * (1 - b)) +
+                 (c011 - c001) * ((1 - r) * b) + (c111 - c101) * (r * b);
+        v4f db = (c001 - c000) * ((1 - r) * (1 - gg)) + (c101 - c100) * (r * (1 - gg)) +
+                 (c011 - c010) * ((1 - r) * gg) + (c111 - c110) * (r * gg);
+        dr *= g; dg *= g; db *= g;
+        d[0] = dr[0] + dr[1] + dr[2];
+        d[1] = dg[0] + dg[1] + dg[2];
+        d[2] = db[0] + db[1] + db[2];
+    }
+    for (int k = 0; k < 3; k++) grad_color[k] = inside[k] ? d[k] * (float)(size - 1) : 0.0f;
+}
+
+/* Packed gradient nodes -> (3, D, D, D) planes, added. */
+static void unpack_add(const v4f *grad_table, float *planes, int size) {
+    Py_ssize_t nodes = (Py_ssize_t)size * size * size;
+    for (Py_ssize_t i = 0; i < nodes; i++)
+        for (int c = 0; c < 3; c++) planes[c * nodes + i] += grad_table[i][c];
+}
+
+static PyObject *backward_planar(PyObject *self, PyObject *args) {
+    unsigned long long image, grad_output, grad_image, grad_luts, luts;
+    Py_ssize_t batch, pixels, lut_count;
+    int size, tetrahedral, threads;
+    if (!PyArg_ParseTuple(args, "KKKKnnKniii", &image, &grad_output, &grad_image, &grad_luts,
+                          &batch, &pixels, &luts, &lut_count, &size, &tetrahedral, &threads))
+        return NULL;
+    v4f **tables = pack_luts((const float *)(uintptr_t)luts, lut_count, size);
+    if (tables == NULL) return PyErr_NoMemory();
+    const Py_ssize_t nodes = (Py_ssize_t)size * size * size;
+    int workers = team(threads);
+    /* The LUT gradient: one LUT shared by the batch -> each thread sums into a private table;
+     * one LUT per picture -> each picture is one thread's work and writes its own table. */
+    int shared = lut_count == 1;
+    Py_ssize_t accumulators = grad_luts == 0 ? 0 : (shared ? workers : lut_count);
+    v4f *grads = NULL;
+    if (accumulators > 0) {
+        grads = aligned_alloc(16, (size_t)(accumulators * nodes) * sizeof(v4f));
+        if (grads == NULL) {
+            free_tables(tables, lut_count);
+            return PyErr_NoMemory();
+        }
+        memset(grads, 0, (size_t)(accumulators * nodes) * sizeof(v4f));
+    }
+    const float *in = (const float *)(uintptr_t)image;
+    const float *gout = (const float *)(uintptr_t)grad_output;
+    float *gin = (float *)(uintptr_t)grad_image;
+    Py_BEGIN_ALLOW_THREADS
+    const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
+    if (shared || grads == NULL) {
+        Py_ssize_t blocks = (pixels + BLOCK - 1) / BLOCK;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(workers)
+        for (Py_ssize_t n = 0; n < batch; n++) {
+            for (Py_ssize_t block = 0; block < blocks; block++) {
+                int worker = 0;
+#ifdef _OPENMP
+                worker = omp_get_thread_num();
+#endif
+                const v4f *table = tables[lut_count == 1 ? 0 : n];
+                v4f *grad_table = grads == NULL ? NULL : grads + worker * nodes;
+                Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
+                for (Py_ssize_t p = block * BLOCK; p < end; p++) {
+                    const float *picture = in + n * 3 * pixels, *g = gout + n * 3 * pixels;
+                    Py_ssize_t base;
+                    float f[3], color[3];
+                    int inside[3];
+                    locate_planar(picture, pixels, p, size, &base, f, inside);
+                    v4f gv = {g[p], g[pixels + p], g[2 * pixels + p], 0.0f};
+                    backward_pixel(table, grad_table, base, strides, f, inside, gv, size,
+                                   tetrahedral, gin == NULL ? NULL : color);
+                    if (gin != NULL)
+                        for (int k = 0; k < 3; k++) gin[n * 3 * pixels + k * pixels + p] = color[k];
+                }
+            }
+        }
+    } else {
+#pragma omp parallel for schedule(dynamic) num_threads(workers)
+        for (Py_ssize_t n = 0; n < batch; n++) {
+            const v4f *table = tables[n];
+            v4f *grad_table = grads + n * nodes;
+            const float *picture = in + n * 3 * pixels, *g = gout + n * 3 * pixels;
+            for (Py_ssize_t p = 0; p < pixels; p++) {
+                Py_ssize_t base;
+                float f[3], color[3];
+                int inside[3];
+                locate_planar(picture, pixels, p, size, &base, f, inside);
+                v4f gv = {g[p], g[pixels + p], g[2 * pixels + p], 0.0f};
+                backward_pixel(table, grad_table, base, strides, f, inside, gv, size, tetrahedral,
+                               gin == NULL ? NULL : color);
+                if (gin != NULL)
+                    for (int k = 0; k < 3; k++) gin[n * 3 * pixels + k * pixels + p] = color[k];
+            }
+        }
+    }
+    if (grads != NULL) {
+        float *planes = (float *)(uintptr_t)grad_luts;
+        if (shared) {
+            for (int w = 0; w < workers; w++) unpack_add(grads + w * nodes, planes, size);
+        } else {
+            for (Py_ssize_t n = 0; n < lut_count; n++)
+                unpack_add(grads + n * nodes, planes + n * 3 * nodes, size);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(grads);
+    free_tables(tables, lut_count);
+    Py_RETURN_NONE;
+}
+
+static PyObject *openmp_threads(PyObject *self, PyObject *args) {
+#ifdef _OPENMP
+    return PyLong_FromLong(omp_get_max_threads());
+#else
+    return PyLong_FromLong(1);
+#endif
+}
+
+static PyMethodDef methods[] = {
+    {"apply_packed", apply_packed, METH_VARARGS,
+     "apply_packed(source, destination, count, kind, lut, size, tetrahedral, threads)"},
+    {"forward_planar", forward_planar, METH_VARARGS,
+     "forward_planar(image, output, batch, pixels, luts, lut_count, size, tetrahedral, threads)"},
+    {"backward_planar", backward_planar, METH_VARARGS,
+     "backward_planar(image, grad_output, grad_image, grad_luts, batch, pixels, luts, lut_count, "
+     "size, tetrahedral, threads); 0 for a gradient that is not wanted"},
+    {"openmp_threads", openmp_threads, METH_NOARGS, "Threads OpenMP would use (1 without OpenMP)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "lutcli.kernels._native",
+                                    "lutcli's CPU kernels (see native.c).", -1, methods};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
