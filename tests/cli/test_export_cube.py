@@ -188,18 +188,13 @@ def test_an_adaptive_model_without_image_warns_and_exports_its_fixed_part(tmp_pa
     assert any("picture-independent" in comment for comment in read_cube(output).comments)
 
 
-@pytest.mark.parametrize(
-    ("name", "size"),
-    # A product model composes LUTs: its .cube is close to it on a fine lattice.
-    [("first-linear", []), ("second-product", ["--size", "65"])],
-    ids=["first-linear", "second-product"],
-)
-def test_the_cube_for_a_photo_gives_that_photo_what_apply_model_gives(tmp_path, invoke, name, size):
+@pytest.mark.parametrize("name", ["first-linear", "second-product"])
+def test_the_cube_for_a_photo_gives_that_photo_what_apply_model_gives(tmp_path, invoke, name):
     model = tmp_path / "auto.pt"
     save_adaptive_model(model, name)
     photo = small_photo(tmp_path)
     cube = tmp_path / "auto.cube"
-    result = invoke("export-cube", model, "-o", cube, "--image", photo, *size)
+    result = invoke("export-cube", model, "-o", cube, "--image", photo)
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # no warning: the LUT is the one for this photo
     assert any(photo.name in comment for comment in read_cube(cube).comments)
@@ -217,6 +212,6 @@ def test_the_cube_for_a_photo_gives_that_photo_what_apply_model_gives(tmp_path, 
     # Another photo gets another LUT.
     other = tmp_path / "other.cube"
     coffee = small_photo(tmp_path, "coffee")
-    result = invoke("export-cube", model, "-o", other, "--image", coffee, *size)
+    result = invoke("export-cube", model, "-o", other, "--image", coffee)
     assert result.exit_code == 0, result.output
     assert np.abs(read_cube(other).lut3d.table - read_cube(cube).lut3d.table).max() > 1e-4

@@ -69,11 +69,10 @@ class CombinedModel(LutModel):
         self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
     ) -> torch.Tensor:
         context = fix_picture_size(image if context is None else context)
-        # The linear part's LUTs are chosen once, for the photo and for what P sees of it.
-        lut = self.linear_part.linear_luts(context, adaptive)
-        first = apply_lut(image, lut, self.linear_part.interp)
-        seen = apply_lut(context, lut, self.linear_part.interp)
-        return self.product_part(first, seen, adaptive)
+        # The linear part's LUT, then the product part's composed after it: one LUT a picture.
+        first = self.linear_part.linear_luts(context, adaptive)
+        lut = self.product_part.picture_luts(context, adaptive, before=first)
+        return apply_lut(image, lut, self.interp)
 
     def smooth_luts(self) -> list[torch.Tensor]:
         return self.linear_part.smooth_luts() + self.product_part.smooth_luts()
