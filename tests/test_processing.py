@@ -11,6 +11,7 @@ import torch
 
 from lutcli.errors import LutcliError
 from lutcli.io.images import read_image, to_tensor
+from lutcli.models.registry import create_model
 from lutcli.processing import (
     Job,
     Summary,
@@ -21,6 +22,7 @@ from lutcli.processing import (
     process_jobs,
     resize,
 )
+from zoo_support import perturb
 
 
 def invert(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
@@ -345,3 +347,81 @@ def test_process_image_refuses_a_scale_not_above_zero(tmp_path, scale):
     assert not destination.exists()
     summary = process_jobs(invert, [Job(source, destination)], scale=scale)
     assert summary.written == 0 and [path for path, _ in summary.failed] == [source]
+
+
+# Parallel jobs ----------------------------------------------------------------------------------
+
+
+class Overlap:
+    """A look that inverts and records how many calls ran at the same time."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def __call__(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        import time
+
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.05)  # long enough for the other workers to start theirs
+        with self.lock:
+            self.running -= 1
+        return 1 - image
+
+
+def test_parallel_jobs_give_the_same_files_with_at_most_that_many_photos_at_once(tmp_path):
+    jobs = [
+        Job(image(tmp_path / f"{n}.png", seed=n), tmp_path / "out" / f"{n}.png") for n in range(9)
+    ]
+    look = Overlap()
+    seen = []
+    summary = process_jobs(look, jobs, on_done=lambda job, *_: seen.append(job), parallel_jobs=3)
+    assert summary == Summary(written=9, skipped=0, failed=[])
+    assert sorted(seen, key=str) == sorted(jobs, key=str)  # every job reported, once
+    assert look.most == 3  # the photos in memory at once: never more than the parallel jobs
+    for job in jobs:
+        np.testing.assert_array_equal(
+            read_image(job.destination).pixels, 255 - read_image(job.source).pixels
+        )
+
+
+def test_parallel_jobs_record_failures_and_go_on(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    jobs = [
+        Job(image(tmp_path / f"{n}.png", seed=n), tmp_path / "out" / f"{n}.png") for n in range(4)
+    ]
+    jobs.insert(2, Job(bad, tmp_path / "out" / "bad.png"))
+    summary = process_jobs(invert, jobs, parallel_jobs=2)
+    assert summary.written == 4 and [path for path, _ in summary.failed] == [bad]
+    assert not (tmp_path / "out" / "bad.png").exists()
+
+
+def test_a_cube_look_runs_the_kernel_on_pixels_as_the_float_path_does(tmp_path):
+    from lutcli.lut.cube import CubeFile, Lut3D
+    from lutcli.lut.lattice import identity_lut
+
+    table = identity_lut(9) ** 1.5  # a real change of every channel
+    look = cube_look(CubeFile(lut3d=Lut3D(table.numpy())), "tetrahedral", torch.device("cpu"))
+    picture = pixels(4, np.uint8, (20, 30, 3))
+    fast = look.apply(picture)
+    slow = (look(to_tensor(picture))[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
+    assert fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - slow).max() <= 1
+
+
+@pytest.mark.parametrize("name", ["first-product", "combined"])
+def test_a_model_that_composes_luts_gets_its_own_colors_from_apply(name):
+    torch.manual_seed(0)
+    model = perturb(create_model(name, lut_size=9), lut_noise=0.05).eval()
+    photo = cv2.resize(pixels(5, np.uint8, (16, 16, 3)), (64, 48), interpolation=cv2.INTER_CUBIC)
+    look = model_look(model, "trilinear", torch.device("cpu"))
+    with torch.no_grad():
+        own = model(to_tensor(photo))  # float, as in training
+    expected = (own[0].permute(1, 2, 0).clamp(0, 1) * 255).round().numpy()
+    assert np.abs(look.apply(photo).astype(int) - expected).max() <= 1

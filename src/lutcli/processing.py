@@ -8,42 +8,103 @@ not stop the rest.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lutcli.errors import LutcliError
 from lutcli.io.folders import is_image_path, list_images
 from lutcli.io.images import SUPPORTED_EXTENSIONS, from_tensor, read_image, to_tensor, write_image
+from lutcli.kernels import cpu as kernels_cpu
 from lutcli.lut.cube import CubeFile
+from lutcli.lut.interpolate import apply_lut
 from lutcli.models.base import LutModel
+from lutcli.models.export import sample_lut
 
 # A look maps (1, 3, H, W) float RGB in [0, 1] to the same shape; the optional second argument
 # is the whole picture that image-adaptive models look at (default: the image itself).
 Look = Callable[..., torch.Tensor]
 
 
-def model_look(model: LutModel, interp: str, device: torch.device) -> Look:
-    """A look that runs ``model`` on ``device``; adaptive models see the whole picture."""
+class LutLook:
+    """A look that is one 3D LUT per picture: every model, and a .cube without a 1D part.
+
+    ``picture_lut(context)`` gives the (3, D, D, D) LUT for the whole picture ``context``
+    (None for a look that is the same for every picture). ``apply`` runs that LUT over decoded
+    pixels with the compiled kernel, which is what ``lutcli apply`` writes; called with a
+    tensor, the look gives the same colors in float.
+    """
+
+    def __init__(
+        self,
+        picture_lut: Callable[[torch.Tensor | None], torch.Tensor],
+        adaptive: bool,
+        interp: str,
+        device: torch.device,
+    ) -> None:
+        self.picture_lut = picture_lut
+        self.adaptive = adaptive
+        self.interp = interp
+        self.device = device
+        self._fixed_lut = None if adaptive else picture_lut(None)
+
+    def lut_for(self, context: torch.Tensor | None) -> torch.Tensor:
+        """The LUT for the picture ``context`` (ignored by a look that is not adaptive)."""
+        return self.picture_lut(context) if self.adaptive else self._fixed_lut
+
+    def __call__(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        lut = self.lut_for(image if context is None else context).to(self.device)
+        return apply_lut(image.to(self.device), lut, self.interp).cpu()
+
+    def apply(
+        self, pixels: np.ndarray, context: np.ndarray | None = None, threads: int | None = None
+    ) -> np.ndarray:
+        """(H, W, 3) RGB, uint8, uint16 or float32 in [0, 1], through the LUT for the picture
+        ``context`` (uint8 or uint16; default: the pixels themselves), in the same type."""
+        whole = None
+        if self.adaptive:
+            whole = to_tensor(pixels if context is None else context)
+        lut = self.lut_for(whole)
+        if self.device.type == "cpu" and kernels_cpu.available():
+            return kernels_cpu.apply_to_pixels(pixels, lut, self.interp, threads)
+        kernels_cpu.notice_fallback()
+        if pixels.dtype == np.float32:
+            image = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)
+            result = apply_lut(image.to(self.device), lut.to(self.device), self.interp)
+            return result[0].permute(1, 2, 0).cpu().numpy()
+        image = to_tensor(pixels).to(self.device)
+        return from_tensor(apply_lut(image, lut.to(self.device), self.interp), pixels.dtype)
+
+
+def model_look(model: LutModel, interp: str, device: torch.device) -> LutLook:
+    """A look that runs ``model`` on ``device``: each picture gets the LUT the model gives it
+    (``sample_lut``, the same table ``export-cube --image`` writes), adaptive models seeing
+    the whole picture."""
     model = model.to(device).eval()
     model.set_interp(interp)
 
-    @torch.no_grad()
-    def look(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        image = image.to(device)
-        context = image if context is None else context.to(device)
-        return model(image, context=context).cpu()
+    def picture_lut(context: torch.Tensor | None) -> torch.Tensor:
+        return sample_lut(model, model.lut_size, None if context is None else context.to(device))
 
-    return look
+    return LutLook(picture_lut, model.adaptive, interp, device)
 
 
 def cube_look(cube: CubeFile, interp: str, device: torch.device) -> Look:
-    """A look that applies a .cube file (1D, 3D, or shaper + 3D)."""
+    """A look that applies a .cube file (1D, 3D, or shaper + 3D); a plain 3D table is a
+    LutLook, run by the compiled kernel."""
+    device = torch.device(device)
+    table = cube.lut3d
+    if cube.shaper is None and table is not None and table.has_default_domain:
+        lut = torch.from_numpy(table.table)
+        return LutLook(lambda context: lut, False, interp, device)
 
     @torch.no_grad()
     def look(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
@@ -119,33 +180,47 @@ def _extensions() -> str:
     return ", ".join(sorted(SUPPORTED_EXTENSIONS))
 
 
-def process_image(look: Look, job: Job, jpeg_quality: int = 95, scale: float = 1.0) -> None:
+def process_image(
+    look: Look, job: Job, jpeg_quality: int = 95, scale: float = 1.0, threads: int | None = None
+) -> None:
     """Read, apply the look, and write atomically, keeping bit depth, alpha and metadata.
 
     ``scale`` resizes the output. The look runs at the smaller of the two sizes: a shrunk
     picture is resampled first (an adaptive look still sees the whole photo, so it chooses the
-    colors it would at full size), an enlarged one after.
+    colors it would at full size), an enlarged one after. ``threads``: cores for the LUT
+    kernel (default: all).
     """
     if scale <= 0:
         raise LutcliError(f"the scale must be above 0, got {scale:g}")
     picture = read_image(job.source)
-    image = to_tensor(picture.pixels)
-    height, width = picture.pixels.shape[:2]
+    pixels = picture.pixels
+    height, width = pixels.shape[:2]
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    if scale < 1:
-        result = look(resize(image, size), image)
+    shrinking = scale < 1
+    if isinstance(look, LutLook) and shrinking:  # the LUT runs on the resampled float colors
+        small = resize(to_tensor(pixels), size)[0].permute(1, 2, 0).contiguous().numpy()
+        result = look.apply(small, pixels, threads)
+        result = from_tensor(torch.from_numpy(result).permute(2, 0, 1), pixels.dtype)
+    elif isinstance(look, LutLook):
+        result = look.apply(pixels, None, threads)
     else:
-        result = look(image)
-        if size != (height, width):
-            result = resize(result, size)
+        image = to_tensor(pixels)
+        source = resize(image, size) if shrinking else image
+        result = from_tensor(look(source, image) if shrinking else look(source), pixels.dtype)
+    if result.shape[:2] != size:  # enlarging: after the look
+        result = resize_pixels(result, size)
     alpha = picture.alpha
     if alpha is not None and alpha.shape != size:
-        shrinking = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        alpha = cv2.resize(alpha, (size[1], size[0]), interpolation=shrinking)
-    pixels = from_tensor(result, picture.pixels.dtype)
-    output = dataclasses.replace(picture, pixels=pixels, alpha=alpha)
+        resampling = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+        alpha = cv2.resize(alpha, (size[1], size[0]), interpolation=resampling)
+    output = dataclasses.replace(picture, pixels=result, alpha=alpha)
     job.destination.parent.mkdir(parents=True, exist_ok=True)
     write_image(job.destination, output, jpeg_quality)
+
+
+def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``resize`` for (H, W, 3) uint8 or uint16 pixels, rounded back to their type."""
+    return from_tensor(resize(to_tensor(pixels), size), pixels.dtype)
 
 
 def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -172,25 +247,60 @@ def process_jobs(
     jpeg_quality: int = 95,
     scale: float = 1.0,
     on_done: Callable[[Job, str, str], None] = lambda job, outcome, message: None,
+    parallel_jobs: int = 1,
 ) -> Summary:
     """Process every job; existing outputs are skipped unless ``overwrite``.
 
     A file that cannot be read or written is recorded in the summary and the rest go on.
-    ``on_done(job, outcome, message)`` follows each job: outcome "written", "skipped" or
-    "failed", with the error message when it failed.
+    ``on_done(job, outcome, message)`` follows each job, on the calling thread: outcome
+    "written", "skipped" or "failed", with the error message when it failed.
+
+    ``parallel_jobs`` images are processed at once, each on its own thread: decoding, the LUT
+    kernel and encoding release the GIL, so one photo's decoding overlaps another's encoding
+    on every core. Only that many photos are in memory at a time, whatever the folder size.
     """
     summary = Summary()
+    todo = []
     for job in jobs:
-        outcome, message = "written", ""
         if job.destination.exists() and not overwrite:
-            outcome = "skipped"
             summary.skipped += 1
+            on_done(job, "skipped", "")
         else:
-            try:
-                process_image(look, job, jpeg_quality, scale)
-                summary.written += 1
-            except (LutcliError, OSError) as error:
-                outcome, message = "failed", str(error)
-                summary.failed.append((job.source, message))
+            todo.append(job)
+    parallel_jobs = max(1, min(parallel_jobs, len(todo)))
+    # The cores not taken by parallel jobs go to each photo's LUT kernel.
+    threads = max(1, kernels_cpu.cpu_count() // parallel_jobs)
+
+    def run(job: Job) -> tuple[str, str]:
+        try:
+            process_image(look, job, jpeg_quality, scale, threads)
+            return "written", ""
+        except (LutcliError, OSError) as error:
+            return "failed", str(error)
+
+    def record(job: Job, outcome: str, message: str) -> None:
+        if outcome == "written":
+            summary.written += 1
+        else:
+            summary.failed.append((job.source, message))
         on_done(job, outcome, message)
+
+    if parallel_jobs == 1:
+        for job in todo:
+            record(job, *run(job))
+        return summary
+    waiting = iter(todo)
+    with ThreadPoolExecutor(parallel_jobs) as pool:
+        running = {pool.submit(run, job): job for job in itertools.islice(waiting, parallel_jobs)}
+        try:
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record(running.pop(future), *future.result())
+                    job = next(waiting, None)
+                    if job is not None:
+                        running[pool.submit(run, job)] = job
+        finally:  # on an interrupt, photos not started stay unstarted
+            for future in running:
+                future.cancel()
     return summary

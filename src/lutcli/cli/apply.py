@@ -46,6 +46,13 @@ from lutcli.cli.progress import progress_bar, stderr
     show_default=True,
     help="Quality of JPEG and WebP outputs.",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    "parallel_jobs",
+    type=click.IntRange(min=1),
+    help="Photos processed at once [default: one per core].",
+)
 @interp_option
 @device_option
 @overwrite_option
@@ -59,6 +66,7 @@ def apply(
     scale: float,
     recursive: bool,
     jpeg_quality: int,
+    parallel_jobs: int | None,
     interp: str,
     device: str,
     overwrite: bool,
@@ -67,7 +75,8 @@ def apply(
     """Apply a look to IN (an image or a folder), writing to OUT (an image or a folder).
 
     Formats, 8/16-bit depth, alpha, EXIF and ICC profiles are kept; existing outputs are
-    skipped unless --overwrite; an input is never overwritten. A file that cannot be read is
+    skipped unless --overwrite; an input is never overwritten. Photos are processed in
+    parallel, --jobs at a time, with only those in memory. A file that cannot be read is
     reported and skipped, and the exit status is 1 at the end.
 
     \b
@@ -76,6 +85,9 @@ def apply(
       lutcli apply photos/ fixed/ --requirement auto
       lutcli apply photos/ previews/ --requirement film --scale 0.25
     """
+    import torch
+
+    from lutcli.kernels.cpu import cpu_count
     from lutcli.lut.cube import read_cube
     from lutcli.models.files import load_model
     from lutcli.presets import find_preset
@@ -90,6 +102,9 @@ def apply(
         preset = find_preset(requirement)
         model_path, cube_path = (preset.path, None) if preset.is_model else (None, preset.path)
     jobs = plan_jobs(source, destination, recursive)
+    parallel_jobs = parallel_jobs or cpu_count()
+    # Parallel photos share the cores: an adaptive model's network gets its part of them.
+    torch.set_num_threads(max(1, cpu_count() // parallel_jobs))
     target = resolve_device(device)
     if model_path is not None:
         look = model_look(load_model(model_path)[0], interp, target)
@@ -104,7 +119,7 @@ def apply(
             if message:
                 stderr.print(f"[red]skipped:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
-        summary = process_jobs(look, jobs, overwrite, jpeg_quality, scale, on_done)
+        summary = process_jobs(look, jobs, overwrite, jpeg_quality, scale, on_done, parallel_jobs)
     if not quiet:
         existing = (
             f", {summary.skipped} already there (--overwrite replaces)" if summary.skipped else ""

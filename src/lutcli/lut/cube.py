@@ -112,6 +112,11 @@ class Lut3D:
         """Lattice points per axis D."""
         return self.table.shape[-1]
 
+    @property
+    def has_default_domain(self) -> bool:
+        """Whether the table spans [0, 1] on every axis, as ``apply_lut`` takes it."""
+        return _is_default_domain(self)
+
     def apply(self, image: torch.Tensor, interp: str = "trilinear") -> torch.Tensor:
         """(N, 3, H, W) float image -> same shape, through the table ("trilinear" or
         "tetrahedral"); inputs outside the domain are clamped to it (by ``apply_lut``)."""

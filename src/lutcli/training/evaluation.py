@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from lutcli.errors import DatasetError
-from lutcli.io.images import from_tensor, read_image, to_tensor
+from lutcli.io.images import read_image
 from lutcli.models.base import LutModel
 from lutcli.processing import model_look
 from lutcli.training.data import find_pairs
@@ -34,7 +34,7 @@ def evaluate(
                 f"'{pair.target_path}' is {target.shape[1]}x{target.shape[0]}, its input "
                 f"{source.shape[1]}x{source.shape[0]}: evaluation needs pairs of equal size"
             )
-        output = from_tensor(look(to_tensor(source)), source.dtype)
+        output = look.apply(source)
         error = np.mean((_unit(output) - _unit(target)) ** 2)
         scores[pair.name] = math.inf if error == 0 else float(-10 * np.log10(error))
     return scores
