@@ -1,10 +1,10 @@
-# lutcli: make demo | make test | make lint | make install
+# lutcli: make demo | make test | make bench | make lint | make install
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: install system-deps demo test lint presets clean
+.PHONY: install system-deps demo test bench lint presets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,14 @@ presets: install system-deps
 test: install system-deps
 	$(BIN)/python -m pytest -q
 
+# Speed side by side with grid_sample, Pillow, ffmpeg and OpenColorIO (bench/speed.py); prints
+# the README's tables and writes bench-output/speed.json.
+bench: install system-deps
+	$(BIN)/python bench/speed.py
+
 lint: install
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
 
 clean:
-	rm -rf $(VENV) build demo-output .pytest_cache src/*.egg-info
+	rm -rf $(VENV) build demo-output bench-output .pytest_cache src/*.egg-info src/lutcli/kernels/*.so

@@ -1,0 +1,451 @@
+"""lutcli's speed beside the tools people use, side by side in one run (``make bench``).
+
+On one 12 MP photo (a mosaic of the sample photos, 8-bit) and one LUT (the shipped ``film``
+preset, 33³):
+
+- applying the LUT: lutcli's kernels against torch ``grid_sample``, Pillow's ``Color3DLUT``,
+  ffmpeg's ``lut3d`` and OpenColorIO, in megapixels per second on one core and on all cores;
+- training: one forward and backward pass of a batch through a learnable LUT, lutcli's kernel
+  against ``grid_sample`` and lutcli's torch reference;
+- a folder of 12 MP JPEGs: ``lutcli apply`` against a Pillow process pool and an ffmpeg loop
+  doing the same job (decode, LUT, encode at the same quality), in images per second.
+
+Every figure is the best of a few repetitions; ratios compare rows of the same run. Prints
+Markdown tables (those in the README) and writes JSON.
+
+    .venv/bin/python bench/speed.py                 # everything, about 3 minutes on 2 cores
+    .venv/bin/python bench/speed.py --parts apply   # apply, training, folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageFilter
+
+from lutcli.kernels import cpu
+from lutcli.lut.cube import read_cube
+from lutcli.lut.interpolate import apply_lut, reference_apply_lut
+from lutcli.samples import sample_photos
+
+ROOT = Path(__file__).resolve().parent.parent
+LUT_PATH = ROOT / "presets" / "film.cube"
+PHOTO_SIZE = (3000, 4000)  # (height, width): 12 MP
+JPEG_QUALITY = 95
+PARTS = ("apply", "training", "folder")
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=Path("bench-output/speed.json"))
+    parser.add_argument("--work", type=Path, default=Path("bench-output/speed"))
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help="comma-separated: " + ", ".join(PARTS)
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--folder-images", type=int, default=12)
+    return parser.parse_args()
+
+
+def best_seconds(run: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` runs (after one warm-up run)."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def mosaic(size: tuple[int, int]) -> np.ndarray:
+    """A (H, W, 3) uint8 photo of ``size`` tiled from the sample photos (real image content:
+    skies, skin, foliage, text), 4 × 3 tiles."""
+    photos = list(sample_photos().values())
+    rows, columns = 3, 4
+    tile = (size[0] // rows, size[1] // columns)
+    tiles = [
+        cv2.resize(photos[i % len(photos)], (tile[1], tile[0]), interpolation=cv2.INTER_CUBIC)
+        for i in range(rows * columns)
+    ]
+    grid = [np.hstack(tiles[r * columns : (r + 1) * columns]) for r in range(rows)]
+    return np.ascontiguousarray(np.vstack(grid))
+
+
+def lut_tensor() -> torch.Tensor:
+    """The benchmark LUT as (3, D, D, D)."""
+    return torch.from_numpy(read_cube(LUT_PATH).lut3d.table)
+
+
+# Applying ----------------------------------------------------------------------------------------
+
+
+def apply_rows(photo: np.ndarray, repeats: int, cores: int) -> list[dict]:
+    """MP/s of each way to apply the LUT to ``photo``, on one core and on all."""
+    megapixels = photo.shape[0] * photo.shape[1] / 1e6
+    lut = lut_tensor()
+    rows = []
+
+    def add(tool: str, variant: str, threads: int, run: Callable[[], object]) -> None:
+        seconds = best_seconds(run, repeats)
+        rows.append(
+            {"tool": tool, "variant": variant, "threads": threads, "mp_per_s": megapixels / seconds}
+        )
+        print(f"  {tool} {variant} x{threads}: {megapixels / seconds:.1f} MP/s", file=sys.stderr)
+
+    out = np.empty_like(photo)
+    for threads in sorted({1, cores}):
+        for interp in ("trilinear", "tetrahedral"):
+            add("lutcli", f"uint8 {interp}", threads,
+                lambda t=threads, i=interp: cpu.apply_to_pixels(photo, lut, i, t, out))  # fmt: skip
+    photo16 = photo.astype(np.uint16) * 257
+    out16 = np.empty_like(photo16)
+    add(
+        "lutcli",
+        "uint16 trilinear",
+        cores,
+        lambda: cpu.apply_to_pixels(photo16, lut, "trilinear", cores, out16),
+    )
+    photo32 = photo.astype(np.float32) / 255
+    out32 = np.empty_like(photo32)
+    add(
+        "lutcli",
+        "float32 trilinear",
+        cores,
+        lambda: cpu.apply_to_pixels(photo32, lut, "trilinear", cores, out32),
+    )
+
+    image = torch.from_numpy(photo32).permute(2, 0, 1).unsqueeze(0).contiguous()
+    grid = (image * 2 - 1).permute(0, 2, 3, 1).unsqueeze(1).contiguous()
+    volume = lut.unsqueeze(0)
+    for threads in sorted({1, cores}):
+        torch.set_num_threads(threads)
+        add("torch grid_sample", "float32 trilinear", threads,
+            lambda: F.grid_sample(volume, grid, mode="bilinear", align_corners=True))  # fmt: skip
+    torch.set_num_threads(cores)
+
+    table = lut.permute(1, 2, 3, 0).reshape(-1, 3).clamp(0, 1).numpy().ravel().tolist()
+    pillow_lut = ImageFilter.Color3DLUT(lut.shape[-1], table)
+    picture = Image.fromarray(photo)
+    add("Pillow Color3DLUT", "uint8 trilinear", 1, lambda: picture.filter(pillow_lut))
+
+    rows += ffmpeg_rows(photo, repeats, cores)
+    rows += opencolorio_rows(photo32, repeats)
+    return rows
+
+
+def ffmpeg_rows(photo: np.ndarray, repeats: int, cores: int) -> list[dict]:
+    """ffmpeg's lut3d filter on raw RGB frames of the photo; the time of the same command with
+    a null filter (reading and decoding the frames) is taken off."""
+    if shutil.which("ffmpeg") is None:
+        print("  ffmpeg not found: skipped", file=sys.stderr)
+        return []
+    frames = 5
+    megapixels = frames * photo.shape[0] * photo.shape[1] / 1e6
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        raw = Path(folder) / "photo.rgb"
+        raw.write_bytes(photo.tobytes() * frames)
+        height, width = photo.shape[:2]
+
+        def command(video_filter: str, threads: int) -> list[str]:
+            return [
+                "ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                "-s", f"{width}x{height}", "-i", str(raw), "-filter_threads", str(threads),
+                "-vf", video_filter, "-f", "null", "-",
+            ]  # fmt: skip
+
+        for threads in sorted({1, cores}):
+            lut3d = f"lut3d=file='{LUT_PATH}':interp=trilinear"
+            seconds = best_seconds(
+                lambda t=threads, f=lut3d: subprocess.run(command(f, t), check=True), repeats
+            )
+            baseline = best_seconds(
+                lambda t=threads: subprocess.run(command("null", t), check=True), repeats
+            )
+            rate = megapixels / max(seconds - baseline, 1e-6)
+            rows.append(
+                {
+                    "tool": "ffmpeg lut3d",
+                    "variant": "uint8 trilinear",
+                    "threads": threads,
+                    "mp_per_s": rate,
+                }
+            )
+            print(f"  ffmpeg lut3d x{threads}: {rate:.1f} MP/s", file=sys.stderr)
+    return rows
+
+
+def opencolorio_rows(photo32: np.ndarray, repeats: int) -> list[dict]:
+    """OpenColorIO's CPU processor for the .cube file, on float32 RGB (its native format)."""
+    try:
+        import PyOpenColorIO as ocio
+    except ImportError:
+        print("  OpenColorIO not installed: skipped", file=sys.stderr)
+        return []
+    config = ocio.Config.CreateRaw()
+    transform = ocio.FileTransform(str(LUT_PATH), interpolation=ocio.INTERP_LINEAR)
+    processor = config.getProcessor(transform).getDefaultCPUProcessor()
+    buffer = photo32.copy()
+    seconds = best_seconds(lambda: processor.applyRGB(buffer), repeats)
+    rate = photo32.shape[0] * photo32.shape[1] / 1e6 / seconds
+    print(f"  OpenColorIO: {rate:.1f} MP/s", file=sys.stderr)
+    return [{"tool": "OpenColorIO", "variant": "float32 trilinear", "threads": 1, "mp_per_s": rate}]
+
+
+# Training ----------------------------------------------------------------------------------------
+
+
+def training_rows(repeats: int, cores: int) -> list[dict]:
+    """One forward + backward pass: 8 crops of 256², a learnable 33³ LUT (gradients for the LUT
+    and the image), as in training."""
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.rand(8, 3, 256, 256, generator=generator)
+    start = lut_tensor()
+    megapixels = batch.numel() / 3 / 1e6
+
+    def step(forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[], None]:
+        def run() -> None:
+            image = batch.clone().requires_grad_()
+            lut = start.clone().requires_grad_()
+            forward(image, lut).square().mean().backward()
+
+        return run
+
+    def grid_sample(image: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+        grid = (image * 2 - 1).permute(0, 2, 3, 1).unsqueeze(1)
+        volume = lut.unsqueeze(0).expand(image.shape[0], -1, -1, -1, -1)
+        return F.grid_sample(volume, grid, mode="bilinear", align_corners=True)
+
+    ways = (
+        ("lutcli kernel", apply_lut),
+        ("lutcli torch reference", reference_apply_lut),
+        ("torch grid_sample", grid_sample),
+    )
+    rows = []
+    torch.set_num_threads(cores)
+    for name, forward in ways:
+        seconds = best_seconds(step(forward), repeats)
+        rows.append(
+            {
+                "tool": name,
+                "threads": cores,
+                "ms_per_step": seconds * 1e3,
+                "mp_per_s": megapixels / seconds,
+            }
+        )
+        print(f"  {name}: {seconds * 1e3:.1f} ms per step", file=sys.stderr)
+    return rows
+
+
+# Folder ------------------------------------------------------------------------------------------
+
+
+def _pillow_job(arguments: tuple[str, str, int, list[float]]) -> None:
+    """One photo the Pillow way: decode, Color3DLUT, encode (a process pool worker)."""
+    source, destination, size, table = arguments
+    with Image.open(source) as picture:
+        result = picture.filter(ImageFilter.Color3DLUT(size, table))
+    result.save(destination, quality=JPEG_QUALITY, subsampling=0)
+
+
+def folder_rows(photo: np.ndarray, count: int, work: Path, repeats: int, cores: int) -> list[dict]:
+    """Images per second over a folder of ``count`` 12 MP JPEGs."""
+    inputs = work / "folder"
+    inputs.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        path = inputs / f"{index:03d}.jpg"
+        if not path.exists():
+            shifted = np.roll(photo, 97 * index, axis=1)  # each photo a little different
+            Image.fromarray(shifted).save(path, quality=JPEG_QUALITY, subsampling=0)
+    sources = sorted(inputs.glob("*.jpg"))
+    lut = lut_tensor()
+    table = lut.permute(1, 2, 3, 0).reshape(-1, 3).clamp(0, 1).numpy().ravel().tolist()
+    outputs = work / "out"
+
+    def fresh() -> Path:
+        shutil.rmtree(outputs, ignore_errors=True)
+        outputs.mkdir(parents=True)
+        return outputs
+
+    lutcli = [str(Path(sys.executable).parent / "lutcli"), "apply", str(inputs)]
+
+    def run_lutcli() -> None:
+        command = [
+            *lutcli,
+            str(fresh()),
+            "--cube",
+            str(LUT_PATH),
+            "-q",
+            "--jpeg-quality",
+            str(JPEG_QUALITY),
+        ]
+        subprocess.run(command, check=True)
+
+    def run_pillow() -> None:
+        target = fresh()
+        jobs = [(str(s), str(target / s.name), lut.shape[-1], table) for s in sources]
+        with ProcessPoolExecutor(cores) as pool:
+            list(pool.map(_pillow_job, jobs))
+
+    def run_ffmpeg() -> None:
+        target = fresh()
+        for source in sources:
+            command = [
+                "ffmpeg", "-v", "error", "-i", str(source),
+                "-vf", f"lut3d=file='{LUT_PATH}'", "-q:v", "2", str(target / source.name),
+            ]  # fmt: skip
+            subprocess.run(command, check=True)
+
+    ways = [("lutcli apply", run_lutcli), ("Pillow process pool", run_pillow)]
+    if shutil.which("ffmpeg") is not None:
+        ways.append(("ffmpeg loop", run_ffmpeg))
+    rows = []
+    for name, run in ways:
+        seconds = best_seconds(run, repeats)
+        rows.append(
+            {"tool": name, "images": count, "seconds": seconds, "images_per_s": count / seconds}
+        )
+        print(f"  {name}: {count / seconds:.2f} images/s", file=sys.stderr)
+    shutil.rmtree(outputs, ignore_errors=True)
+    return rows
+
+
+# Report ------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    """The CPU, cores and library versions, in one line."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        model = names[0] if names else model
+    versions = f"torch {torch.__version__}, Python {platform.python_version()}"
+    return f"{model}, {cpu.cpu_count()} cores, {versions}"
+
+
+def ratio(
+    rows: list[dict], key: str, tool: str, against: str, threads: int | None = None
+) -> float | None:
+    """How many times faster ``tool`` is than ``against`` (same number of threads if given)."""
+
+    def value(name: str) -> float | None:
+        for row in rows:
+            if row["tool"] == name and (threads is None or row.get("threads") == threads):
+                return row[key]
+        return None
+
+    mine, theirs = value(tool), value(against)
+    return None if mine is None or theirs is None else mine / theirs
+
+
+def print_tables(results: dict) -> None:
+    """The Markdown tables of the README."""
+    print(f"Machine: {results['machine']}\n")
+    if "apply" in results:
+        rows = results["apply"]
+        print("| apply one 12 MP photo | threads | MP/s |\n|---|---|---|")
+        for row in rows:
+            print(
+                f"| {row['tool']} ({row['variant']}) | {row['threads']} | {row['mp_per_s']:.1f} |"
+            )
+        print()
+    if "training" in results:
+        print("| training step (8 × 256², 33³ LUT, forward + backward) | ms | vs grid_sample |")
+        print("|---|---|---|")
+        for row in results["training"]:
+            times = ratio(results["training"], "mp_per_s", row["tool"], "torch grid_sample")
+            print(f"| {row['tool']} | {row['ms_per_step']:.1f} | {times:.2f}× |")
+        print()
+    if "folder" in results:
+        rows = results["folder"]
+        print(f"| folder of {rows[0]['images']} 12 MP JPEGs | images/s | vs Pillow pool |")
+        print("|---|---|---|")
+        for row in rows:
+            times = ratio(rows, "images_per_s", row["tool"], "Pillow process pool")
+            print(f"| {row['tool']} | {row['images_per_s']:.2f} | {times:.2f}× |")
+        print()
+    for line in results["ratios"]:
+        print(f"- {line}")
+
+
+def summary_ratios(results: dict, cores: int) -> list[str]:
+    """The ratios the speed goals are stated in."""
+    lines = []
+    apply_rows_ = results.get("apply", [])
+    one = [r for r in apply_rows_ if r["threads"] == 1]
+    mine = next(
+        (r for r in one if r["tool"] == "lutcli" and r["variant"] == "uint8 trilinear"), None
+    )
+    pillow = next((r for r in one if r["tool"] == "Pillow Color3DLUT"), None)
+    if mine and pillow:
+        lines.append(
+            f"uint8 trilinear apply, one core: {mine['mp_per_s'] / pillow['mp_per_s']:.2f}× Pillow"
+        )
+    many = next(
+        (
+            r
+            for r in apply_rows_
+            if r["tool"] == "lutcli" and r["variant"] == "uint8 trilinear" and r["threads"] == cores
+        ),
+        None,
+    )
+    if mine and many and cores > 1:
+        scaling = many["mp_per_s"] / mine["mp_per_s"]
+        lines.append(f"uint8 trilinear apply, {cores} cores vs one: {scaling:.2f}×")
+    if "training" in results:
+        times = ratio(results["training"], "mp_per_s", "lutcli kernel", "torch grid_sample")
+        lines.append(f"training forward + backward: {times:.2f}× grid_sample")
+    if "folder" in results:
+        times = ratio(results["folder"], "images_per_s", "lutcli apply", "Pillow process pool")
+        lines.append(f"folder of JPEGs: {times:.2f}× the Pillow process pool")
+    return lines
+
+
+def main() -> None:
+    """Run the chosen parts, print the tables, write the JSON."""
+    args = parse_args()
+    if not cpu.available():
+        sys.exit("the compiled kernels are not built: run `make install` first")
+    cores = cpu.cpu_count()
+    parts = args.parts.split(",")
+    results: dict = {"machine": machine(), "cores": cores}
+    photo = mosaic(PHOTO_SIZE)
+    if "apply" in parts:
+        print("apply:", file=sys.stderr)
+        results["apply"] = apply_rows(photo, args.repeats, cores)
+    if "training" in parts:
+        print("training:", file=sys.stderr)
+        results["training"] = training_rows(args.repeats, cores)
+    if "folder" in parts:
+        print("folder:", file=sys.stderr)
+        results["folder"] = folder_rows(photo, args.folder_images, args.work, args.repeats, cores)
+    results["ratios"] = summary_ratios(results, cores)
+    print_tables(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {args.json}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
