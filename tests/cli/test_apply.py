@@ -102,6 +102,26 @@ def test_folder_to_folder_keeps_names_formats_depth_and_alpha(tmp_path, photos, 
     assert not temp_files(output)
 
 
+@pytest.mark.parametrize("parallel_jobs", ["2", "5"])
+def test_parallel_jobs_write_the_same_bytes_as_one_at_a_time(
+    tmp_path, photos, model_path, invoke, parallel_jobs
+):
+    outputs = {}
+    for jobs in ("1", parallel_jobs):
+        outputs[jobs] = tmp_path / f"out{jobs}"
+        result = invoke("apply", photos, outputs[jobs], "--model", model_path, "-j", jobs, "-q")
+        assert result.exit_code == 0, result.output
+    for name in LOSSLESS + LOSSY:
+        one, many = (outputs[jobs] / name for jobs in ("1", parallel_jobs))
+        assert one.read_bytes() == many.read_bytes(), name
+
+
+def test_jobs_below_one_are_refused(tmp_path, photos, model_path, invoke):
+    result = invoke("apply", photos, tmp_path / "out", "--model", model_path, "--jobs", "0")
+    assert result.exit_code == 2 and "--jobs" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_file_to_file(tmp_path, model_path, invoke):
     source = write_picture(tmp_path / "in.png", noise(16, 20))
     target = tmp_path / "new" / "folder" / "out.tif"  # another format, in folders made for it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import click
 import pytest
@@ -15,6 +16,16 @@ from lutcli.errors import LutcliError
 from lutcli.models.registry import MODELS, create_model
 
 COMMANDS = ["train", "distill", "apply", "export-cube", "models", "presets"]
+
+
+def test_help_answers_without_loading_torch():
+    """`lutcli --help` must answer at once: torch (seconds to import) loads only for commands
+    that compute."""
+    code = "import sys; from lutcli.cli.main import cli; print('torch' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "False", loaded.stderr
+    result = subprocess.run([str(LUTCLI), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "apply" in result.stdout
 
 
 def test_version(invoke):
