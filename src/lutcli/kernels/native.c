@@ -31,9 +31,9 @@ enum { KIND_UINT8 = 0, KIND_UINT16 = 1, KIND_FLOAT32 = 2 };
  * balance the cores on a photo. */
 #define BLOCK 16384
 
-static inline v4f node(const v4f *table, Py_ssize_t index) { return table[index]; }
+#define INLINE static inline __attribute__((always_inline))
 
-static inline v4f splat(float x) { return (v4f){x, x, x, x}; }
+INLINE v4f splat(float x) { return (v4f){x, x, x, x}; }
 
 /* One color's lattice cell: lower corner per axis and position inside the cell in [0, 1].
  * Matches the reference: the color is clamped to [0, 1], the corner to D - 2. */
@@ -43,7 +43,7 @@ typedef struct {
     int inside[3]; /* 1 where the color was in [0, 1]: the clamp passes its gradient there */
 } Cell;
 
-static inline void locate(float x, int size, int *corner, float *frac, int *inside) {
+INLINE void locate(float x, int size, int *corner, float *frac, int *inside) {
     int in = x >= 0.0f && x <= 1.0f;
     float position = (in ? x : (x > 1.0f ? 1.0f : 0.0f)) * (float)(size - 1);
     int i = (int)position;
@@ -53,11 +53,44 @@ static inline void locate(float x, int size, int *corner, float *frac, int *insi
     *inside = in;
 }
 
+/* A LUT as the kernels read it: packed nodes (one 16-byte load a corner), or, where repacking
+ * would cost as much as the interpolation (one small LUT per picture in training), the three
+ * planes as torch holds them. */
+typedef struct {
+    const v4f *packed;
+    const float *planes;
+    Py_ssize_t nodes;
+} Lut;
+
+INLINE v4f node(Lut lut, Py_ssize_t index) {
+    if (lut.packed != NULL) return lut.packed[index];
+    const float *p = lut.planes + index;
+    return (v4f){p[0], p[lut.nodes], p[2 * lut.nodes], 0.0f};
+}
+
+/* A LUT gradient: packed nodes or planes, as for Lut. */
+typedef struct {
+    v4f *packed;
+    float *planes;
+    Py_ssize_t nodes;
+} GradLut;
+
+INLINE void accumulate(GradLut grad, Py_ssize_t index, v4f value) {
+    if (grad.packed != NULL) {
+        grad.packed[index] += value;
+    } else {
+        float *p = grad.planes + index;
+        p[0] += value[0];
+        p[grad.nodes] += value[1];
+        p[2 * grad.nodes] += value[2];
+    }
+}
+
 /* Interpolation of one cell. `strides` are the node offsets of one step along r, g, b.
  * Trilinear: 8 corners. Tetrahedral: the fractions sorted f1 >= f2 >= f3 along axes a1, a2, a3
  * give the path v0 -> v1 = v0 + e_a1 -> v2 = v1 + e_a2 -> v3 = v0 + (1, 1, 1), and the color
  * (1 - f1) v0 + (f1 - f2) v1 + (f2 - f3) v2 + f3 v3. */
-static inline void order_axes(const float *f, int *a) {
+INLINE void order_axes(const float *f, int *a) {
     int r = 0, g = 1, b = 2, t;
     if (f[g] > f[r]) { t = r; r = g; g = t; }
     if (f[b] > f[g]) { t = g; g = b; b = t; }
@@ -65,7 +98,7 @@ static inline void order_axes(const float *f, int *a) {
     a[0] = r; a[1] = g; a[2] = b;
 }
 
-static inline v4f interpolate(const v4f *table, Py_ssize_t base, const Py_ssize_t *strides,
+INLINE v4f interpolate(Lut table, Py_ssize_t base, const Py_ssize_t *strides,
                               const float *f, int tetrahedral) {
     if (tetrahedral) {
         int a[3];
@@ -97,7 +130,7 @@ static v4f *pack_lut(const float *planes, int size, float scale) {
     return table;
 }
 
-static inline float clampf(float x, float low, float high) {
+INLINE float clampf(float x, float low, float high) {
     return x < low ? low : (x > high ? high : x);
 }
 
@@ -119,11 +152,11 @@ typedef struct {
     float frac[256];
 } Cells8;
 
-static inline uint8_t to_uint8(float x) { return (uint8_t)(clampf(x, 0.0f, 255.0f) + 0.5f); }
-static inline uint16_t to_uint16(float x) { return (uint16_t)(clampf(x, 0.0f, 65535.0f) + 0.5f); }
+INLINE uint8_t to_uint8(float x) { return (uint8_t)(clampf(x, 0.0f, 255.0f) + 0.5f); }
+INLINE uint16_t to_uint16(float x) { return (uint16_t)(clampf(x, 0.0f, 65535.0f) + 0.5f); }
 
 HOT static void apply_range(const void *source, void *destination, Py_ssize_t begin,
-                            Py_ssize_t end, int kind, const v4f *table, int size, int tetrahedral,
+                            Py_ssize_t end, int kind, Lut table, int size, int tetrahedral,
                             const Cells8 *cells) {
     const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
     for (Py_ssize_t p = begin; p < end; p++) {
@@ -157,7 +190,7 @@ HOT static void apply_range(const void *source, void *destination, Py_ssize_t be
 }
 
 static void apply_packed_pixels(const void *source, void *destination, Py_ssize_t count, int kind,
-                                const v4f *table, int size, int tetrahedral, int threads) {
+                                Lut table, int size, int tetrahedral, int threads) {
     Cells8 cells;
     for (int v = 0; v < 256; v++) {
         int corner, inside;
@@ -186,8 +219,9 @@ static PyObject *apply_packed(PyObject *self, PyObject *args) {
     v4f *table = pack_lut((const float *)(uintptr_t)lut, size, scale);
     if (table == NULL) return PyErr_NoMemory();
     Py_BEGIN_ALLOW_THREADS
+    Lut packed = {table, NULL, (Py_ssize_t)size * size * size};
     apply_packed_pixels((const void *)(uintptr_t)source, (void *)(uintptr_t)destination, count,
-                        kind, table, size, tetrahedral, threads);
+                        kind, packed, size, tetrahedral, threads);
     Py_END_ALLOW_THREADS
     free(table);
     Py_RETURN_NONE;
@@ -195,76 +229,81 @@ static PyObject *apply_packed(PyObject *self, PyObject *args) {
 
 /* forward_planar / backward_planar ----------------------------------------------------------- */
 
-/* The packed LUTs of a batch: `count` tables, or NULL (and a MemoryError set). */
-static v4f **pack_luts(const float *luts, Py_ssize_t count, int size) {
-    Py_ssize_t planes = 3 * (Py_ssize_t)size * size * size;
-    v4f **tables = calloc((size_t)count, sizeof(v4f *));
-    if (tables == NULL) return NULL;
-    for (Py_ssize_t n = 0; n < count; n++) {
-        tables[n] = pack_lut(luts + n * planes, size, 1.0f);
-        if (tables[n] == NULL) {
-            for (Py_ssize_t k = 0; k < n; k++) free(tables[k]);
-            free(tables);
-            return NULL;
-        }
-    }
-    return tables;
-}
-
-static void free_tables(v4f **tables, Py_ssize_t count) {
-    if (tables == NULL) return;
-    for (Py_ssize_t n = 0; n < count; n++) free(tables[n]);
-    free(tables);
-}
-
-static inline void locate_planar(const float *picture, Py_ssize_t pixels, Py_ssize_t p, int size,
-                                 Py_ssize_t *base, float *f, int *inside) {
+INLINE void locate_planar(const float *picture, Py_ssize_t pixels, Py_ssize_t p, int size,
+                          Py_ssize_t *base, float *f, int *inside) {
     int c[3];
     for (int k = 0; k < 3; k++) locate(picture[k * pixels + p], size, &c[k], &f[k], &inside[k]);
     *base = c[0] + (Py_ssize_t)size * c[1] + (Py_ssize_t)size * size * c[2];
 }
 
+/* Pixels [begin, end) of one (3, P) picture through `table`. */
+HOT static void forward_range(const float *picture, float *result, Py_ssize_t pixels,
+                              Py_ssize_t begin, Py_ssize_t end, Lut table, int size,
+                              int tetrahedral) {
+    const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
+    for (Py_ssize_t p = begin; p < end; p++) {
+        Py_ssize_t base;
+        float f[3];
+        int inside[3];
+        locate_planar(picture, pixels, p, size, &base, f, inside);
+        v4f color = interpolate(table, base, strides, f, tetrahedral);
+        result[p] = color[0];
+        result[pixels + p] = color[1];
+        result[2 * pixels + p] = color[2];
+    }
+}
+
+/* The LUTs of a batch as the kernels read them: one shared LUT is packed (its cost is spread
+ * over the whole batch); one LUT per picture is read in place. */
+typedef struct {
+    v4f *shared;
+    const float *planes;
+    Py_ssize_t count, nodes;
+} Luts;
+
+static int open_luts(Luts *luts, const float *planes, Py_ssize_t count, int size) {
+    luts->nodes = (Py_ssize_t)size * size * size;
+    luts->planes = planes;
+    luts->count = count;
+    luts->shared = count == 1 ? pack_lut(planes, size, 1.0f) : NULL;
+    return count != 1 || luts->shared != NULL;
+}
+
+INLINE Lut lut_of(const Luts *luts, Py_ssize_t n) {
+    if (luts->shared != NULL) return (Lut){luts->shared, NULL, luts->nodes};
+    return (Lut){NULL, luts->planes + n * 3 * luts->nodes, luts->nodes};
+}
+
 static PyObject *forward_planar(PyObject *self, PyObject *args) {
-    unsigned long long image, output, luts;
+    unsigned long long image, output, planes;
     Py_ssize_t batch, pixels, lut_count;
     int size, tetrahedral, threads;
-    if (!PyArg_ParseTuple(args, "KKnnKniii", &image, &output, &batch, &pixels, &luts, &lut_count,
-                          &size, &tetrahedral, &threads))
+    if (!PyArg_ParseTuple(args, "KKnnKniii", &image, &output, &batch, &pixels, &planes,
+                          &lut_count, &size, &tetrahedral, &threads))
         return NULL;
-    v4f **tables = pack_luts((const float *)(uintptr_t)luts, lut_count, size);
-    if (tables == NULL) return PyErr_NoMemory();
+    Luts luts;
+    if (!open_luts(&luts, (const float *)(uintptr_t)planes, lut_count, size))
+        return PyErr_NoMemory();
     const float *in = (const float *)(uintptr_t)image;
     float *out = (float *)(uintptr_t)output;
     Py_BEGIN_ALLOW_THREADS
-    const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
     Py_ssize_t blocks = (pixels + BLOCK - 1) / BLOCK;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(team(threads))
     for (Py_ssize_t n = 0; n < batch; n++) {
         for (Py_ssize_t block = 0; block < blocks; block++) {
-            const v4f *table = tables[lut_count == 1 ? 0 : n];
-            const float *picture = in + n * 3 * pixels;
-            float *result = out + n * 3 * pixels;
             Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
-            for (Py_ssize_t p = block * BLOCK; p < end; p++) {
-                Py_ssize_t base;
-                float f[3];
-                int inside[3];
-                locate_planar(picture, pixels, p, size, &base, f, inside);
-                v4f color = interpolate(table, base, strides, f, tetrahedral);
-                result[p] = color[0];
-                result[pixels + p] = color[1];
-                result[2 * pixels + p] = color[2];
-            }
+            forward_range(in + n * 3 * pixels, out + n * 3 * pixels, pixels, block * BLOCK, end,
+                          lut_of(&luts, n), size, tetrahedral);
         }
     }
     Py_END_ALLOW_THREADS
-    free_tables(tables, lut_count);
+    free(luts.shared);
     Py_RETURN_NONE;
 }
 
 /* One pixel's backward pass: adds weight × gradient to the corners' nodes in `grad_table` (when
  * not NULL) and writes the gradient of the pixel's color to `grad_color` (when not NULL). */
-static inline void backward_pixel(const v4f *table, v4f *grad_table, Py_ssize_t base,
+INLINE void backward_pixel(Lut table, GradLut *grad_table, Py_ssize_t base,
                                   const Py_ssize_t *strides, const float *f, const int *inside,
                                   v4f g, int size, int tetrahedral, float *grad_color) {
     float d[3]; /* d output / d fraction, dotted with the output's gradient */
@@ -274,10 +313,10 @@ static inline void backward_pixel(const v4f *table, v4f *grad_table, Py_ssize_t 
         Py_ssize_t i1 = base + strides[a[0]], i2 = i1 + strides[a[1]];
         Py_ssize_t i3 = base + strides[0] + strides[1] + strides[2];
         if (grad_table != NULL) {
-            grad_table[base] += g * (1.0f - f[a[0]]);
-            grad_table[i1] += g * (f[a[0]] - f[a[1]]);
-            grad_table[i2] += g * (f[a[1]] - f[a[2]]);
-            grad_table[i3] += g * f[a[2]];
+            accumulate(*grad_table, base, g * (1.0f - f[a[0]]));
+            accumulate(*grad_table, i1, g * (f[a[0]] - f[a[1]]));
+            accumulate(*grad_table, i2, g * (f[a[1]] - f[a[2]]));
+            accumulate(*grad_table, i3, g * f[a[2]]);
         }
         if (grad_color == NULL) return;
         v4f v0 = node(table, base), v1 = node(table, i1), v2 = node(table, i2), v3 = node(table, i3);
@@ -289,14 +328,14 @@ static inline void backward_pixel(const v4f *table, v4f *grad_table, Py_ssize_t 
         Py_ssize_t sr = strides[0], sg = strides[1], sb = strides[2];
         float r = f[0], gg = f[1], b = f[2];
         if (grad_table != NULL) {
-            grad_table[base] += g * ((1 - r) * (1 - gg) * (1 - b));
-            grad_table[base + sr] += g * (r * (1 - gg) * (1 - b));
-            grad_table[base + sg] += g * ((1 - r) * gg * (1 - b));
-            grad_table[base + sg + sr] += g * (r * gg * (1 - b));
-            grad_table[base + sb] += g * ((1 - r) * (1 - gg) * b);
-            grad_table[base + sb + sr] += g * (r * (1 - gg) * b);
-            grad_table[base + sb + sg] += g * ((1 - r) * gg * b);
-            grad_table[base + sb + sg + sr] += g * (r * gg * b);
+            accumulate(*grad_table, base, g * ((1 - r) * (1 - gg) * (1 - b)));
+            accumulate(*grad_table, base + sr, g * (r * (1 - gg) * (1 - b)));
+            accumulate(*grad_table, base + sg, g * ((1 - r) * gg * (1 - b)));
+            accumulate(*grad_table, base + sg + sr, g * (r * gg * (1 - b)));
+            accumulate(*grad_table, base + sb, g * ((1 - r) * (1 - gg) * b));
+            accumulate(*grad_table, base + sb + sr, g * (r * (1 - gg) * b));
+            accumulate(*grad_table, base + sb + sg, g * ((1 - r) * gg * b));
+            accumulate(*grad_table, base + sb + sg + sr, g * (r * gg * b));
         }
         if (grad_color == NULL) return;
         v4f c000 = node(table, base), c100 = node(table, base + sr);
@@ -324,36 +363,58 @@ static void unpack_add(const v4f *grad_table, float *planes, int size) {
         for (int c = 0; c < 3; c++) planes[c * nodes + i] += grad_table[i][c];
 }
 
+/* Pixels [begin, end) of one picture, backward: LUT gradient into `grad_table` (when not
+ * NULL), the picture's gradient into `grad_picture` (when not NULL). */
+HOT static void backward_range(const float *picture, const float *grad_output,
+                               float *grad_picture, GradLut *grad_table, Py_ssize_t pixels,
+                               Py_ssize_t begin, Py_ssize_t end, Lut table, int size,
+                               int tetrahedral) {
+    const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
+    for (Py_ssize_t p = begin; p < end; p++) {
+        Py_ssize_t base;
+        float f[3], color[3];
+        int inside[3];
+        locate_planar(picture, pixels, p, size, &base, f, inside);
+        const float *g = grad_output;
+        v4f gv = {g[p], g[pixels + p], g[2 * pixels + p], 0.0f};
+        backward_pixel(table, grad_table, base, strides, f, inside, gv, size, tetrahedral,
+                       grad_picture == NULL ? NULL : color);
+        if (grad_picture != NULL)
+            for (int k = 0; k < 3; k++) grad_picture[k * pixels + p] = color[k];
+    }
+}
+
 static PyObject *backward_planar(PyObject *self, PyObject *args) {
-    unsigned long long image, grad_output, grad_image, grad_luts, luts;
+    unsigned long long image, grad_output, grad_image, grad_luts, planes;
     Py_ssize_t batch, pixels, lut_count;
     int size, tetrahedral, threads;
     if (!PyArg_ParseTuple(args, "KKKKnnKniii", &image, &grad_output, &grad_image, &grad_luts,
-                          &batch, &pixels, &luts, &lut_count, &size, &tetrahedral, &threads))
+                          &batch, &pixels, &planes, &lut_count, &size, &tetrahedral, &threads))
         return NULL;
-    v4f **tables = pack_luts((const float *)(uintptr_t)luts, lut_count, size);
-    if (tables == NULL) return PyErr_NoMemory();
-    const Py_ssize_t nodes = (Py_ssize_t)size * size * size;
+    Luts luts;
+    if (!open_luts(&luts, (const float *)(uintptr_t)planes, lut_count, size))
+        return PyErr_NoMemory();
+    const Py_ssize_t nodes = luts.nodes;
     int workers = team(threads);
-    /* The LUT gradient: one LUT shared by the batch -> each thread sums into a private table;
-     * one LUT per picture -> each picture is one thread's work and writes its own table. */
+    /* One LUT shared by the batch: each thread sums its pixels' gradient into a private packed
+     * table, added up at the end. One LUT per picture: each picture is one thread's work and
+     * adds straight into its own LUT's gradient. */
     int shared = lut_count == 1;
-    Py_ssize_t accumulators = grad_luts == 0 ? 0 : (shared ? workers : lut_count);
     v4f *grads = NULL;
-    if (accumulators > 0) {
-        grads = aligned_alloc(16, (size_t)(accumulators * nodes) * sizeof(v4f));
+    if (shared && grad_luts != 0) {
+        grads = aligned_alloc(16, (size_t)(workers * nodes) * sizeof(v4f));
         if (grads == NULL) {
-            free_tables(tables, lut_count);
+            free(luts.shared);
             return PyErr_NoMemory();
         }
-        memset(grads, 0, (size_t)(accumulators * nodes) * sizeof(v4f));
+        memset(grads, 0, (size_t)(workers * nodes) * sizeof(v4f));
     }
     const float *in = (const float *)(uintptr_t)image;
     const float *gout = (const float *)(uintptr_t)grad_output;
     float *gin = (float *)(uintptr_t)grad_image;
+    float *gluts = (float *)(uintptr_t)grad_luts;
     Py_BEGIN_ALLOW_THREADS
-    const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
-    if (shared || grads == NULL) {
+    if (shared) {
         Py_ssize_t blocks = (pixels + BLOCK - 1) / BLOCK;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(workers)
         for (Py_ssize_t n = 0; n < batch; n++) {
@@ -362,54 +423,29 @@ static PyObject *backward_planar(PyObject *self, PyObject *args) {
 #ifdef _OPENMP
                 worker = omp_get_thread_num();
 #endif
-                const v4f *table = tables[lut_count == 1 ? 0 : n];
-                v4f *grad_table = grads == NULL ? NULL : grads + worker * nodes;
+                GradLut grad = {grads == NULL ? NULL : grads + worker * nodes, NULL, nodes};
                 Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
-                for (Py_ssize_t p = block * BLOCK; p < end; p++) {
-                    const float *picture = in + n * 3 * pixels, *g = gout + n * 3 * pixels;
-                    Py_ssize_t base;
-                    float f[3], color[3];
-                    int inside[3];
-                    locate_planar(picture, pixels, p, size, &base, f, inside);
-                    v4f gv = {g[p], g[pixels + p], g[2 * pixels + p], 0.0f};
-                    backward_pixel(table, grad_table, base, strides, f, inside, gv, size,
-                                   tetrahedral, gin == NULL ? NULL : color);
-                    if (gin != NULL)
-                        for (int k = 0; k < 3; k++) gin[n * 3 * pixels + k * pixels + p] = color[k];
-                }
+                backward_range(in + n * 3 * pixels, gout + n * 3 * pixels,
+                               gin == NULL ? NULL : gin + n * 3 * pixels,
+                               grads == NULL ? NULL : &grad, pixels, block * BLOCK, end,
+                               lut_of(&luts, n), size, tetrahedral);
             }
         }
+        if (grads != NULL)
+            for (int w = 0; w < workers; w++) unpack_add(grads + w * nodes, gluts, size);
     } else {
 #pragma omp parallel for schedule(dynamic) num_threads(workers)
         for (Py_ssize_t n = 0; n < batch; n++) {
-            const v4f *table = tables[n];
-            v4f *grad_table = grads + n * nodes;
-            const float *picture = in + n * 3 * pixels, *g = gout + n * 3 * pixels;
-            for (Py_ssize_t p = 0; p < pixels; p++) {
-                Py_ssize_t base;
-                float f[3], color[3];
-                int inside[3];
-                locate_planar(picture, pixels, p, size, &base, f, inside);
-                v4f gv = {g[p], g[pixels + p], g[2 * pixels + p], 0.0f};
-                backward_pixel(table, grad_table, base, strides, f, inside, gv, size, tetrahedral,
-                               gin == NULL ? NULL : color);
-                if (gin != NULL)
-                    for (int k = 0; k < 3; k++) gin[n * 3 * pixels + k * pixels + p] = color[k];
-            }
-        }
-    }
-    if (grads != NULL) {
-        float *planes = (float *)(uintptr_t)grad_luts;
-        if (shared) {
-            for (int w = 0; w < workers; w++) unpack_add(grads + w * nodes, planes, size);
-        } else {
-            for (Py_ssize_t n = 0; n < lut_count; n++)
-                unpack_add(grads + n * nodes, planes + n * 3 * nodes, size);
+            GradLut grad = {NULL, gluts == NULL ? NULL : gluts + n * 3 * nodes, nodes};
+            backward_range(in + n * 3 * pixels, gout + n * 3 * pixels,
+                           gin == NULL ? NULL : gin + n * 3 * pixels,
+                           gluts == NULL ? NULL : &grad, pixels, 0, pixels, lut_of(&luts, n),
+                           size, tetrahedral);
         }
     }
     Py_END_ALLOW_THREADS
     free(grads);
-    free_tables(tables, lut_count);
+    free(luts.shared);
     Py_RETURN_NONE;
 }
 
