@@ -22,6 +22,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 typedef float v4f __attribute__((vector_size(16)));
 
@@ -99,7 +102,7 @@ INLINE void order_axes(const float *f, int *a) {
 }
 
 INLINE v4f interpolate(Lut table, Py_ssize_t base, const Py_ssize_t *strides,
-                              const float *f, int tetrahedral) {
+                       const float *f, int tetrahedral) {
     if (tetrahedral) {
         int a[3];
         order_axes(f, a);
@@ -153,6 +156,25 @@ typedef struct {
 } Cells8;
 
 INLINE uint8_t to_uint8(float x) { return (uint8_t)(clampf(x, 0.0f, 255.0f) + 0.5f); }
+
+/* A color in 0..255 (unclamped) rounded to 3 bytes at `d`. Where `spare` (the next pixel's
+ * bytes follow and are written later by the same thread), one 4-byte store does it. */
+INLINE void store_uint8(uint8_t *d, v4f color, int spare) {
+#ifdef __SSE2__
+    __m128 v = _mm_min_ps(_mm_max_ps((__m128)color, _mm_setzero_ps()), _mm_set1_ps(255.0f));
+    __m128i i = _mm_cvttps_epi32(_mm_add_ps(v, _mm_set1_ps(0.5f)));
+    i = _mm_packus_epi16(_mm_packs_epi32(i, i), i);
+    uint32_t word = (uint32_t)_mm_cvtsi128_si32(i);
+    if (spare) {
+        memcpy(d, &word, 4);
+        return;
+    }
+    d[0] = (uint8_t)word, d[1] = (uint8_t)(word >> 8), d[2] = (uint8_t)(word >> 16);
+#else
+    (void)spare;
+    d[0] = to_uint8(color[0]), d[1] = to_uint8(color[1]), d[2] = to_uint8(color[2]);
+#endif
+}
 INLINE uint16_t to_uint16(float x) { return (uint16_t)(clampf(x, 0.0f, 65535.0f) + 0.5f); }
 
 HOT static void apply_range(const void *source, void *destination, Py_ssize_t begin,
@@ -177,8 +199,7 @@ HOT static void apply_range(const void *source, void *destination, Py_ssize_t be
         }
         v4f out = interpolate(table, base, strides, f, tetrahedral);
         if (kind == KIND_UINT8) {
-            uint8_t *d = (uint8_t *)destination + 3 * p;
-            d[0] = to_uint8(out[0]), d[1] = to_uint8(out[1]), d[2] = to_uint8(out[2]);
+            store_uint8((uint8_t *)destination + 3 * p, out, p + 1 < end);
         } else if (kind == KIND_UINT16) {
             uint16_t *d = (uint16_t *)destination + 3 * p;
             d[0] = to_uint16(out[0]), d[1] = to_uint16(out[1]), d[2] = to_uint16(out[2]);
