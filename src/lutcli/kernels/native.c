@@ -158,7 +158,8 @@ typedef struct {
 INLINE uint8_t to_uint8(float x) { return (uint8_t)(clampf(x, 0.0f, 255.0f) + 0.5f); }
 
 /* A color in 0..255 (unclamped) rounded to 3 bytes at `d`. Where `spare` (the next pixel's
- * bytes follow and are written later by the same thread), one 4-byte store does it. */
+ * bytes follow, are written later by the same thread, and were not its input: not in place),
+ * one 4-byte store does it. */
 INLINE void store_uint8(uint8_t *d, v4f color, int spare) {
 #ifdef __SSE2__
     __m128 v = _mm_min_ps(_mm_max_ps((__m128)color, _mm_setzero_ps()), _mm_set1_ps(255.0f));
@@ -181,6 +182,7 @@ HOT static void apply_range(const void *source, void *destination, Py_ssize_t be
                             Py_ssize_t end, int kind, Lut table, int size, int tetrahedral,
                             const Cells8 *cells) {
     const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
+    const int in_place = source == destination;
     for (Py_ssize_t p = begin; p < end; p++) {
         Py_ssize_t base;
         float f[3];
@@ -199,7 +201,7 @@ HOT static void apply_range(const void *source, void *destination, Py_ssize_t be
         }
         v4f out = interpolate(table, base, strides, f, tetrahedral);
         if (kind == KIND_UINT8) {
-            store_uint8((uint8_t *)destination + 3 * p, out, p + 1 < end);
+            store_uint8((uint8_t *)destination + 3 * p, out, p + 1 < end && !in_place);
         } else if (kind == KIND_UINT16) {
             uint16_t *d = (uint16_t *)destination + 3 * p;
             d[0] = to_uint16(out[0]), d[1] = to_uint16(out[1]), d[2] = to_uint16(out[2]);
