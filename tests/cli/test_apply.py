@@ -4,6 +4,7 @@ interruptions that leave no partial file."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pickle
 import signal
@@ -442,24 +443,24 @@ def test_device_cuda_matches_the_cpu(tmp_path, model_path, invoke):
 
 def interrupt_second_write(monkeypatch, when: str) -> None:
     """Make the 2nd image write raise KeyboardInterrupt: half-way through writing its temporary
-    file, or after writing it whole, just before the rename that would publish it."""
-    calls, renames = [], []
+    file, or after writing it whole, just before the rename that would publish it. Writes are
+    numbered as they start (next() on a counter is atomic), so parallel jobs stop once too."""
+    writes, renames = itertools.count(1), itertools.count(1)
     real_atomic_write = lutcli.io.images.atomic_write
     real_replace = os.replace
 
     @contextlib.contextmanager
     def atomic_write(path):
-        calls.append(path)
+        number = next(writes)
         with real_atomic_write(path) as handle:
-            if len(calls) == 2 and when == "writing":
+            if number == 2 and when == "writing":
                 handle.write(b"\x89PNG\r\n\x1a\n half a picture")
                 handle.flush()
                 raise KeyboardInterrupt
             yield handle
 
     def replace(source, destination):
-        renames.append(destination)
-        if len(renames) == 2 and when == "renaming":
+        if next(renames) == 2 and when == "renaming":
             assert Path(source).is_file()  # the whole temporary file is there
             raise KeyboardInterrupt
         real_replace(source, destination)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
 from skimage import data as skimage_data
 
 from lutcli.errors import ImageReadError, LutcliError
@@ -313,6 +313,23 @@ def test_exif_and_icc_profile_survive_read_write_read(tmp_path, icc_profile, ext
     with Image.open(path) as image:  # an independent reader finds them too
         assert image.info["icc_profile"] == icc_profile
         assert image.getexif()[MAKE] == "lutcli-test"
+
+
+def test_a_jpeg_icc_profile_larger_than_a_segment_is_split_and_read_back_whole(tmp_path):
+    profile = np.random.default_rng(0).bytes(150_000)  # 3 APP2 chunks of at most 65,519 bytes
+    write_image(tmp_path / "wide.jpg", picture(gradient(), exif=exif_bytes(), icc_profile=profile))
+    assert read_image(tmp_path / "wide.jpg").icc_profile == profile
+    with Image.open(tmp_path / "wide.jpg") as image:  # Pillow joins the chunks in order
+        assert image.info["icc_profile"] == profile
+        assert image.getexif()[MAKE] == "lutcli-test"
+
+
+def test_jpeg_quality_and_4_4_4_sampling_are_kept(tmp_path):
+    for quality in (30, 95):
+        write_image(tmp_path / f"q{quality}.jpg", picture(gradient()), jpeg_quality=quality)
+    with Image.open(tmp_path / "q95.jpg") as image:
+        assert JpegImagePlugin.get_sampling(image) == 0  # 4:4:4, no chroma subsampling
+    assert (tmp_path / "q30.jpg").stat().st_size < (tmp_path / "q95.jpg").stat().st_size
 
 
 def test_bmp_has_no_metadata(tmp_path, icc_profile):

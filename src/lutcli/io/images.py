@@ -6,7 +6,9 @@ block (with the orientation a camera records) and the ICC profile, and writes th
 
 Metadata written per output format:
 
-- JPEG and WebP (encoded by Pillow): EXIF and ICC profile.
+- JPEG (encoded by OpenCV, a third faster than Pillow at the same settings): EXIF and ICC
+  profile, as ``APP1`` and ``APP2`` segments added here.
+- WebP (encoded by Pillow): EXIF and ICC profile.
 - PNG, 8 and 16-bit (OpenCV; Pillow has no 16-bit RGB and is much slower): EXIF and ICC
   profile, as ``eXIf`` and ``iCCP`` chunks added here.
 - TIFF, 8 and 16-bit (OpenCV, LZW): EXIF tags and ICC profile, added to OpenCV's tag directory
@@ -295,8 +297,8 @@ def write_image(path: str | os.PathLike[str], picture: Picture, jpeg_quality: in
     if extension not in SUPPORTED_EXTENSIONS:
         reason = f"unsupported file type '{extension}'" if extension else "no file extension"
         raise LutcliError(f"cannot write '{path}': {reason} (use {_extension_list()})")
-    if extension in (".png", ".tif", ".tiff"):
-        data = _encode_with_opencv(extension, picture)
+    if extension in (".png", ".tif", ".tiff", ".jpg", ".jpeg"):
+        data = _encode_with_opencv(extension, picture, jpeg_quality)
     else:
         data = _encode_with_pillow(extension, picture, jpeg_quality)
     try:
@@ -314,16 +316,14 @@ def _to_8bit(array: np.ndarray) -> np.ndarray:
 
 
 def _encode_with_pillow(extension: str, picture: Picture, quality: int) -> bytes:
-    """Encode 8-bit JPEG, WebP or BMP with Pillow, which writes the EXIF and ICC too."""
+    """Encode 8-bit WebP or BMP with Pillow, which writes the EXIF and ICC too."""
     pixels = _to_8bit(picture.pixels)
     metadata: dict[str, object] = {}
     if picture.exif:
         metadata["exif"] = _EXIF_HEADER + picture.exif.removeprefix(_EXIF_HEADER)
     if picture.icc_profile:
         metadata["icc_profile"] = picture.icc_profile
-    if extension in (".jpg", ".jpeg"):
-        options = {"format": "JPEG", "quality": quality, "subsampling": 0, **metadata}
-    elif extension == ".webp":
+    if extension == ".webp":
         if picture.alpha is not None:
             pixels = np.dstack([pixels, _to_8bit(picture.alpha)])
         # exact: keep the color of fully transparent pixels, which libwebp may otherwise change.
@@ -337,18 +337,54 @@ def _encode_with_pillow(extension: str, picture: Picture, quality: int) -> bytes
     return buffer.getvalue()
 
 
-def _encode_with_opencv(extension: str, picture: Picture) -> bytes:
-    """Encode PNG or TIFF, 8 or 16-bit, with OpenCV, then add the metadata."""
-    pixels = cv2.cvtColor(picture.pixels, cv2.COLOR_RGB2BGR)
-    if picture.alpha is not None:
+def _encode_with_opencv(extension: str, picture: Picture, jpeg_quality: int) -> bytes:
+    """Encode PNG or TIFF (8 or 16-bit) or JPEG (8-bit, 4:4:4) with OpenCV, then add the
+    metadata."""
+    jpeg = extension in (".jpg", ".jpeg")
+    pixels = cv2.cvtColor(_to_8bit(picture.pixels) if jpeg else picture.pixels, cv2.COLOR_RGB2BGR)
+    options = []
+    if jpeg:  # no alpha in JPEG
+        options = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+        options += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    elif picture.alpha is not None:
         pixels = np.dstack([pixels, picture.alpha])
-    ok, encoded = cv2.imencode(extension, pixels)
+    ok, encoded = cv2.imencode(extension, pixels, options)
     if not ok:
         raise LutcliError(f"OpenCV could not encode a {pixels.shape} image as {extension}")
     exif = picture.exif.removeprefix(_EXIF_HEADER) if picture.exif else None
+    if jpeg:
+        return _jpeg_with_metadata(encoded.tobytes(), exif, picture.icc_profile)
     if extension == ".png":
         return _png_with_metadata(encoded.tobytes(), exif, picture.icc_profile)
     return _tiff_with_metadata(encoded.tobytes(), exif, picture.icc_profile)
+
+
+# A JPEG segment holds at most this many bytes after its 2-byte length.
+_JPEG_SEGMENT = 65533
+_ICC_MARKER = b"ICC_PROFILE\x00"
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _jpeg_with_metadata(jpeg: bytes, exif: bytes | None, icc_profile: bytes | None) -> bytes:
+    """Insert the EXIF block (``APP1``) and the ICC profile (``APP2``, in as many numbered
+    chunks as it needs) after the start of image and OpenCV's JFIF ``APP0`` segment. An EXIF
+    block too large for one segment (a big embedded thumbnail) is left out, as other tools do.
+    """
+    segments = b""
+    if exif and len(_EXIF_HEADER) + len(exif) <= _JPEG_SEGMENT:
+        segments += _jpeg_segment(0xE1, _EXIF_HEADER + exif)
+    if icc_profile:
+        size = _JPEG_SEGMENT - len(_ICC_MARKER) - 2
+        chunks = [icc_profile[i : i + size] for i in range(0, len(icc_profile), size)]
+        for number, chunk in enumerate(chunks, start=1):
+            segments += _jpeg_segment(0xE2, _ICC_MARKER + bytes([number, len(chunks)]) + chunk)
+    position = 2  # after the start of image
+    if jpeg[2:4] == b"\xff\xe0":  # JFIF APP0 first, as its specification wants
+        position += 2 + int.from_bytes(jpeg[4:6], "big")
+    return jpeg[:position] + segments + jpeg[position:]
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
