@@ -425,3 +425,19 @@ def test_a_model_that_composes_luts_gets_its_own_colors_from_apply(name):
         own = model(to_tensor(photo))  # float, as in training
     expected = (own[0].permute(1, 2, 0).clamp(0, 1) * 255).round().numpy()
     assert np.abs(look.apply(photo).astype(int) - expected).max() <= 1
+
+
+@pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])
+@pytest.mark.parametrize("kernels", ["compiled", "reference"])
+def test_a_look_gives_bgr_pixels_the_colors_it_gives_rgb_ones(monkeypatch, interp, kernels):
+    if kernels == "reference":
+        monkeypatch.setenv("LUTCLI_KERNELS", "reference")
+    torch.manual_seed(0)
+    model = perturb(create_model("first-linear", lut_size=9), lut_noise=0.05).eval()
+    look = model_look(model, interp, torch.device("cpu"))
+    rgb = pixels(6, np.uint8, (24, 32, 3))
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    expected = look.apply(rgb)
+    np.testing.assert_array_equal(look.apply(bgr, channel_order="BGR"), expected[..., ::-1])
+    look.apply(bgr, None, None, bgr, "BGR")  # in place
+    np.testing.assert_array_equal(bgr, expected[..., ::-1])

@@ -65,23 +65,39 @@ class LutLook:
         return apply_lut(image.to(self.device), lut, self.interp).cpu()
 
     def apply(
-        self, pixels: np.ndarray, context: np.ndarray | None = None, threads: int | None = None
+        self,
+        pixels: np.ndarray,
+        context: np.ndarray | None = None,
+        threads: int | None = None,
+        out: np.ndarray | None = None,
+        channel_order: str = "RGB",
     ) -> np.ndarray:
-        """(H, W, 3) RGB, uint8, uint16 or float32 in [0, 1], through the LUT for the picture
-        ``context`` (uint8 or uint16; default: the pixels themselves), in the same type."""
+        """(H, W, 3) pixels, uint8, uint16 or float32 in [0, 1], through the LUT for the
+        picture ``context`` (uint8 or uint16; default: the pixels themselves), in the same type
+        and ``channel_order`` ("RGB" or "BGR", for both). ``out`` may be ``pixels`` (in place).
+        """
         whole = None
         if self.adaptive:
-            whole = to_tensor(pixels if context is None else context)
+            whole = pixels if context is None else context
+            whole = to_tensor(whole[..., ::-1] if channel_order == "BGR" else whole)
         lut = self.lut_for(whole)
+        if channel_order == "BGR":  # the same LUT with its axes and outputs in BGR order
+            lut = lut.flip(0).permute(0, 3, 2, 1)
         if self.device.type == "cpu" and kernels_cpu.available():
-            return kernels_cpu.apply_to_pixels(pixels, lut, self.interp, threads)
+            return kernels_cpu.apply_to_pixels(pixels, lut, self.interp, threads, out)
         kernels_cpu.notice_fallback()
         if pixels.dtype == np.float32:
             image = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)
-            result = apply_lut(image.to(self.device), lut.to(self.device), self.interp)
-            return result[0].permute(1, 2, 0).cpu().numpy()
-        image = to_tensor(pixels).to(self.device)
-        return from_tensor(apply_lut(image, lut.to(self.device), self.interp), pixels.dtype)
+            mapped = apply_lut(image.to(self.device), lut.to(self.device), self.interp)
+            result = mapped[0].permute(1, 2, 0).cpu().numpy()
+        else:
+            image = to_tensor(pixels).to(self.device)
+            mapped = apply_lut(image, lut.to(self.device), self.interp)
+            result = from_tensor(mapped, pixels.dtype)
+        if out is None:
+            return result
+        out[...] = result
+        return out
 
 
 def model_look(model: LutModel, interp: str, device: torch.device) -> LutLook:
@@ -192,17 +208,20 @@ def process_image(
     """
     if scale <= 0:
         raise LutcliError(f"the scale must be above 0, got {scale:g}")
-    picture = read_image(job.source)
+    fast = isinstance(look, LutLook)
+    # A LutLook takes OpenCV's own channel order: decoding and encoding skip a conversion each.
+    picture = read_image(job.source, "BGR" if fast else "RGB")
     pixels = picture.pixels
     height, width = pixels.shape[:2]
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     shrinking = scale < 1
-    if isinstance(look, LutLook) and shrinking:  # the LUT runs on the resampled float colors
+    order = picture.channel_order
+    if fast and shrinking:  # the LUT runs on the resampled float colors
         small = resize(to_tensor(pixels), size)[0].permute(1, 2, 0).contiguous().numpy()
-        result = look.apply(small, pixels, threads)
+        result = look.apply(small, pixels, threads, small, order)
         result = from_tensor(torch.from_numpy(result).permute(2, 0, 1), pixels.dtype)
-    elif isinstance(look, LutLook):
-        result = look.apply(pixels, None, threads)
+    elif fast:  # in place: the decoded pixels are this function's own
+        result = look.apply(pixels, None, threads, pixels, order)
     else:
         image = to_tensor(pixels)
         source = resize(image, size) if shrinking else image

@@ -556,3 +556,23 @@ def test_from_tensor_clamps_and_rounds_to_nearest(dtype, top, device):
     result = from_tensor(image, dtype)
     np.testing.assert_array_equal(result[0, :, 0], [0, top, 10, 11, 0, top])
     assert result.shape == (1, 6, 3)
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".webp", ".tif"])
+def test_bgr_pictures_read_and_write_as_rgb_ones_do(tmp_path, extension):
+    source = tmp_path / f"in{extension}"
+    write_image(source, picture(gradient()), jpeg_quality=100)
+    rgb, bgr = read_image(source), read_image(source, "BGR")
+    assert bgr.channel_order == "BGR"
+    np.testing.assert_array_equal(bgr.pixels, rgb.pixels[..., ::-1])
+    write_image(tmp_path / f"rgb{extension}", rgb)
+    write_image(tmp_path / f"bgr{extension}", bgr)
+    assert (tmp_path / f"rgb{extension}").read_bytes() == (
+        tmp_path / f"bgr{extension}"
+    ).read_bytes()
+
+
+def test_an_unknown_channel_order_is_refused(tmp_path):
+    write_image(tmp_path / "in.png", picture(gradient()))
+    with pytest.raises(ValueError, match="channel_order"):
+        read_image(tmp_path / "in.png", "GBR")

@@ -75,12 +75,17 @@ _TIFF_LAYOUT_TAGS = frozenset(
 )
 # Flips (rows, columns) that, after a transpose for orientations 5-8, make a photo upright.
 _ORIENTATION_FLIPS = {1: (False, False), 2: (False, True), 3: (True, True), 4: (True, False)}
-# OpenCV's channel count -> conversion of the color part to RGB (alpha is taken separately).
-_TO_RGB = {
-    1: cv2.COLOR_GRAY2RGB,
-    2: cv2.COLOR_GRAY2RGB,  # gray + alpha
-    3: cv2.COLOR_BGR2RGB,
-    4: cv2.COLOR_BGRA2RGB,
+CHANNEL_ORDERS = ("RGB", "BGR")
+# OpenCV's channel count -> conversion of the color part to RGB or BGR (alpha is taken
+# separately); None: OpenCV's own order already.
+_CONVERSIONS = {
+    "RGB": {
+        1: cv2.COLOR_GRAY2RGB,
+        2: cv2.COLOR_GRAY2RGB,  # gray + alpha
+        3: cv2.COLOR_BGR2RGB,
+        4: cv2.COLOR_BGRA2RGB,
+    },
+    "BGR": {1: cv2.COLOR_GRAY2BGR, 2: cv2.COLOR_GRAY2BGR, 3: None, 4: cv2.COLOR_BGRA2BGR},
 }
 
 
@@ -89,7 +94,7 @@ class Picture:
     """A decoded photo, upright, with the metadata to write back beside new pixels."""
 
     pixels: np.ndarray
-    """(H, W, 3) RGB, uint8 or uint16, EXIF orientation already applied."""
+    """(H, W, 3) uint8 or uint16, EXIF orientation already applied, in ``channel_order``."""
     alpha: np.ndarray | None
     """(H, W), same dtype as ``pixels``; passed through untouched."""
     exif: bytes | None
@@ -98,6 +103,8 @@ class Picture:
     icc_profile: bytes | None
     was_gray: bool
     """The file stored gray; ``pixels`` then hold the gray value in all 3 channels."""
+    channel_order: str = "RGB"
+    """"RGB", or "BGR" (OpenCV's order: reading and writing skip a conversion each)."""
 
     @property
     def bit_depth(self) -> int:
@@ -108,12 +115,15 @@ class Picture:
 # Reading ----------------------------------------------------------------------------------------
 
 
-def read_image(path: str | os.PathLike[str]) -> Picture:
-    """Read a photo upright, as RGB, with its alpha, EXIF and ICC profile.
+def read_image(path: str | os.PathLike[str], channel_order: str = "RGB") -> Picture:
+    """Read a photo upright, with its alpha, EXIF and ICC profile; the pixels in
+    ``channel_order`` ("RGB" or "BGR").
 
     Raises ImageReadError (one line naming the file) for a missing, empty, truncated, corrupt or
     unsupported file, including bit depths other than 8 and 16.
     """
+    if channel_order not in CHANNEL_ORDERS:
+        raise ValueError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")
     if Path(path).suffix.lower() not in SUPPORTED_EXTENSIONS:
         raise _cannot_read(path, f"unsupported file type (use {_extension_list()})")
     data = _read_bytes(path)
@@ -138,13 +148,15 @@ def read_image(path: str | os.PathLike[str]) -> Picture:
     # else: OpenCV's TIFF decoder has applied the Orientation tag itself.
     array = array.reshape(array.shape[0], array.shape[1], -1)
     channels = array.shape[2]
-    color = array[:, :, :1] if channels == 2 else array
+    color = np.ascontiguousarray(array[:, :, :1] if channels == 2 else array)
+    conversion = _CONVERSIONS[channel_order][channels]
     return Picture(
-        pixels=cv2.cvtColor(np.ascontiguousarray(color), _TO_RGB[channels]),
+        pixels=color if conversion is None else cv2.cvtColor(color, conversion),
         alpha=np.ascontiguousarray(array[:, :, -1]) if channels in (2, 4) else None,
         exif=meta.exif,
         icc_profile=meta.icc_profile,
         was_gray=channels <= 2 or meta.gray,
+        channel_order=channel_order,
     )
 
 
@@ -318,6 +330,8 @@ def _to_8bit(array: np.ndarray) -> np.ndarray:
 def _encode_with_pillow(extension: str, picture: Picture, quality: int) -> bytes:
     """Encode 8-bit WebP or BMP with Pillow, which writes the EXIF and ICC too."""
     pixels = _to_8bit(picture.pixels)
+    if picture.channel_order == "BGR":
+        pixels = pixels[..., ::-1]
     metadata: dict[str, object] = {}
     if picture.exif:
         metadata["exif"] = _EXIF_HEADER + picture.exif.removeprefix(_EXIF_HEADER)
@@ -341,7 +355,9 @@ def _encode_with_opencv(extension: str, picture: Picture, jpeg_quality: int) -> 
     """Encode PNG or TIFF (8 or 16-bit) or JPEG (8-bit, 4:4:4) with OpenCV, then add the
     metadata."""
     jpeg = extension in (".jpg", ".jpeg")
-    pixels = cv2.cvtColor(_to_8bit(picture.pixels) if jpeg else picture.pixels, cv2.COLOR_RGB2BGR)
+    pixels = _to_8bit(picture.pixels) if jpeg else picture.pixels
+    if picture.channel_order == "RGB":
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     options = []
     if jpeg:  # no alpha in JPEG
         options = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]

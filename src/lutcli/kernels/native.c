@@ -350,27 +350,32 @@ INLINE void backward_pixel(Lut table, GradLut *grad_table, Py_ssize_t base,
     } else {
         Py_ssize_t sr = strides[0], sg = strides[1], sb = strides[2];
         float r = f[0], gg = f[1], b = f[2];
+        float r1 = 1 - r, g1 = 1 - gg, b1 = 1 - b;
         if (grad_table != NULL) {
-            accumulate(*grad_table, base, g * ((1 - r) * (1 - gg) * (1 - b)));
-            accumulate(*grad_table, base + sr, g * (r * (1 - gg) * (1 - b)));
-            accumulate(*grad_table, base + sg, g * ((1 - r) * gg * (1 - b)));
-            accumulate(*grad_table, base + sg + sr, g * (r * gg * (1 - b)));
-            accumulate(*grad_table, base + sb, g * ((1 - r) * (1 - gg) * b));
-            accumulate(*grad_table, base + sb + sr, g * (r * (1 - gg) * b));
-            accumulate(*grad_table, base + sb + sg, g * ((1 - r) * gg * b));
-            accumulate(*grad_table, base + sb + sg + sr, g * (r * gg * b));
+            float w00 = g1 * b1, w10 = gg * b1, w01 = g1 * b, w11 = gg * b; /* (g, b) weights */
+            v4f low = g * r1, high = g * r;
+            accumulate(*grad_table, base, low * w00);
+            accumulate(*grad_table, base + sr, high * w00);
+            accumulate(*grad_table, base + sg, low * w10);
+            accumulate(*grad_table, base + sg + sr, high * w10);
+            accumulate(*grad_table, base + sb, low * w01);
+            accumulate(*grad_table, base + sb + sr, high * w01);
+            accumulate(*grad_table, base + sb + sg, low * w11);
+            accumulate(*grad_table, base + sb + sg + sr, high * w11);
         }
         if (grad_color == NULL) return;
         v4f c000 = node(table, base), c100 = node(table, base + sr);
         v4f c010 = node(table, base + sg), c110 = node(table, base + sg + sr);
         v4f c001 = node(table, base + sb), c101 = node(table, base + sb + sr);
         v4f c011 = node(table, base + sb + sg), c111 = node(table, base + sb + sg + sr);
-        v4f dr = (c100 - c000) * ((1 - gg) * (1 - b)) + (c110 - c010) * (gg * (1 - b)) +
-                 (c101 - c001) * ((1 - gg) * b) + (c111 - c011) * (gg * b);
-        v4f dg = (c010 - c000) * ((1 - r) * (1 - b)) + (c110 - c100) * (r * (1 - b)) +
-                 (c011 - c001) * ((1 - r) * b) + (c111 - c101) * (r * b);
-        v4f db = (c001 - c000) * ((1 - r) * (1 - gg)) + (c101 - c100) * (r * (1 - gg)) +
-                 (c011 - c010) * ((1 - r) * gg) + (c111 - c110) * (r * gg);
+        /* The derivatives along the forward pass's tree of lerps. */
+        v4f d00 = c100 - c000, d10 = c110 - c010, d01 = c101 - c001, d11 = c111 - c011;
+        v4f c00 = c000 + d00 * r, c10 = c010 + d10 * r, c01 = c001 + d01 * r, c11 = c011 + d11 * r;
+        v4f e0 = c10 - c00, e1 = c11 - c01;
+        v4f db = (c01 + e1 * gg) - (c00 + e0 * gg);
+        v4f dg = e0 + (e1 - e0) * b;
+        v4f q0 = d00 + (d10 - d00) * gg, q1 = d01 + (d11 - d01) * gg;
+        v4f dr = q0 + (q1 - q0) * b;
         dr *= g; dg *= g; db *= g;
         d[0] = dr[0] + dr[1] + dr[2];
         d[1] = dg[0] + dg[1] + dg[2];
