@@ -29,6 +29,31 @@ def cell(picture, pixels, offsets, mask, size: tl.constexpr):
 
 
 @triton.jit
+def cell_corners(plane, base, mask, size: tl.constexpr):
+    """The 8 lattice values around each pixel, c<r><g><b>, from one channel's plane."""
+    sg, sb = size, size * size
+    c000 = tl.load(plane + base, mask=mask, other=0.0)
+    c100 = tl.load(plane + base + 1, mask=mask, other=0.0)
+    c010 = tl.load(plane + base + sg, mask=mask, other=0.0)
+    c110 = tl.load(plane + base + sg + 1, mask=mask, other=0.0)
+    c001 = tl.load(plane + base + sb, mask=mask, other=0.0)
+    c101 = tl.load(plane + base + sb + 1, mask=mask, other=0.0)
+    c011 = tl.load(plane + base + sb + sg, mask=mask, other=0.0)
+    c111 = tl.load(plane + base + sb + sg + 1, mask=mask, other=0.0)
+    return c000, c100, c010, c110, c001, c101, c011, c111
+
+
+@triton.jit
+def path_corners(plane, base, step1, step2, mask, size: tl.constexpr):
+    """The 4 lattice values on each pixel's tetrahedral path, from one channel's plane."""
+    v0 = tl.load(plane + base, mask=mask, other=0.0)
+    v1 = tl.load(plane + base + step1, mask=mask, other=0.0)
+    v2 = tl.load(plane + base + step2, mask=mask, other=0.0)
+    v3 = tl.load(plane + base + 1 + size + size * size, mask=mask, other=0.0)
+    return v0, v1, v2, v3
+
+
+@triton.jit
 def tetrahedron(fr, fg, fb, size: tl.constexpr):
     """Offsets of v1 and v2 from v0, the sorted fractions, and which axis is max / min."""
     r_max = (fr >= fg) & (fr >= fb)
@@ -61,21 +86,10 @@ def forward_kernel(
         plane = luts + n * lut_stride + channel * nodes
         if tetrahedral:
             step1, step2, f1, f2, f3, _, _, _, _, _, _ = tetrahedron(fr, fg, fb, size)
-            v0 = tl.load(plane + base, mask=mask, other=0.0)
-            v1 = tl.load(plane + base + step1, mask=mask, other=0.0)
-            v2 = tl.load(plane + base + step2, mask=mask, other=0.0)
-            v3 = tl.load(plane + base + 1 + size + size * size, mask=mask, other=0.0)
+            v0, v1, v2, v3 = path_corners(plane, base, step1, step2, mask, size)
             value = v0 + (v1 - v0) * f1 + (v2 - v1) * f2 + (v3 - v2) * f3
         else:
-            sg, sb = size, size * size
-            c000 = tl.load(plane + base, mask=mask, other=0.0)
-            c100 = tl.load(plane + base + 1, mask=mask, other=0.0)
-            c010 = tl.load(plane + base + sg, mask=mask, other=0.0)
-            c110 = tl.load(plane + base + sg + 1, mask=mask, other=0.0)
-            c001 = tl.load(plane + base + sb, mask=mask, other=0.0)
-            c101 = tl.load(plane + base + sb + 1, mask=mask, other=0.0)
-            c011 = tl.load(plane + base + sb + sg, mask=mask, other=0.0)
-            c111 = tl.load(plane + base + sb + sg + 1, mask=mask, other=0.0)
+            c000, c100, c010, c110, c001, c101, c011, c111 = cell_corners(plane, base, mask, size)
             c00 = c000 + (c100 - c000) * fr
             c10 = c010 + (c110 - c010) * fr
             c01 = c001 + (c101 - c001) * fr
@@ -117,10 +131,7 @@ def backward_kernel(
                 tl.atomic_add(grads + base + step2, g * (f2 - f3), mask=mask)
                 tl.atomic_add(grads + top, g * f3, mask=mask)
             if want_image:
-                v0 = tl.load(plane + base, mask=mask, other=0.0)
-                v1 = tl.load(plane + base + step1, mask=mask, other=0.0)
-                v2 = tl.load(plane + base + step2, mask=mask, other=0.0)
-                v3 = tl.load(plane + top, mask=mask, other=0.0)
+                v0, v1, v2, v3 = path_corners(plane, base, step1, step2, mask, size)
                 d1, d2, d3 = (v1 - v0) * g, (v2 - v1) * g, (v3 - v2) * g
                 dr += tl.where(r_max, d1, tl.where(r_min, d3, d2))
                 dg += tl.where(g_max, d1, tl.where(g_min, d3, d2))
@@ -136,14 +147,8 @@ def backward_kernel(
                 tl.atomic_add(grads + base + sb + sg, g * (1 - fr) * fg * fb, mask=mask)
                 tl.atomic_add(grads + base + sb + sg + 1, g * fr * fg * fb, mask=mask)
             if want_image:
-                c000 = tl.load(plane + base, mask=mask, other=0.0)
-                c100 = tl.load(plane + base + 1, mask=mask, other=0.0)
-                c010 = tl.load(plane + base + sg, mask=mask, other=0.0)
-                c110 = tl.load(plane + base + sg + 1, mask=mask, other=0.0)
-                c001 = tl.load(plane + base + sb, mask=mask, other=0.0)
-                c101 = tl.load(plane + base + sb + 1, mask=mask, other=0.0)
-                c011 = tl.load(plane + base + sb + sg, mask=mask, other=0.0)
-                c111 = tl.load(plane + base + sb + sg + 1, mask=mask, other=0.0)
+                corners = cell_corners(plane, base, mask, size)
+                c000, c100, c010, c110, c001, c101, c011, c111 = corners
                 dr += g * (
                     (c100 - c000) * (1 - fg) * (1 - fb) + (c110 - c010) * fg * (1 - fb)
                     + (c101 - c001) * (1 - fg) * fb + (c111 - c011) * fg * fb
