@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LUT_PATH = ROOT / "presets" / "film.cube"
 PHOTO_SIZE = (3000, 4000)  # (height, width): 12 MP
 JPEG_QUALITY = 95
-PARTS = ("apply", "training", "folder")
+PARTS = ("apply", "training", "folder", "gpu")  # gpu: only where torch sees a CUDA GPU
 
 
 def parse_args() -> argparse.Namespace:
@@ -254,6 +254,51 @@ def training_rows(repeats: int, cores: int) -> list[dict]:
     return rows
 
 
+# GPU ---------------------------------------------------------------------------------------------
+
+
+def gpu_rows(repeats: int) -> list[dict]:
+    """On a CUDA GPU: a 4K photo (3840 × 2160, float32, already on the GPU) through the LUT,
+    and the training pass of ``training_rows``, lutcli's Triton kernel against grid_sample."""
+    from lutcli.kernels import cuda
+
+    device = torch.device("cuda")
+    lut = lut_tensor().to(device)
+    photo = torch.rand(1, 3, 2160, 3840, device=device)
+    batch = torch.rand(8, 3, 256, 256, device=device).requires_grad_()
+    learned = lut.clone().requires_grad_()
+    upstream = torch.randn(8, 3, 256, 256, device=device)
+
+    def timed(run: Callable[[], object]) -> float:
+        def synchronized() -> None:
+            run()
+            torch.cuda.synchronize()
+
+        return best_seconds(synchronized, max(repeats, 10))
+
+    def grid_sample(image: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        grid = (image * 2 - 1).permute(0, 2, 3, 1).unsqueeze(1)
+        volume = table.unsqueeze(0).expand(image.shape[0], -1, -1, -1, -1)
+        return F.grid_sample(volume, grid, mode="bilinear", align_corners=True)
+
+    def backward(forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+        batch.grad = learned.grad = None
+        forward(batch, learned).reshape(upstream.shape).backward(upstream)
+
+    ways = [("lutcli kernel", apply_lut), ("torch grid_sample", grid_sample)]
+    rows = []
+    for name, forward in ways:
+        with torch.no_grad():
+            apply_ms = timed(lambda f=forward: f(photo, lut)) * 1e3
+        train_ms = timed(lambda f=forward: backward(f)) * 1e3
+        rows.append({"tool": name, "apply_4k_ms": apply_ms, "training_ms": train_ms})
+        print(
+            f"  {name}: 4K in {apply_ms:.2f} ms, training pass {train_ms:.2f} ms", file=sys.stderr
+        )
+    rows[0]["kernel"] = "triton" if cuda.available() else "torch reference"
+    return rows
+
+
 # Folder ------------------------------------------------------------------------------------------
 
 
@@ -396,6 +441,12 @@ def print_tables(results: dict) -> None:
             line = f"| {row['tool']} | {row['images_per_s']:.2f} | {times:.2f}× "
             print(line + f"| {row['seconds']:.1f} s |")
         print()
+    if "gpu" in results:
+        print(f"| on {results['gpu_name']} | 4K photo (ms) | training pass (ms) |")
+        print("|---|---|---|")
+        for row in results["gpu"]:
+            print(f"| {row['tool']} | {row['apply_4k_ms']:.2f} | {row['training_ms']:.2f} |")
+        print()
     for line in results["ratios"]:
         print(f"- {line}")
 
@@ -451,6 +502,10 @@ def main() -> None:
     if "folder" in parts:
         print("folder:", file=sys.stderr)
         results["folder"] = folder_rows(photo, args.folder_images, args.work, args.repeats, cores)
+    if "gpu" in parts and torch.cuda.is_available():
+        print(f"gpu ({torch.cuda.get_device_name()}):", file=sys.stderr)
+        results["gpu"] = gpu_rows(args.repeats)
+        results["gpu_name"] = torch.cuda.get_device_name()
     results["ratios"] = summary_ratios(results, cores)
     print_tables(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
