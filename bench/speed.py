@@ -58,7 +58,7 @@ def parse_args() -> argparse.Namespace:
         "--parts", default=",".join(PARTS), help="comma-separated: " + ", ".join(PARTS)
     )
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
-    parser.add_argument("--folder-images", type=int, default=16, help="the large folder")
+    parser.add_argument("--folder-images", type=int, default=32, help="the large folder")
     return parser.parse_args()
 
 

@@ -90,8 +90,18 @@ class CombinedModel(LutModel):
     def warm_start(
         self, inputs: torch.Tensor, targets: torch.Tensor, smoothness_weight: float
     ) -> bool:
-        """The linear part's basic LUT takes the exact fit; the product part starts as identity."""
-        return self.linear_part.warm_start(inputs, targets, smoothness_weight)
+        """With a second (generated-LUT) product part, no warm start: the whole model starts
+        as the identity, since that part's networks see the photo through the linear part and
+        learn less through one fitted to the average correction. With a first product part,
+        which only blends three basis LUTs per photo, the linear part's basic LUT takes the
+        exact fit, and the product part starts as the identity.
+
+        Measured on the white-balance job, 20 epochs, unseen PSNR from the fit / the identity:
+        first + second 27.23 / 28.89 dB, second + second 26.70 / 29.17 dB, first + first
+        28.26 / 25.40 dB (24.35 dB with another seed)."""
+        if isinstance(self.product_part, FirstOptimizationModel):
+            return self.linear_part.warm_start(inputs, targets, smoothness_weight)
+        return False
 
 
 def _build(
