@@ -495,8 +495,10 @@ def test_interrupted_apply_leaves_no_partial_file(
 @pytest.mark.parametrize("delay", [0.0, 0.05])
 def test_sigint_during_a_real_run_leaves_only_whole_files(tmp_path, model_path, delay):
     folder = tmp_path / "photos"
-    count = 30
-    base = gradient(400, 600)
+    # Enough work that the run is still going when the signal comes: parallel jobs and the
+    # compiled kernel get through a small photo in a few milliseconds.
+    count = 40
+    base = gradient(800, 1200)
     for index in range(count):
         write_picture(folder / f"{index:02d}.png", np.roll(base, 7 * index, axis=1))
     output = tmp_path / "out"
@@ -524,7 +526,7 @@ def test_sigint_during_a_real_run_leaves_only_whole_files(tmp_path, model_path, 
     assert 1 <= len(written) < count
     for path in written:
         picture = read_image(path)  # raises for a truncated file
-        assert picture.pixels.shape == (400, 600, 3), path
+        assert picture.pixels.shape == (800, 1200, 3), path
 
 
 # Presets (--requirement) and resizing (--scale) ----------------------------------------------
