@@ -503,7 +503,15 @@ def test_sigint_during_a_real_run_leaves_only_whole_files(tmp_path, model_path, 
         write_picture(folder / f"{index:02d}.png", np.roll(base, 7 * index, axis=1))
     output = tmp_path / "out"
     command = [str(LUTCLI), "apply", str(folder), str(output), "--model", str(model_path), "-q"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As from a terminal: a test run started in the background (`make test &`) has SIGINT
+        # ignored, which its children would inherit, and Python then installs no handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 90
         while not (output.is_dir() and any(p.suffix == ".png" for p in output.iterdir())):
