@@ -13,12 +13,13 @@ import sys
 import numpy as np
 import torch
 
+from lutcli.kernels import is_tetrahedral
+
 try:
     from lutcli.kernels import _native
 except ImportError:  # not built: the torch reference path is used instead
     _native = None
 
-INTERPOLATIONS = ("trilinear", "tetrahedral")
 # Pixel types of apply_to_pixels and their codes in native.c.
 PIXEL_KINDS = {np.dtype(np.uint8): 0, np.dtype(np.uint16): 1, np.dtype(np.float32): 2}
 
@@ -55,12 +56,6 @@ def _check_lut(lut: torch.Tensor) -> torch.Tensor:
     return lut.detach().to("cpu", torch.float32).contiguous()
 
 
-def _interp_code(interp: str) -> int:
-    if interp not in INTERPOLATIONS:
-        raise ValueError(f"unknown interpolation {interp!r}; choose one of {INTERPOLATIONS}")
-    return INTERPOLATIONS.index(interp)
-
-
 def apply_to_pixels(
     pixels: np.ndarray,
     lut: torch.Tensor,
@@ -90,7 +85,7 @@ def apply_to_pixels(
         PIXEL_KINDS[pixels.dtype],
         table.data_ptr(),
         table.shape[-1],
-        _interp_code(interp),
+        is_tetrahedral(interp),
         threads or cpu_count(),
     )
     return out
@@ -137,4 +132,4 @@ def interpolate_planar(colors: torch.Tensor, table: torch.Tensor, interp: str) -
     """
     if not available():
         raise RuntimeError("the compiled kernels are not available; check available() first")
-    return _PlanarInterpolation.apply(colors, table, _interp_code(interp))
+    return _PlanarInterpolation.apply(colors, table, is_tetrahedral(interp))

@@ -13,6 +13,8 @@ import os
 
 import torch
 
+from lutcli.kernels import is_tetrahedral
+
 BLOCK = 256
 
 
@@ -77,6 +79,4 @@ def interpolate_planar(colors: torch.Tensor, table: torch.Tensor, interp: str) -
     -> (N, 3, P). Differentiable with respect to both."""
     if not available():
         raise RuntimeError("the GPU kernel is not available; check available() first")
-    if interp not in ("trilinear", "tetrahedral"):
-        raise ValueError(f"unknown interpolation {interp!r}")
-    return _PlanarInterpolation.apply(colors, table, interp == "tetrahedral")
+    return _PlanarInterpolation.apply(colors, table, is_tetrahedral(interp))

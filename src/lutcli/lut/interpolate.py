@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from lutcli.kernels import cpu, cuda
+from lutcli.kernels import INTERPOLATIONS, cpu, cuda, is_tetrahedral
 
-INTERPOLATIONS = ("trilinear", "tetrahedral")
+# INTERPOLATIONS is defined beside the kernels, the lowest layer, and is public here too.
+__all__ = ["INTERPOLATIONS", "apply_lut", "compose_luts", "reference_apply_lut"]
 
 # Pixels interpolated at once when no gradient is needed: bounds the memory of the 8 (or 4)
 # gathered corner colors for a large photo to a few hundred MB.
@@ -61,8 +62,7 @@ def compose_luts(
 
 def _check(image: torch.Tensor, lut: torch.Tensor, interp: str) -> None:
     """Raise ValueError unless apply_lut can take these arguments."""
-    if interp not in INTERPOLATIONS:
-        raise ValueError(f"unknown interpolation {interp!r}; choose one of {INTERPOLATIONS}")
+    is_tetrahedral(interp)  # raises for an unknown name
     if image.dim() != 4 or image.shape[1] != 3:
         raise ValueError(f"image must be (N, 3, H, W), got {tuple(image.shape)}")
     batch, size = image.shape[0], lut.shape[-1]
