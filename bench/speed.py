@@ -92,6 +92,31 @@ def lut_tensor() -> torch.Tensor:
     return torch.from_numpy(read_cube(LUT_PATH).lut3d.table)
 
 
+def pillow_table(lut: torch.Tensor) -> list[float]:
+    """A (3, D, D, D) LUT as Pillow's Color3DLUT takes it: RGB triplets, red fastest."""
+    return lut.permute(1, 2, 3, 0).reshape(-1, 3).clamp(0, 1).numpy().ravel().tolist()
+
+
+def grid_sample_lut(image: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) through a (3, D, D, D) LUT with torch's grid_sample, the usual way in
+    learned-LUT code: the LUT as a volume [b, g, r], the colors as its (r, g, b) coordinates."""
+    grid = (image * 2 - 1).permute(0, 2, 3, 1).unsqueeze(1)
+    volume = lut.unsqueeze(0).expand(image.shape[0], -1, -1, -1, -1)
+    return F.grid_sample(volume, grid, mode="bilinear", align_corners=True)
+
+
+def training_pass(
+    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    image: torch.Tensor,
+    lut: torch.Tensor,
+    upstream: torch.Tensor,
+) -> None:
+    """One forward and backward pass of ``forward`` with the output's gradient ``upstream``,
+    gradients for both leaves ``image`` and ``lut``."""
+    image.grad = lut.grad = None
+    forward(image, lut).reshape(upstream.shape).backward(upstream)
+
+
 # Applying ----------------------------------------------------------------------------------------
 
 
@@ -139,8 +164,7 @@ def apply_rows(photo: np.ndarray, repeats: int, cores: int) -> list[dict]:
             lambda: F.grid_sample(volume, grid, mode="bilinear", align_corners=True))  # fmt: skip
     torch.set_num_threads(cores)
 
-    table = lut.permute(1, 2, 3, 0).reshape(-1, 3).clamp(0, 1).numpy().ravel().tolist()
-    pillow_lut = ImageFilter.Color3DLUT(lut.shape[-1], table)
+    pillow_lut = ImageFilter.Color3DLUT(lut.shape[-1], pillow_table(lut))
     picture = Image.fromarray(photo)
     add("Pillow Color3DLUT", "uint8 trilinear", 1, lambda: picture.filter(pillow_lut))
 
@@ -221,27 +245,15 @@ def training_rows(repeats: int, cores: int) -> list[dict]:
     upstream = torch.randn(8, 3, 256, 256, generator=generator)
     megapixels = image.numel() / 3 / 1e6
 
-    def step(forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[], None]:
-        def run() -> None:
-            image.grad = lut.grad = None
-            forward(image, lut).reshape(upstream.shape).backward(upstream)
-
-        return run
-
-    def grid_sample(image: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-        grid = (image * 2 - 1).permute(0, 2, 3, 1).unsqueeze(1)
-        volume = lut.unsqueeze(0).expand(image.shape[0], -1, -1, -1, -1)
-        return F.grid_sample(volume, grid, mode="bilinear", align_corners=True)
-
     ways = (
         ("lutcli kernel", apply_lut),
         ("lutcli torch reference", reference_apply_lut),
-        ("torch grid_sample", grid_sample),
+        ("torch grid_sample", grid_sample_lut),
     )
     rows = []
     torch.set_num_threads(cores)
     for name, forward in ways:
-        seconds = best_seconds(step(forward), repeats)
+        seconds = best_seconds(lambda f=forward: training_pass(f, image, lut, upstream), repeats)
         rows.append(
             {
                 "tool": name,
@@ -276,21 +288,12 @@ def gpu_rows(repeats: int) -> list[dict]:
 
         return best_seconds(synchronized, max(repeats, 10))
 
-    def grid_sample(image: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        grid = (image * 2 - 1).permute(0, 2, 3, 1).unsqueeze(1)
-        volume = table.unsqueeze(0).expand(image.shape[0], -1, -1, -1, -1)
-        return F.grid_sample(volume, grid, mode="bilinear", align_corners=True)
-
-    def backward(forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-        batch.grad = learned.grad = None
-        forward(batch, learned).reshape(upstream.shape).backward(upstream)
-
-    ways = [("lutcli kernel", apply_lut), ("torch grid_sample", grid_sample)]
+    ways = [("lutcli kernel", apply_lut), ("torch grid_sample", grid_sample_lut)]
     rows = []
     for name, forward in ways:
         with torch.no_grad():
             apply_ms = timed(lambda f=forward: f(photo, lut)) * 1e3
-        train_ms = timed(lambda f=forward: backward(f)) * 1e3
+        train_ms = timed(lambda f=forward: training_pass(f, batch, learned, upstream)) * 1e3
         rows.append({"tool": name, "apply_4k_ms": apply_ms, "training_ms": train_ms})
         print(
             f"  {name}: 4K in {apply_ms:.2f} ms, training pass {train_ms:.2f} ms", file=sys.stderr
@@ -323,7 +326,7 @@ def folder_rows(photo: np.ndarray, count: int, work: Path, repeats: int, cores: 
                 shifted = np.roll(photo, 97 * index, axis=1)  # each photo a little different
                 Image.fromarray(shifted).save(path, quality=JPEG_QUALITY, subsampling=0)
     lut = lut_tensor()
-    table = lut.permute(1, 2, 3, 0).reshape(-1, 3).clamp(0, 1).numpy().ravel().tolist()
+    table = pillow_table(lut)
     outputs = work / "out"
 
     def fresh() -> Path:
