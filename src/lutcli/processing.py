@@ -28,6 +28,7 @@ from lutcli.lut.cube import CubeFile
 from lutcli.lut.interpolate import apply_lut
 from lutcli.models.base import LutModel
 from lutcli.models.export import sample_lut
+from lutcli.models.networks import fix_picture_size
 
 # A look maps (1, 3, H, W) float RGB in [0, 1] to the same shape; the optional second argument
 # is the whole picture that image-adaptive models look at (default: the image itself).
@@ -67,19 +68,22 @@ class LutLook:
     def apply(
         self,
         pixels: np.ndarray,
-        context: np.ndarray | None = None,
+        context: torch.Tensor | None = None,
         threads: int | None = None,
         out: np.ndarray | None = None,
         channel_order: str = "RGB",
     ) -> np.ndarray:
         """(H, W, 3) pixels, uint8, uint16 or float32 in [0, 1], through the LUT for the
-        picture ``context`` (uint8 or uint16; default: the pixels themselves), in the same type
-        and ``channel_order`` ("RGB" or "BGR", for both). ``out`` may be ``pixels`` (in place).
+        picture ``context`` ((1, 3, H, W) as ``to_tensor`` gives it; default: the pixels
+        themselves), in the same type. ``channel_order`` ("RGB" or "BGR") is that of the pixels,
+        the result and the context. ``out`` may be ``pixels`` (in place).
         """
         whole = None
         if self.adaptive:
-            whole = pixels if context is None else context
-            whole = to_tensor(whole[..., ::-1] if channel_order == "BGR" else whole)
+            # Size-fixed here, as the model would, so that putting the channels in RGB order
+            # copies 256² pixels, not the photo.
+            whole = fix_picture_size(to_tensor(pixels) if context is None else context)
+            whole = whole.flip(1) if channel_order == "BGR" else whole
         lut = self.lut_for(whole)
         if channel_order == "BGR":  # the same LUT with its axes and outputs in BGR order
             lut = lut.flip(0).permute(0, 3, 2, 1)
@@ -217,8 +221,9 @@ def process_image(
     shrinking = scale < 1
     order = picture.channel_order
     if fast and shrinking:  # the LUT runs on the resampled float colors
-        small = resize(to_tensor(pixels), size)[0].permute(1, 2, 0).contiguous().numpy()
-        result = look.apply(small, pixels, threads, small, order)
+        image = to_tensor(pixels)
+        small = resize(image, size)[0].permute(1, 2, 0).contiguous().numpy()
+        result = look.apply(small, image, threads, small, order)
         result = from_tensor(torch.from_numpy(result).permute(2, 0, 1), pixels.dtype)
     elif fast:  # in place: the decoded pixels are this function's own
         result = look.apply(pixels, None, threads, pixels, order)
