@@ -5,10 +5,11 @@
  * - forward_planar / backward_planar: (N, 3, P) float32 pictures as torch holds them, with one
  *   LUT for the batch or one per picture; the forward and backward passes of training.
  *
- * The LUT arrives as torch holds it, (3, D, D, D) float32 planes indexed [c][b][g][r]. Each call
- * first repacks it as one 4-float node per lattice point (R, G, B, 0), so that a corner is a
- * single 16-byte load and every interpolation step works on the three channels at once (GCC and
- * clang vector extensions; SSE on x86, NEON on ARM). Python validates shapes and types before
+ * The LUT arrives as torch holds it, (3, D, D, D) float32 planes indexed [c][b][g][r]. A LUT
+ * that serves many pixels (a photo, a batch) is first repacked as one 4-float node per lattice
+ * point (R, G, B, 0), so that a corner is a single 16-byte load; one LUT per picture is read
+ * from the planes in place. Every interpolation step works on the three channels at once (GCC
+ * and clang vector extensions; SSE on x86, NEON on ARM). Python validates shapes and types before
  * calling; pointers arrive as integers (torch's data_ptr(), numpy's ctypes.data). The GIL is
  * released while the kernels run, and OpenMP spreads the pixels over `threads` cores.
  */
@@ -101,14 +102,24 @@ INLINE void order_axes(const float *f, int *a) {
     a[0] = r; a[1] = g; a[2] = b;
 }
 
+/* The tetrahedral path of a cell: the axes in order `a`, the nodes v0..v3 in `v`. */
+INLINE void tetrahedral_path(Py_ssize_t base, const Py_ssize_t *strides, const float *f, int *a,
+                             Py_ssize_t *v) {
+    order_axes(f, a);
+    v[0] = base;
+    v[1] = base + strides[a[0]];
+    v[2] = v[1] + strides[a[1]];
+    v[3] = base + strides[0] + strides[1] + strides[2];
+}
+
 INLINE v4f interpolate(Lut table, Py_ssize_t base, const Py_ssize_t *strides,
                        const float *f, int tetrahedral) {
     if (tetrahedral) {
         int a[3];
-        order_axes(f, a);
-        Py_ssize_t i1 = base + strides[a[0]], i2 = i1 + strides[a[1]];
-        Py_ssize_t i3 = base + strides[0] + strides[1] + strides[2];
-        v4f v0 = node(table, base), v1 = node(table, i1), v2 = node(table, i2), v3 = node(table, i3);
+        Py_ssize_t i[4];
+        tetrahedral_path(base, strides, f, a, i);
+        v4f v0 = node(table, i[0]), v1 = node(table, i[1]), v2 = node(table, i[2]);
+        v4f v3 = node(table, i[3]);
         return v0 + (v1 - v0) * f[a[0]] + (v2 - v1) * f[a[1]] + (v3 - v2) * f[a[2]];
     }
     Py_ssize_t sr = strides[0], sg = strides[1], sb = strides[2];
@@ -332,17 +343,17 @@ INLINE void backward_pixel(Lut table, GradLut *grad_table, Py_ssize_t base,
     float d[3]; /* d output / d fraction, dotted with the output's gradient */
     if (tetrahedral) {
         int a[3];
-        order_axes(f, a);
-        Py_ssize_t i1 = base + strides[a[0]], i2 = i1 + strides[a[1]];
-        Py_ssize_t i3 = base + strides[0] + strides[1] + strides[2];
+        Py_ssize_t i[4];
+        tetrahedral_path(base, strides, f, a, i);
         if (grad_table != NULL) {
-            accumulate(*grad_table, base, g * (1.0f - f[a[0]]));
-            accumulate(*grad_table, i1, g * (f[a[0]] - f[a[1]]));
-            accumulate(*grad_table, i2, g * (f[a[1]] - f[a[2]]));
-            accumulate(*grad_table, i3, g * f[a[2]]);
+            accumulate(*grad_table, i[0], g * (1.0f - f[a[0]]));
+            accumulate(*grad_table, i[1], g * (f[a[0]] - f[a[1]]));
+            accumulate(*grad_table, i[2], g * (f[a[1]] - f[a[2]]));
+            accumulate(*grad_table, i[3], g * f[a[2]]);
         }
         if (grad_color == NULL) return;
-        v4f v0 = node(table, base), v1 = node(table, i1), v2 = node(table, i2), v3 = node(table, i3);
+        v4f v0 = node(table, i[0]), v1 = node(table, i[1]), v2 = node(table, i[2]);
+        v4f v3 = node(table, i[3]);
         v4f e1 = (v1 - v0) * g, e2 = (v2 - v1) * g, e3 = (v3 - v2) * g;
         d[a[0]] = e1[0] + e1[1] + e1[2];
         d[a[1]] = e2[0] + e2[1] + e2[2];
