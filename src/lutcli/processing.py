@@ -264,6 +264,11 @@ class Summary:
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
 
+def cores_per_job(parallel_jobs: int) -> int:
+    """The cores each of ``parallel_jobs`` photos processed at once gets (at least one)."""
+    return max(1, kernels_cpu.cpu_count() // parallel_jobs)
+
+
 def process_jobs(
     look: Look,
     jobs: list[Job],
@@ -292,8 +297,7 @@ def process_jobs(
         else:
             todo.append(job)
     parallel_jobs = max(1, min(parallel_jobs, len(todo)))
-    # The cores not taken by parallel jobs go to each photo's LUT kernel.
-    threads = max(1, kernels_cpu.cpu_count() // parallel_jobs)
+    threads = cores_per_job(parallel_jobs)
 
     def run(job: Job) -> tuple[str, str]:
         try:

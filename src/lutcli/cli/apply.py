@@ -91,7 +91,14 @@ def apply(
     from lutcli.lut.cube import read_cube
     from lutcli.models.files import load_model
     from lutcli.presets import find_preset
-    from lutcli.processing import Job, cube_look, model_look, plan_jobs, process_jobs
+    from lutcli.processing import (
+        Job,
+        cores_per_job,
+        cube_look,
+        model_look,
+        plan_jobs,
+        process_jobs,
+    )
     from lutcli.training.trainer import resolve_device
 
     if sum(look is not None for look in (model_path, cube_path, requirement)) != 1:
@@ -104,7 +111,7 @@ def apply(
     jobs = plan_jobs(source, destination, recursive)
     parallel_jobs = parallel_jobs or cpu_count()
     # Parallel photos share the cores: an adaptive model's network gets its part of them.
-    torch.set_num_threads(max(1, cpu_count() // parallel_jobs))
+    torch.set_num_threads(cores_per_job(parallel_jobs))
     target = resolve_device(device)
     if model_path is not None:
         look = model_look(load_model(model_path)[0], interp, target)
