@@ -1,42 +1,125 @@
-"""Writing files so that a reader never sees half of one: temporary file, then rename."""
+"""Writing files so that a reader never sees half of one: temporary file, then rename.
+
+A temporary file is named ``.NAME.PID.HOST.RANDOM.lutcli-tmp`` beside its destination ``NAME``:
+a writer killed outright (SIGKILL, power loss) cannot remove it, so the first atomic write into
+a folder removes those of this machine whose writing process is gone.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
-import tempfile
+import secrets
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-# Read once at import (single-threaded then): new files get the usual permissions, not the
-# owner-only mode that temporary files are created with.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+TEMP_SUFFIX = ".lutcli-tmp"
+# Only temporary files written on this machine are checked against its processes.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+# Bytes of the destination's name kept in a temporary file's name (file names stop at 255).
+_NAME_BYTES = 120
+# Hard links that a file system does not support (FAT, some network shares).
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+_cleaned_folders: set[Path] = set()
+_cleaning = threading.Lock()
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path``; on success it replaces ``path`` in one step.
+def atomic_write(path: str | os.PathLike, replace: bool = True) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path``; on success it becomes ``path`` in one step.
 
-    On any error or interruption the temporary file is removed and ``path`` is left as it was.
+    With ``replace`` False an existing ``path``, even one that appeared while writing, is kept
+    and FileExistsError is raised. On any error or interruption the temporary file is removed
+    and ``path`` is left as it was. The file gets the usual permissions (0o666 less the umask).
     """
     path = Path(path)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".lutcli-tmp", delete=False
-    )
+    remove_stale_temp_files(path.parent)
+    temporary = path.parent / _temp_name(path.name)
+    # Created with mode 0o666, less the umask that the OS applies: none is read or changed.
+    handle = open(temporary, "xb")  # noqa: SIM115 (closed below, before the rename)
     try:
-        os.chmod(handle.name, 0o666 & ~_UMASK)
         with handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(handle.name, path)
+        if replace:
+            os.replace(temporary, path)
+        else:
+            _publish_without_replacing(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(handle.name)
+            os.unlink(temporary)
         raise
+
+
+def _publish_without_replacing(temporary: Path, path: Path) -> None:
+    """Give ``temporary`` the name ``path`` unless a file has it: a hard link fails rather than
+    replace, in one step, then the temporary name goes."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if error.errno not in _NO_LINKS:
+            raise
+        # No hard links here: check, then rename (another writer could slip in between).
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
+        os.replace(temporary, path)
+        return
+    os.unlink(temporary)
+
+
+def _temp_name(name: str) -> str:
+    kept = os.fsdecode(os.fsencode(name)[:_NAME_BYTES])
+    return f".{kept}.{os.getpid()}.{_HOST}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def _writer_pid(name: str) -> int | None:
+    """The process that wrote the temporary file ``name`` on this machine, from its name."""
+    if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+        return None
+    parts = name[: -len(TEMP_SUFFIX)].rsplit(".", 3)
+    if len(parts) != 4 or parts[2] != _HOST or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files in ``folder`` that a process of this machine left when it was
+    killed; once per folder and process. Returns the files removed."""
+    folder = Path(folder)
+    if os.name != "posix":  # the check by process id is the POSIX one
+        return []
+    with _cleaning:
+        if folder in _cleaned_folders:
+            return []
+        _cleaned_folders.add(folder)
+    removed = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            pid = _writer_pid(entry.name)
+            if pid is not None and not _is_running(pid) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def file_digest(path: str | os.PathLike) -> str:
