@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lutcli.errors import LutcliError
+from lutcli.kernels import cuda
 from lutcli.lut import interpolate
 from lutcli.lut.interpolate import apply_lut
 from lutcli.lut.lattice import identity_lut
@@ -146,3 +148,37 @@ def test_rejects_bad_shapes_and_names():
         apply_lut(torch.rand(3, 2, 2), lut)
     with pytest.raises(ValueError, match="lut must be"):
         apply_lut(torch.rand(2, 3, 2, 2), torch.stack([lut] * 3))
+
+
+# LUTCLI_KERNELS: which kernels apply_lut runs -------------------------------------------------
+
+
+@pytest.fixture
+def triton_kernel_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The interpolations apply_lut handed to the Triton kernels, in order."""
+    calls: list[str] = []
+    monkeypatch.setattr(
+        cuda, "interpolate_planar", lambda colors, table, interp: calls.append(interp)
+    )
+    return calls
+
+
+def test_the_triton_choice_where_the_kernels_cannot_run_is_an_error(monkeypatch):
+    monkeypatch.setenv("LUTCLI_KERNELS", "triton")
+    monkeypatch.setattr(cuda, "runs_on", lambda device: False)
+    with pytest.raises(LutcliError, match="LUTCLI_KERNELS=triton.*TRITON_INTERPRET=1"):
+        apply_lut(torch.rand(1, 3, 4, 4), identity_lut(5))
+
+
+def test_the_triton_choice_leaves_other_types_to_the_torch_path(monkeypatch, triton_kernel_calls):
+    """The kernels take float32; float64 (the precise tests' type) takes the torch path."""
+    monkeypatch.setenv("LUTCLI_KERNELS", "triton")
+    image = torch.rand(1, 3, 4, 4, dtype=torch.float64)
+    torch.testing.assert_close(apply_lut(image, identity_lut(5).double()), image)
+    assert triton_kernel_calls == []
+
+
+def test_an_unknown_kernel_choice_is_an_error_naming_the_choices(monkeypatch):
+    monkeypatch.setenv("LUTCLI_KERNELS", "gpu")
+    with pytest.raises(LutcliError, match="LUTCLI_KERNELS='gpu'.*auto, reference, triton"):
+        apply_lut(torch.rand(1, 3, 4, 4), identity_lut(5))

@@ -1,15 +1,20 @@
-"""The GPU kernel: LUT interpolation for (N, 3, P) float32 CUDA tensors, forward and backward.
+"""The GPU kernels: LUT interpolation for (N, 3, P) float32 tensors, forward and backward.
 
 Written in Triton, which ships with torch's CUDA builds and compiles for the GPU at hand on first
-use: nothing to build at install time, and nothing on machines without a GPU (``available()``
-is then False and triton is never imported). The kernels are in ``triton_kernels``: one program
-handles a block of pixels of one picture; the LUT gradient is summed with atomic adds.
+use: nothing to build at install time, and nothing on machines without a GPU (triton is then not
+even imported). The kernels are in ``triton_kernels``: one program handles a block of pixels of
+one picture; the LUT gradient is summed with atomic adds.
+
+With TRITON_INTERPRET=1, Triton's interpreter runs the same kernels on CPU tensors (slowly):
+how the tests check them, and (LUTCLI_KERNELS=triton) the whole GPU code path, without a GPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import threading
 
 import torch
 
@@ -17,12 +22,17 @@ from lutcli.kernels import is_tetrahedral
 
 BLOCK = 256
 
+# Triton's interpreter is not thread-safe, and ``lutcli apply`` runs photos on threads: under
+# it, one launch at a time. Compiled launches on a GPU need no lock.
+_interpreter_lock = threading.Lock()
+
 
 @functools.cache
 def _kernels():
-    """The module of Triton kernels, or None where they cannot run (no triton, no GPU).
-    TRITON_INTERPRET=1 runs them on the CPU, as the tests of machines without a GPU do."""
-    if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+    """The module of Triton kernels, or None where triton is missing or nothing could run
+    them (no GPU, and TRITON_INTERPRET unset or 0: triton is then not imported)."""
+    interpreter = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+    if not torch.cuda.is_available() and not interpreter:
         return None
     try:
         from lutcli.kernels import triton_kernels
@@ -31,13 +41,23 @@ def _kernels():
     return triton_kernels
 
 
-def available() -> bool:
-    """Whether the GPU kernel can run here."""
-    return os.environ.get("LUTCLI_KERNELS", "") != "reference" and _kernels() is not None
+def runs_on(device: torch.device | str) -> bool:
+    """Whether the Triton kernels can run on tensors of ``device``: CUDA tensors where triton
+    is installed, CPU tensors only under Triton's interpreter."""
+    kernels = _kernels()
+    device = torch.device(device)
+    if kernels is None:
+        return False
+    return device.type == "cuda" or (device.type == "cpu" and kernels.INTERPRETED)
+
+
+def _launching():
+    """The context of a kernel launch: serialized under the interpreter."""
+    return _interpreter_lock if _kernels().INTERPRETED else contextlib.nullcontext()
 
 
 class _PlanarInterpolation(torch.autograd.Function):
-    """apply_lut on (N, 3, P) float32 GPU tensors, with gradients for the image and the LUTs."""
+    """apply_lut on (N, 3, P) float32 tensors, with gradients for the image and the LUTs."""
 
     @staticmethod
     def forward(ctx, colors, table, tetrahedral):  # type: ignore[override]
@@ -48,9 +68,10 @@ class _PlanarInterpolation(torch.autograd.Function):
         lut_stride = 0 if table.shape[0] == 1 else 3 * size**3
         out = torch.empty_like(colors)
         grid = (-(-pixels // BLOCK), batch)
-        kernels.forward_kernel[grid](
-            colors, table, out, pixels, lut_stride, size, tetrahedral, BLOCK
-        )
+        with _launching():
+            kernels.forward_kernel[grid](
+                colors, table, out, pixels, lut_stride, size, tetrahedral, BLOCK
+            )
         ctx.save_for_backward(colors, table)
         ctx.tetrahedral = tetrahedral
         return out
@@ -67,16 +88,17 @@ class _PlanarInterpolation(torch.autograd.Function):
         grad_colors = torch.empty_like(colors) if want_image else colors.new_empty(1)
         grad_table = torch.zeros_like(table) if want_luts else table.new_empty(1)
         grid = (-(-pixels // BLOCK), batch)
-        kernels.backward_kernel[grid](
-            colors, table, grad_output, grad_colors, grad_table, pixels, lut_stride,
-            size, ctx.tetrahedral, want_image, want_luts, BLOCK,
-        )  # fmt: skip
+        with _launching():
+            kernels.backward_kernel[grid](
+                colors, table, grad_output, grad_colors, grad_table, pixels, lut_stride,
+                size, ctx.tetrahedral, want_image, want_luts, BLOCK,
+            )  # fmt: skip
         return (grad_colors if want_image else None), (grad_table if want_luts else None), None
 
 
 def interpolate_planar(colors: torch.Tensor, table: torch.Tensor, interp: str) -> torch.Tensor:
-    """colors (N, 3, P) float32 on a GPU; table (1 or N, 3, D, D, D) float32 on the same GPU
-    -> (N, 3, P). Differentiable with respect to both."""
-    if not available():
-        raise RuntimeError("the GPU kernel is not available; check available() first")
+    """colors (N, 3, P) float32 on a GPU (or the CPU under the interpreter); table (1 or N, 3,
+    D, D, D) float32 on the same device -> (N, 3, P). Differentiable with respect to both."""
+    if not runs_on(colors.device):
+        raise RuntimeError(f"the Triton kernels cannot run on {colors.device}; see runs_on()")
     return _PlanarInterpolation.apply(colors, table, is_tetrahedral(interp))

@@ -7,6 +7,7 @@ g) the last, so v1 = v0 + e_max, v2 = v3 - e_min and v3 = v0 + (1, 1, 1).
 
 import triton
 import triton.language as tl
+from triton.runtime.interpreter import InterpretedFunction
 
 
 @triton.jit
@@ -167,3 +168,8 @@ def backward_kernel(
         tl.store(target, tl.where(in_r, dr * scale, 0.0), mask=mask)
         tl.store(target + pixels, tl.where(in_g, dg * scale, 0.0), mask=mask)
         tl.store(target + 2 * pixels, tl.where(in_b, db * scale, 0.0), mask=mask)
+
+
+# Whether triton decorated these kernels for its interpreter (TRITON_INTERPRET was set when this
+# module was imported): they then run on CPU tensors, not on a GPU.
+INTERPRETED = isinstance(forward_kernel, InterpretedFunction)

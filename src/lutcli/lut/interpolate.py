@@ -1,15 +1,17 @@
 """Applying a LUT to images: trilinear and tetrahedral interpolation of the lattice.
 
-``apply_lut`` runs the compiled kernels (``lutcli.kernels``) where they can, and otherwise
-``reference_apply_lut``: the same interpolation in plain torch, exact, differentiable with
-respect to both the LUT and the image, batched, and device-agnostic. The kernels are tested
-against it.
+``apply_lut`` runs the compiled kernels (``lutcli.kernels``; LUTCLI_KERNELS chooses them) where
+they can, and otherwise ``reference_apply_lut``: the same interpolation in plain torch, exact,
+differentiable with respect to both the LUT and the image, batched, and device-agnostic. The
+kernels are tested against it.
 """
 
 from __future__ import annotations
 
 import torch
 
+from lutcli import kernels
+from lutcli.errors import LutcliError
 from lutcli.kernels import INTERPOLATIONS, cpu, cuda, is_tetrahedral
 
 # INTERPOLATIONS is defined beside the kernels, the lowest layer, and is public here too.
@@ -29,20 +31,36 @@ def apply_lut(image: torch.Tensor, lut: torch.Tensor, interp: str = "trilinear")
     Returns (N, 3, H, W) in the LUT's value range (not clamped).
     """
     _check(image, lut, interp)
-    kernel = None
-    if image.dtype == torch.float32 and lut.dtype == torch.float32:
-        if image.device.type == "cpu" and lut.device.type == "cpu":
-            kernel = cpu.interpolate_planar if cpu.available() else None
-            if kernel is None:
-                cpu.notice_fallback()
-        elif image.is_cuda and lut.device == image.device and cuda.available():
-            kernel = cuda.interpolate_planar
+    kernel = _kernel_for(image, lut)
     if kernel is None:
         return reference_apply_lut(image, lut, interp)
     batch, _, height, width = image.shape
     table = lut if lut.dim() == 5 else lut.unsqueeze(0)
     colors = image.reshape(batch, 3, height * width)
     return kernel(colors, table, interp).reshape(image.shape)
+
+
+def _kernel_for(image: torch.Tensor, lut: torch.Tensor):
+    """The kernel LUTCLI_KERNELS chooses for these tensors (``lutcli.kernels``), or None for
+    the torch reference; the kernels take float32 tensors on one device."""
+    choice = kernels.chosen_kernels()
+    same = image.dtype == lut.dtype == torch.float32 and image.device == lut.device
+    if choice == "reference" or not same:
+        return None
+    if choice == "triton":
+        if not cuda.runs_on(image.device):
+            raise LutcliError(
+                f"LUTCLI_KERNELS=triton, but the Triton kernels cannot run on {image.device} "
+                "tensors here: they need a CUDA GPU, or on the CPU TRITON_INTERPRET=1 (Triton's "
+                "interpreter) set before they are first used, and triton installed"
+            )
+        return cuda.interpolate_planar
+    if image.device.type == "cpu":
+        if cpu.available():
+            return cpu.interpolate_planar
+        cpu.notice_fallback()
+        return None
+    return cuda.interpolate_planar if image.is_cuda and cuda.runs_on(image.device) else None
 
 
 def compose_luts(
