@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pickle
 import random
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from lutcli.errors import ModelFileError
+from lutcli.errors import LutcliError, ModelFileError
+from lutcli.models import files
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, save_model
 from lutcli.models.registry import MODELS, create_model
@@ -153,7 +157,7 @@ def write_truncated_model(path: Path) -> None:
 
 
 BROKEN_FILES = {
-    "random bytes": (write_random_bytes, ""),
+    "random bytes": (write_random_bytes, "not a lutcli model file (not a PyTorch file)"),
     "empty": (lambda p: p.write_bytes(b""), "not a lutcli model"),
     "text": (lambda p: p.write_text("hello world\nthis is not a model\n"), "not a lutcli model"),
     "truncated": (write_truncated_model, "not a lutcli model"),
@@ -166,7 +170,10 @@ BROKEN_FILES = {
         lambda p: torch.save(payload(state_dict=BasicLookupModel(lut_size=7).state_dict()), p),
         "size mismatch for lut",
     ),
-    "missing tensor": (lambda p: torch.save(payload(state_dict={}), p), "Missing key"),
+    "missing tensor": (
+        lambda p: torch.save(payload(state_dict={}), p),
+        "missing 1 tensor(s) (lut)",
+    ),
     "unexpected config": (
         lambda p: torch.save(payload(config={"lut_size": 5, "depth": 3}), p),
         "depth",
@@ -204,3 +211,134 @@ def test_missing_file(tmp_path):
 def test_a_folder_is_not_a_model_file(tmp_path):
     with pytest.raises(ModelFileError):
         load_model(tmp_path)
+
+
+# Saying what a file is, in one short line ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            b'TITLE "warm"\nLUT_3D_SIZE 2\n' + b"0 0 0\n" * 8,
+            "is a .cube LUT file, not a lutcli model",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "not a PyTorch file"),
+        (bytes(range(256)) * 16, "not a PyTorch file"),
+        (b"", "it is empty"),
+    ],
+    ids=["cube", "png", "random bytes", "empty"],
+)
+def test_a_file_that_is_not_a_model_is_named_for_what_it_is(tmp_path, content, expected):
+    """Not an attack: no "refused", no "nothing in it was run"; just what the file is."""
+    path = tmp_path / "look.pt"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert expected in message and str(path) in message
+    assert "refused" not in message and "run" not in message
+
+
+def test_a_torch_file_holding_objects_is_refused_naming_the_code_it_asks_for(tmp_path):
+    path = tmp_path / "look.pt"
+    torch.save({"model": torch.nn.Linear(2, 2)}, path)  # a whole module: needs its class
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert message.startswith(f"refused '{path}': loading it would run code (torch.nn.")
+    assert "nothing in it was run" in message
+
+
+def test_a_hostile_pickle_names_the_function_it_would_call(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "look.pt"
+    path.write_bytes(pickle.dumps(Hostile(marker)))
+    with pytest.raises(ModelFileError, match=r"would run code \(posix\.system\)"):
+        load_model(path)
+    assert not marker.exists()
+
+
+def test_many_missing_tensors_are_summed_up_in_a_short_line(tmp_path):
+    """A file with the wrong tensors for its model named all of them: 3.7 KB on one line."""
+    path = tmp_path / "look.pt"
+    torch.save(
+        payload(model="combined", config={"lut_size": 5}, state_dict={"x": torch.zeros(1)}), path
+    )
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert len(message) < 300 + len(str(path)), message
+    assert "missing " in message and " more)" in message and "unexpected 1 tensor(s) (x)" in message
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_model_holding_nan_or_infinity_is_refused_naming_the_file(tmp_path, value):
+    """Such a model turned every photo black, with exit status 0."""
+    model = BasicLookupModel(lut_size=5)
+    with torch.no_grad():
+        model.lut[1, 2, 3, 4] = value
+    path = tmp_path / "look.pt"
+    save_model(path, model)
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert str(path) in message and "NaN or infinite values in 1 tensor(s) (lut)" in message
+
+
+def test_a_model_file_too_large_for_the_limit_is_refused_before_allocating(tmp_path):
+    """A 433 KB file that says first-linear with 200 basis LUTs of 129³ took gigabytes and half
+    a minute before being called damaged: now the config is sized before anything is built."""
+    path = tmp_path / "look.pt"
+    config = {"lut_size": 129, "basis_count": 200}
+    torch.save(payload(model="first-linear", config=config), path)
+    started = time.perf_counter()
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    assert time.perf_counter() - started < 2
+    message = str(caught.value)
+    assert str(path) in message and "LUTCLI_MAX_MODEL_PARAMETERS" in message
+
+
+# Writing onto a full disk ----------------------------------------------------------------------
+
+
+class FullDisk:
+    """A file that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, handle, room: int) -> None:
+        self.handle, self.room = handle, room
+        self.name = handle.name
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return self.handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+def fill_the_disk(monkeypatch, room: int) -> None:
+    """Atomic writes of model files get ``room`` bytes, then the disk is full."""
+    real = files.atomic_write
+
+    @contextlib.contextmanager
+    def full(path, *args, **kwargs):
+        with real(path, *args, **kwargs) as handle:
+            yield FullDisk(handle, room)
+
+    monkeypatch.setattr(files, "atomic_write", full)
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_previous_model(tmp_path, monkeypatch, generator):
+    path = tmp_path / "look.pt"
+    save_model(path, BasicLookupModel(lut_size=5), {"version": 1})
+    before = path.read_bytes()
+    fill_the_disk(monkeypatch, room=1000)
+    with pytest.raises(LutcliError) as caught:
+        save_model(path, trained_model(generator, size=9), {"version": 2})
+    assert str(caught.value) == f"cannot write '{path}': No space left on device"
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["look.pt"]  # no temporary file left behind

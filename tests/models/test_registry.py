@@ -59,3 +59,68 @@ def test_every_model_is_described_and_rebuilt_from_its_config(name, generator):
     assert out.shape == image.shape and torch.isfinite(out).all()
     for lut in model.smooth_luts() + model.monotone_luts():
         assert lut.requires_grad and lut.shape[-4:] == (3, 5, 5, 5)
+
+
+# Limits: a config is checked before anything is allocated ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "named"),
+    [
+        ("first-linear", {"basis_count": 100000}, "basis_count must be an integer in 1..256"),
+        ("first-linear", {"basis_count": 2.5}, "basis_count must be an integer"),
+        ("first-linear", {"basis_count": True}, "basis_count must be an integer"),
+        ("second-linear", {"derived_count": 1000}, "derived_count must be an integer in 1..32"),
+        ("second-product", {"coarse_size": 100000}, "coarse_size must be an integer in 2..129"),
+        ("combined", {"basis_count": 0}, "basis_count must be an integer in 1..256"),
+    ],
+)
+def test_options_out_of_their_bounds_are_refused(name, config, named):
+    with pytest.raises(LutcliError, match=f"bad configuration for model '{name}'") as caught:
+        create_model(name, lut_size=9, **config)
+    assert named in str(caught.value)
+
+
+def test_a_model_over_the_parameter_limit_is_refused_before_it_is_built(monkeypatch):
+    """first-linear with 200 basis LUTs of 129³ would be 1.7 G numbers (6.7 GB): refused at
+    once, with the figures and the way to raise the limit, and nothing is allocated."""
+    built = []
+    monkeypatch.setattr(BasicLookupModel, "__init__", _recording_init(built))
+    with pytest.raises(LutcliError) as caught:
+        create_model("first-linear", lut_size=129, basis_count=200)
+    message = str(caught.value)
+    assert "'first-linear'" in message and "1,301,197,008 numbers" in message
+    assert "\n" not in message
+    assert "LUTCLI_MAX_MODEL_PARAMETERS" in message
+    assert all(device == "meta" for device in built)  # only sized on the meta device
+
+
+def _recording_init(built: list[str]):
+    """BasicLookupModel.__init__ that records the device its LUT is made on."""
+    original = BasicLookupModel.__init__
+
+    def init(self, lut_size: int = 33) -> None:
+        original(self, lut_size)
+        built.append(self.lut.device.type)
+
+    return init
+
+
+def test_the_parameter_limit_can_be_raised_and_lowered(monkeypatch):
+    monkeypatch.setenv("LUTCLI_MAX_MODEL_PARAMETERS", "1000")
+    with pytest.raises(LutcliError, match="more than the limit of 1,000"):
+        create_model("basic", lut_size=9)  # 3 x 9³ = 2,187 numbers
+    monkeypatch.setenv("LUTCLI_MAX_MODEL_PARAMETERS", "3000")
+    assert create_model("basic", lut_size=9).lut.device.type == "cpu"
+
+
+@pytest.mark.parametrize("value", ["many", "-5", "0", "1.5"])
+def test_a_bad_parameter_limit_is_named(monkeypatch, value):
+    monkeypatch.setenv("LUTCLI_MAX_MODEL_PARAMETERS", value)
+    with pytest.raises(LutcliError, match=f"LUTCLI_MAX_MODEL_PARAMETERS.*{value!r}"):
+        create_model("basic", lut_size=9)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_at_its_largest_lut_with_default_options_is_within_the_limit(name):
+    create_model(name, lut_size=129)  # would raise over the limit

@@ -12,6 +12,14 @@ from torch import nn
 MAX_LUT_SIZE = 129
 
 
+def check_integer(name: str, value: object, low: int, high: int) -> int:
+    """``value`` when it is an integer in ``low..high``; ValueError naming the option otherwise
+    (a model's config comes from the command line or a file: anything may be there)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+    return value
+
+
 class LutModel(nn.Module):
     """A learnable color mapping built from 3D LUTs.
 
@@ -31,9 +39,7 @@ class LutModel(nn.Module):
 
     def __init__(self, lut_size: int) -> None:
         super().__init__()
-        if not isinstance(lut_size, int) or not 2 <= lut_size <= MAX_LUT_SIZE:
-            raise ValueError(f"lut_size must be an integer in 2..{MAX_LUT_SIZE}, got {lut_size!r}")
-        self.lut_size = lut_size
+        self.lut_size = check_integer("lut_size", lut_size, 2, MAX_LUT_SIZE)
         self.interp = "trilinear"
 
     def config(self) -> dict[str, Any]:

@@ -11,9 +11,12 @@ import torch
 from torch import nn
 
 from lutcli.lut.lattice import identity_lut
+from lutcli.models.base import check_integer
 from lutcli.models.networks import LutGenerator, WeightModel
 
 STARTS = ("zero", "identity")
+# Basis LUTs of a first derived model at most (the literature uses 3 to 5).
+MAX_BASIS_COUNT = 256
 
 
 class DerivedModel(nn.Module):
@@ -43,8 +46,7 @@ class FirstDerivedModel(DerivedModel):
 
     def __init__(self, lut_size: int, basis_count: int, start: str) -> None:
         super().__init__(lut_size, start)
-        if basis_count < 1:
-            raise ValueError(f"basis_count must be at least 1, got {basis_count!r}")
+        check_integer("basis_count", basis_count, 1, MAX_BASIS_COUNT)
         self.weight_model = WeightModel(basis_count)
         self.basis = nn.Parameter(torch.zeros(basis_count, 3, *(lut_size,) * 3))
 

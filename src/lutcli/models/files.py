@@ -12,9 +12,10 @@ its code can run.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import pickle
+import pickletools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,12 @@ from lutcli.models.registry import create_model
 
 FORMAT = "lutcli-model"
 FORMAT_VERSION = 1
+# Names of a file's tensors shown when they do not fit the model (a file may hold thousands).
+SHOWN_NAMES = 3
+# Bytes looked at to tell what a file that is not a model file is.
+_SNIFFED = 1 << 16
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format
+_PICKLE_MAGIC = b"\x80"  # a pickle of protocol 2 or later (also torch.save's legacy format)
 
 
 def save_model(
@@ -47,9 +54,19 @@ def save_model(
 
 
 def save_payload(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Write a dict of tensors and plain values atomically (model files, training states)."""
-    with atomic_write(path) as handle:
-        torch.save(payload, handle)
+    """Write a dict of tensors and plain values atomically (model files, training states).
+
+    The file is serialised in memory first (as large as the file: bounded by the model size
+    limit), so a write that fails (a full disk) is reported as what it is, one line naming the
+    file, instead of torch's "unexpected pos"; the previous file at ``path`` stays intact.
+    """
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    try:
+        with atomic_write(path) as handle:
+            handle.write(buffer.getbuffer())
+    except OSError as error:
+        raise LutcliError(f"cannot write '{path}': {error.strerror or error}") from None
 
 
 def load_payload(path: str | os.PathLike, expected_format: str = FORMAT) -> dict[str, Any]:
@@ -58,17 +75,26 @@ def load_payload(path: str | os.PathLike, expected_format: str = FORMAT) -> dict
     if not path.is_file():
         raise ModelFileError(f"no model file at '{path}'")
     try:
+        with open(path, "rb") as handle:
+            start = handle.read(_SNIFFED)
+    except OSError as error:
+        raise ModelFileError(f"cannot read '{path}': {error.strerror or error}") from None
+    if not start.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
+        raise ModelFileError(_what_it_is(path, start))
+    try:
         with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except Exception as error:  # garbage makes torch's reader fail in many ways
+        code = _code_asked_for(path, error)
+        if code is not None:
+            raise ModelFileError(
+                f"refused '{path}': loading it would run code ({code}); nothing in it was run. "
+                "A lutcli model file holds only tensors and settings"
+            ) from None
         raise ModelFileError(
-            f"refused '{path}': not a lutcli model (it holds more than tensors and settings; "
-            "nothing in it was run)"
-        ) from None
-    except Exception:  # garbage makes torch's reader fail in many ways (KeyError, EOFError, ...)
-        raise ModelFileError(
-            f"'{path}' is not a lutcli model file (unreadable or corrupt)"
+            f"'{path}' is not a lutcli model file (a damaged PyTorch file, or one that holds "
+            "more than tensors and settings)"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         raise ModelFileError(f"'{path}' is not a lutcli model file")
@@ -83,17 +109,110 @@ def load_payload(path: str | os.PathLike, expected_format: str = FORMAT) -> dict
     return payload
 
 
+def _what_it_is(path: Path, start: bytes) -> str:
+    """Why a file that is neither a zip nor a pickle is not a model file: what it is instead."""
+    if not start:
+        return f"'{path}' is not a lutcli model file (it is empty)"
+    if b"\0" not in start and (b"LUT_3D_SIZE" in start or b"LUT_1D_SIZE" in start):
+        return f"'{path}' is a .cube LUT file, not a lutcli model: use --cube"
+    return f"'{path}' is not a lutcli model file (not a PyTorch file)"
+
+
+def _code_asked_for(path: Path, error: Exception) -> str | None:
+    """The global (a function or class) a file's pickle would import, when torch's unpickler
+    refused it for that; None when the file is merely broken. The opcodes are read, never run."""
+    message = str(error)
+    marker = "GLOBAL "
+    if marker in message:
+        return message[message.index(marker) + len(marker) :].split()[0]
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(_PICKLE_MAGIC):  # a zip: torch names what it refuses (above)
+        return None
+    strings: list[str] = []
+    try:
+        for opcode, argument, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST"):
+                return str(argument).replace(" ", ".")
+            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return ".".join(strings[-2:])
+            if isinstance(argument, str):
+                strings.append(argument)
+    except Exception:  # a truncated or garbled pickle: no more opcodes to read
+        return None
+    return None
+
+
 def load_model(path: str | os.PathLike) -> tuple[LutModel, dict[str, Any]]:
-    """Rebuild the model stored at ``path`` (on the CPU) and return it with its info dict."""
+    """Rebuild the model stored at ``path`` (on the CPU) and return it with its info dict.
+
+    A file whose tensors hold NaN or infinity is refused: its model would turn every photo
+    black (or worse) without a word.
+    """
     payload = load_payload(path)
     try:
-        model = create_model(payload["model"], **payload["config"])
-        model.load_state_dict(payload["state_dict"])
+        state = payload["state_dict"]
+        config = payload["config"]
         info = payload.get("info") or {}
+        if not isinstance(state, dict) or not isinstance(config, dict):
+            raise TypeError("its state_dict and config must be dicts")
         if not isinstance(info, dict):
             raise TypeError(f"its info is a {type(info).__name__}, not a dict")
-    except (KeyError, TypeError, RuntimeError, LutcliError) as error:
-        reason = " ".join(str(error).split())  # load_state_dict puts the cause on later lines
+        for name, tensor in state.items():
+            if not isinstance(tensor, torch.Tensor):
+                raise TypeError(f"{name} is a {type(tensor).__name__}, not a tensor")
+    except (KeyError, TypeError) as error:
+        raise ModelFileError(f"'{path}' is a damaged lutcli model file: {error}") from None
+    broken = [
+        name
+        for name, tensor in state.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if broken:
+        raise ModelFileError(
+            f"refused '{path}': NaN or infinite values in {_names(broken)} "
+            "(did its training diverge?)"
+        )
+    try:
+        model = create_model(payload["model"], **config)
+    except LutcliError as error:  # an unknown model, a bad or too large configuration
+        raise ModelFileError(f"'{path}' cannot be loaded: {error}") from None
+    problem = _state_problem(model, state)
+    if problem:
+        raise ModelFileError(f"'{path}' is a damaged lutcli model file: {problem}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:  # what the checks above missed: its first line is the cause
+        reason = str(error).strip().splitlines()[0]
         raise ModelFileError(f"'{path}' is a damaged lutcli model file: {reason}") from None
     model.eval()
     return model, dict(info)
+
+
+def _state_problem(model: LutModel, state: dict[str, torch.Tensor]) -> str:
+    """What keeps ``state`` from being ``model``'s tensors, in one short line; '' if nothing."""
+    expected = model.state_dict()
+    missing = [name for name in expected if name not in state]
+    unexpected = [name for name in state if name not in expected]
+    problems = []
+    if missing:
+        problems.append(f"missing {_names(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_names(unexpected)}")
+    for name, tensor in expected.items():
+        if name in state and state[name].shape != tensor.shape:
+            problems.append(
+                f"size mismatch for {name}: {tuple(state[name].shape)} in the file, "
+                f"{tuple(tensor.shape)} in a {model.name} model of its config"
+            )
+            break
+    return "; ".join(problems)
+
+
+def _names(names: list[str]) -> str:
+    """Tensor names for a message: the first SHOWN_NAMES, then how many more."""
+    shown = ", ".join(names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return f"{len(names)} tensor(s) ({shown}{f' and {more} more' if more > 0 else ''})"

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lutcli.models.base import MAX_LUT_SIZE, check_integer
+
 FIXED_SIZE = 256
 # Channels of the five sampling layers (the learned-LUT literature's 5-layer predictor).
 SAMPLING_CHANNELS = (16, 32, 64, 128, 128)
@@ -121,8 +123,7 @@ class LutGenerator(nn.Module):
 
     def __init__(self, lut_size: int, coarse_size: int) -> None:
         super().__init__()
-        if not isinstance(coarse_size, int) or coarse_size < 2:
-            raise ValueError(f"coarse_size must be an integer of at least 2, got {coarse_size!r}")
+        check_integer("coarse_size", coarse_size, 2, MAX_LUT_SIZE)
         self.lut_size = lut_size
         self.coarse_size = min(coarse_size, lut_size)  # never finer than the LUT itself
         self.size_fixing = PictureSizeFixing()

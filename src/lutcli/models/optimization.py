@@ -20,12 +20,14 @@ import torch
 from torch import nn
 
 from lutcli.lut.interpolate import apply_lut, compose_luts
-from lutcli.models.base import LutModel
+from lutcli.models.base import LutModel, check_integer
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.derived import DerivedModel, FirstDerivedModel, SecondDerivedModel
 from lutcli.models.networks import fix_picture_size
 
 COMBINATIONS = ("linear", "product")
+# Second derived models of a second optimization model at most (the literature uses 2 to 4).
+MAX_DERIVED_COUNT = 32
 
 
 class OptimizationModel(LutModel):
@@ -130,8 +132,7 @@ class SecondOptimizationModel(OptimizationModel):
     as a ``coarse_size``³ lattice upsampled to the LUT size."""
 
     def __init__(self, lut_size: int = 33, derived_count: int = 2, coarse_size: int = 9) -> None:
-        if derived_count < 1:
-            raise ValueError(f"derived_count must be at least 1, got {derived_count!r}")
+        check_integer("derived_count", derived_count, 1, MAX_DERIVED_COUNT)
         self.derived_count = derived_count
         self.coarse_size = coarse_size
         start = self.derived_start()

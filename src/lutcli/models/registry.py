@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
+
+import torch
 
 from lutcli.errors import LutcliError
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.combined import CombinedModel
+from lutcli.models.limits import environment_limit
 from lutcli.models.multiscale import MultiScaleModel
 from lutcli.models.optimization import (
     FirstLinearModel,
@@ -15,6 +19,11 @@ from lutcli.models.optimization import (
     SecondLinearModel,
     SecondProductModel,
 )
+
+# Numbers (parameters and buffers) a model may hold: 400 MB of float32, four times the largest
+# zoo model at lut_size 129 with its default options. Training needs about four times as much.
+MAX_MODEL_PARAMETERS = 100_000_000
+MAX_MODEL_PARAMETERS_VARIABLE = "LUTCLI_MAX_MODEL_PARAMETERS"
 
 MODELS: dict[str, type[LutModel]] = {
     model.name: model
@@ -32,11 +41,25 @@ MODELS: dict[str, type[LutModel]] = {
 
 def create_model(name: str, /, **config: Any) -> LutModel:
     """Build the zoo model ``name`` from its config (constructor arguments); ``name`` is
-    positional-only, so a config key "name" is an unknown option, not a clash."""
+    positional-only, so a config key "name" is an unknown option, not a clash.
+
+    The model is first built on the meta device, which allocates nothing, and its size checked
+    against MAX_MODEL_PARAMETERS (raised by the environment variable of that name): a config
+    from the command line or from a small file cannot make lutcli allocate gigabytes.
+    """
     if name not in MODELS:
         known = ", ".join(sorted(MODELS))
         raise LutcliError(f"unknown model {name!r}; known models: {known}")
+    limit = environment_limit(MAX_MODEL_PARAMETERS_VARIABLE, MAX_MODEL_PARAMETERS)
     try:
+        with torch.device("meta"):
+            sketch = MODELS[name](**config)
+        count = sum(t.numel() for t in chain(sketch.parameters(), sketch.buffers()))
+        if count > limit:
+            raise LutcliError(
+                f"model {name!r} with {config} would hold {count:,} numbers, more than the "
+                f"limit of {limit:,} (set {MAX_MODEL_PARAMETERS_VARIABLE} to raise it)"
+            )
         return MODELS[name](**config)
     except (TypeError, ValueError) as error:
         raise LutcliError(f"bad configuration for model {name!r}: {error}") from None
