@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import tifffile
 import torch
 from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
+from skimage import color as skimage_color
 from skimage import data as skimage_data
 
 from lutcli.errors import ImageReadError, LutcliError
 from lutcli.io.images import (
+    DEFAULT_MAX_PIXELS,
+    MAX_PIXELS_VARIABLE,
     SUPPORTED_EXTENSIONS,
     Picture,
     from_tensor,
@@ -189,7 +195,6 @@ def test_16bit_pixels_are_rounded_to_8_bits_for_8bit_formats(tmp_path, extension
 
 
 def test_bigtiff_reads(tmp_path):
-    tifffile = pytest.importorskip("tifffile")
     pixels = noise((10, 16, 3), np.uint16)
     tifffile.imwrite(tmp_path / "big.tif", pixels, bigtiff=True, photometric="rgb")
     np.testing.assert_array_equal(read_image(tmp_path / "big.tif").pixels, pixels)
@@ -315,8 +320,11 @@ def test_exif_and_icc_profile_survive_read_write_read(tmp_path, icc_profile, ext
         assert image.getexif()[MAKE] == "lutcli-test"
 
 
-def test_a_jpeg_icc_profile_larger_than_a_segment_is_split_and_read_back_whole(tmp_path):
-    profile = np.random.default_rng(0).bytes(150_000)  # 3 APP2 chunks of at most 65,519 bytes
+def test_a_jpeg_icc_profile_larger_than_a_segment_is_split_and_read_back_whole(
+    tmp_path, icc_profile
+):
+    # An RGB profile's header, then 3 APP2 chunks' worth (at most 65,519 bytes each).
+    profile = icc_profile[:20] + np.random.default_rng(0).bytes(150_000)
     write_image(tmp_path / "wide.jpg", picture(gradient(), exif=exif_bytes(), icc_profile=profile))
     assert read_image(tmp_path / "wide.jpg").icc_profile == profile
     with Image.open(tmp_path / "wide.jpg") as image:  # Pillow joins the chunks in order
@@ -361,15 +369,32 @@ def test_corrupt_exif_does_not_stop_a_read_or_print_warnings(tmp_path, capfd):
     assert capfd.readouterr().err == ""
 
 
-def test_metadata_that_pillow_cannot_parse_is_dropped(tmp_path, monkeypatch):
-    Image.fromarray(gradient()).save(tmp_path / "a.jpg", exif=exif_bytes(orientation=6))
+@pytest.mark.parametrize("extension", [".jpg", ".tif", ".webp"])
+def test_exif_that_pillow_cannot_parse_is_dropped_with_a_note(tmp_path, monkeypatch, extension):
+    """The photo is still processed, but the user is told what was lost."""
+    path = tmp_path / f"a{extension}"
+    Image.fromarray(gradient()).save(path, exif=exif_bytes(orientation=6))
 
     def broken(*args, **kwargs):
-        raise OSError("cannot parse")
+        raise SyntaxError("cannot parse")
 
-    monkeypatch.setattr(Image, "open", broken)
-    result = read_image(tmp_path / "a.jpg")
-    assert result.exif is None and result.pixels.shape == (48, 64, 3)  # stored orientation
+    monkeypatch.setattr(Image.Exif, "load", broken)
+    monkeypatch.setattr(Image.Exif, "load_from_fp", broken)
+    result = read_image(path)
+    assert result.exif is None
+    if extension != ".tif":  # the TIFF decoders turn it upright from its own tag
+        assert result.pixels.shape == (48, 64, 3)  # stored orientation
+    [note] = result.notes
+    assert "EXIF" in note and "cannot parse" in note and "orientation" in note
+
+
+def test_a_file_whose_header_pillow_cannot_parse_is_refused(tmp_path):
+    """The header gives the size that the pixel limit is checked on before decoding."""
+    data = bytearray(png_bytes())
+    data[16:24] = bytes(8)  # a PNG of 0 x 0 pixels
+    (tmp_path / "zero.png").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="zero.png"):
+        read_image(tmp_path / "zero.png")
 
 
 # Errors -----------------------------------------------------------------------------------------
@@ -576,3 +601,280 @@ def test_an_unknown_channel_order_is_refused(tmp_path):
     write_image(tmp_path / "in.png", picture(gradient()))
     with pytest.raises(ValueError, match="channel_order"):
         read_image(tmp_path / "in.png", "GBR")
+
+
+# The pixel limit: checked from the header, before decoding ---------------------------------------
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG of a few hundred bytes whose header says ``width`` x ``height`` (RGB, 8-bit)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(bytes(1 + 3 * 16) * 4)  # a few rows; never decoded
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
+def test_a_small_file_claiming_a_huge_picture_is_refused_before_decoding(tmp_path, monkeypatch):
+    """QA: a 1.8 MB PNG of 30000 x 20000 took 4-9 GB; the header alone now refuses it."""
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_claiming(30000, 20000))
+    assert path.stat().st_size < 1000
+    monkeypatch.setattr(cv2, "imdecode", lambda *args: pytest.fail("the decoder was called"))
+    with pytest.raises(ImageReadError) as caught:
+        read_image(path)
+    message = str(caught.value)
+    assert message.startswith(f"cannot read '{path}': 30000x20000 is 600.0 MP")
+    assert "limit of 179.0 MP" in message and "--max-pixels" in message
+    assert MAX_PIXELS_VARIABLE in message
+
+
+def test_the_default_limit_is_pillows_decompression_bomb_error_threshold():
+    assert DEFAULT_MAX_PIXELS == 2 * Image.MAX_IMAGE_PIXELS == 178_956_970
+
+
+def webp_bytes(**options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(gradient(48, 64)).save(buffer, "WEBP", **options)
+    return buffer.getvalue()
+
+
+def encoded(extension: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(gradient(48, 64)).save(buffer, Image.registered_extensions()[extension])
+    return buffer.getvalue()
+
+
+HEADERS = {
+    "a.jpg": lambda: encoded(".jpg"),
+    "a.png": lambda: encoded(".png"),
+    "a.tif": lambda: encoded(".tif"),
+    "a.bmp": lambda: encoded(".bmp"),
+    "lossy.webp": lambda: webp_bytes(quality=80),
+    "lossless.webp": lambda: webp_bytes(lossless=True),
+    "extended.webp": lambda: webp_bytes(exif=exif_bytes()),
+}
+
+
+@pytest.mark.parametrize("name", HEADERS)
+def test_every_format_is_measured_from_its_header(tmp_path, monkeypatch, name):
+    path = tmp_path / name
+    path.write_bytes(HEADERS[name]())
+    assert read_image(path, max_pixels=64 * 48).pixels.shape == (48, 64, 3)
+    monkeypatch.setattr(cv2, "imdecode", lambda *args: pytest.fail("the decoder was called"))
+    with pytest.raises(ImageReadError, match="64x48 is 0.0 MP, over the limit"):
+        read_image(path, max_pixels=64 * 48 - 1)
+
+
+def test_the_limit_can_be_raised_or_lowered_from_the_environment(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    path.write_bytes(encoded(".png"))
+    monkeypatch.setenv(MAX_PIXELS_VARIABLE, "3000")
+    with pytest.raises(ImageReadError, match="over the limit of 0.0 MP"):
+        read_image(path)
+    monkeypatch.setenv(MAX_PIXELS_VARIABLE, "3_072")
+    assert read_image(path).pixels.shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-5", "1.5e8"])
+def test_a_limit_that_is_not_a_number_of_pixels_is_one_line(tmp_path, monkeypatch, value):
+    path = tmp_path / "a.png"
+    path.write_bytes(encoded(".png"))
+    monkeypatch.setenv(MAX_PIXELS_VARIABLE, value)
+    with pytest.raises(LutcliError, match=f"{MAX_PIXELS_VARIABLE}='{value}' is not a number"):
+        read_image(path)
+
+
+def test_a_file_far_larger_than_its_pixels_can_be_is_not_read_into_memory(tmp_path, monkeypatch):
+    """Bytes after a JPEG's end are allowed, but not gigabytes of them."""
+    import lutcli.io.images
+
+    monkeypatch.setattr(lutcli.io.images, "_MAX_METADATA_BYTES", 1000)
+    path = tmp_path / "padded.jpg"
+    path.write_bytes(encoded(".jpg") + bytes(64 * 48 * 16))
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the file was read"))
+    with pytest.raises(ImageReadError, match="more than a photo within the pixel limit"):
+        read_image(path, max_pixels=64 * 48)
+
+
+# Pages, colour spaces and what reading leaves out -------------------------------------------------
+
+
+def test_a_multi_page_tiff_says_that_only_its_first_page_is_processed(tmp_path):
+    pages = [noise((12, 16, 3), np.uint8, seed=seed) for seed in range(3)]
+    tifffile.imwrite(tmp_path / "pages.tif", np.stack(pages), photometric="rgb")
+    result = read_image(tmp_path / "pages.tif")
+    np.testing.assert_array_equal(result.pixels, pages[0])
+    assert result.notes == ["only the first of its 3 pages is processed"]
+    assert read_image(tmp_path / "pages.tif").notes  # every time it is read
+
+
+def test_a_one_page_file_has_no_notes(tmp_path, icc_profile):
+    write_image(tmp_path / "a.tif", picture(gradient(), exif=exif_bytes(), icc_profile=icc_profile))
+    assert read_image(tmp_path / "a.tif").notes == []
+
+
+def s15(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+D50 = s15(0.9642) + s15(1.0) + s15(0.8249)
+
+
+def icc_profile_of(space: bytes, device: bytes, tags: dict[bytes, bytes], pcs: bytes) -> bytes:
+    """A minimal ICC v2 profile (header, tag table, tags) that LittleCMS accepts."""
+    text = b"lutcli test\0"
+    tags = {
+        b"desc": b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + bytes(78),
+        b"wtpt": b"XYZ \0\0\0\0" + D50,
+        b"cprt": b"text\0\0\0\0none\0",
+        **tags,
+    }
+    start = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for signature, payload in tags.items():
+        payload += bytes(-len(payload) % 4)
+        table += signature + struct.pack(">II", start + len(data), len(payload))
+        data += payload
+    header = struct.pack(">I4sI", start + len(data), bytes(4), 0x02100000) + device + space + pcs
+    header += bytes(12) + b"acsp" + bytes(28) + D50
+    return header + bytes(128 - len(header)) + struct.pack(">I", len(tags)) + table + data
+
+
+def gray_profile(gamma: float = 1.8) -> bytes:
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256))
+    return icc_profile_of(b"GRAY", b"mntr", {b"kTRC": curve}, b"XYZ ")
+
+
+def cmyk_profile() -> bytes:
+    """A printer profile: ink coverage to Lab through a 2-point table per ink."""
+    inks = np.array(np.meshgrid(*[[0, 1]] * 4, indexing="ij")).reshape(4, -1).T.astype(float)
+    rgb = (1 - inks[:, :3]) * (1 - inks[:, 3:]) * 0.9 + 0.05  # paper is not quite white
+    lab = skimage_color.rgb2lab(rgb[None], illuminant="D50")[0]
+    table = np.round(np.stack([lab[:, 0] * 2.55, lab[:, 1] + 128, lab[:, 2] + 128], 1))
+    ramp = bytes(range(256))
+    lut = b"mft1\0\0\0\0" + bytes([4, 3, 2, 0]) + b"".join(s15(v) for v in np.eye(3).flat)
+    lut += ramp * 4 + table.astype(np.uint8).tobytes() + ramp * 3
+    return icc_profile_of(b"CMYK", b"prtr", {b"A2B0": lut}, b"Lab ")
+
+
+def srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def color_space(profile: bytes | None) -> bytes | None:
+    return None if profile is None else profile[16:20]
+
+
+def cmyk_pixels() -> np.ndarray:
+    return noise((10, 14, 4), np.uint8, seed=9)
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".tif"])
+def test_cmyk_is_converted_to_srgb_through_its_profile(tmp_path, extension):
+    """QA: CMYK came out RGB but kept its CMYK profile; viewers then cannot show it."""
+    profile = cmyk_profile()
+    path = tmp_path / f"print{extension}"
+    Image.fromarray(cmyk_pixels(), "CMYK").save(path, icc_profile=profile, quality=100)
+    with Image.open(path) as image:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        expected = np.asarray(ImageCms.profileToProfile(image, source, srgb(), outputMode="RGB"))
+        plain = np.asarray(image.convert("RGB"))
+    result = read_image(path)
+    np.testing.assert_array_equal(result.pixels, expected)
+    assert np.abs(expected.astype(int) - plain).max() > 20  # the profile does matter
+    assert result.alpha is None
+    assert color_space(result.icc_profile) == b"RGB " and result.notes == []
+    write_image(tmp_path / f"out{extension}", result, jpeg_quality=100)
+    with Image.open(tmp_path / f"out{extension}") as written:
+        assert written.mode == "RGB" and color_space(written.info["icc_profile"]) == b"RGB "
+
+
+def test_cmyk_without_a_profile_is_converted_plainly_with_a_note(tmp_path):
+    path = tmp_path / "print.jpg"
+    Image.fromarray(cmyk_pixels(), "CMYK").save(path, quality=100)
+    result = read_image(path, "BGR")
+    with Image.open(path) as image:
+        np.testing.assert_array_equal(result.pixels[..., ::-1], np.asarray(image.convert("RGB")))
+    assert result.icc_profile is None
+    assert result.notes == ["CMYK without an ICC profile: colours converted by a plain formula"]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_gray_with_a_gray_profile_is_converted_to_srgb(tmp_path, dtype):
+    """QA: gray came out RGB with its GRAY profile (libpng warned, LittleCMS failed)."""
+    profile = gray_profile(gamma=1.8)
+    levels = np.arange(256, dtype=np.uint8)
+    gray = (
+        np.tile(levels, (4, 1)) if dtype == np.uint8 else np.tile(levels * np.uint16(257), (4, 1))
+    )
+    path = tmp_path / "gray.png"
+    Image.fromarray(gray).save(path, icc_profile=profile)
+    source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    table = ImageCms.profileToProfile(
+        Image.fromarray(levels[None]), source, srgb(), outputMode="RGB"
+    )
+    expected = np.asarray(table)[0]
+    result = read_image(path)
+    scale = 1 if dtype == np.uint8 else 257
+    np.testing.assert_array_equal(result.pixels[0], expected.astype(dtype) * scale)
+    assert expected[64, 0] > 64 + 10  # gamma 1.8 shows darker than sRGB: it is lifted
+    assert result.was_gray and color_space(result.icc_profile) == b"RGB " and result.notes == []
+    write_image(tmp_path / "out.png", result)
+    with Image.open(tmp_path / "out.png") as written:
+        assert color_space(written.info["icc_profile"]) == b"RGB "
+
+
+def test_a_profile_that_contradicts_the_pixels_is_left_out_with_a_note(tmp_path):
+    path = tmp_path / "odd.png"
+    Image.fromarray(gradient()).save(path, icc_profile=cmyk_profile())  # RGB pixels
+    result = read_image(path)
+    assert result.icc_profile is None
+    assert result.notes == ["its ICC profile is for CMYK pixels, not RGB: left out"]
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".tif", ".webp"])
+def test_a_profile_not_for_rgb_is_never_written(tmp_path, extension):
+    path = tmp_path / f"out{extension}"
+    write_image(path, picture(gradient(), icc_profile=gray_profile()))
+    with Image.open(path) as image:
+        assert "icc_profile" not in image.info
+
+
+def test_importing_leaves_opencvs_log_level_alone(monkeypatch):
+    """A library must not change its host's global state. The module's code is run again as a
+    module of another name, so that the module the other tests use stays as it is."""
+    import importlib.util
+    import sys
+
+    import lutcli.io.images
+
+    logging = cv2.utils.logging
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_INFO)
+    try:
+        spec = importlib.util.spec_from_file_location("images_again", lutcli.io.images.__file__)
+        again = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, "images_again", again)
+        spec.loader.exec_module(again)
+        assert logging.getLogLevel() == logging.LOG_LEVEL_INFO
+    finally:
+        logging.setLogLevel(previous)
+
+
+def test_without_replace_an_existing_file_is_kept(tmp_path):
+    path = tmp_path / "out.png"
+    path.write_bytes(b"another run's")
+    with pytest.raises(FileExistsError):
+        write_image(path, picture(gradient()), replace=False)
+    assert path.read_bytes() == b"another run's"
+    assert os.listdir(tmp_path) == ["out.png"]
