@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
-from lutcli.kernels import cpu
+from lutcli.kernels import chosen_kernels, cpu
 from lutcli.lut.cube import read_cube
 from lutcli.lut.interpolate import apply_lut, reference_apply_lut
 from lutcli.samples import sample_photos
@@ -298,7 +298,8 @@ def gpu_rows(repeats: int) -> list[dict]:
         print(
             f"  {name}: 4K in {apply_ms:.2f} ms, training pass {train_ms:.2f} ms", file=sys.stderr
         )
-    rows[0]["kernel"] = "triton" if cuda.available() else "torch reference"
+    triton = chosen_kernels() != "reference" and cuda.runs_on(photo.device)
+    rows[0]["kernel"] = "triton" if triton else "torch reference"
     return rows
 
 

@@ -1,8 +1,9 @@
 """The CPU kernels of ``native.c``: applying a LUT to decoded photos, and training.
 
 The extension is built when lutcli is installed. Where it could not be (no C compiler), or where
-``LUTCLI_KERNELS=reference`` asks for it, ``available()`` is False and callers use the torch
-reference; the first such fallback prints a one-line notice on stderr.
+LUTCLI_KERNELS asks for other kernels (``reference`` or ``triton``), ``available()`` is False and
+callers use ``apply_lut``'s choice; the first fallback for want of a build prints a one-line
+notice on stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import numpy as np
 import torch
 
-from lutcli.kernels import is_tetrahedral
+from lutcli.kernels import chosen_kernels, is_tetrahedral
 
 try:
     from lutcli.kernels import _native
@@ -27,8 +28,9 @@ _noticed = False
 
 
 def available() -> bool:
-    """Whether the compiled kernels can run (built, and not switched off by LUTCLI_KERNELS)."""
-    return _native is not None and os.environ.get("LUTCLI_KERNELS", "") != "reference"
+    """Whether the compiled kernels run here: built, and LUTCLI_KERNELS leaves the choice to
+    lutcli ("auto")."""
+    return _native is not None and chosen_kernels() == "auto"
 
 
 def notice_fallback() -> None:
