@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_support import assert_one_error_line, noise, write_picture
+from cli_support import assert_one_error_line, noise, snapshot, write_picture
 
 from lutcli.distillation.distill import BROKEN_AFTER
 from lutcli.models.files import load_model
@@ -212,3 +212,18 @@ def test_the_learned_look_is_the_teacher_s(tmp_path, photos, invoke):
     # Inversion is linear: a 5³ LUT holds it exactly; its black corner is white and vice versa.
     assert np.allclose(corners[:, 0, 0, 0], 1, atol=0.02)
     assert np.allclose(corners[:, -1, -1, -1], 0, atol=0.02)
+
+
+@pytest.mark.parametrize("name", ["a.png", "look.pt", "sub/look.pt"])
+def test_an_output_among_the_pictures_is_refused_before_the_teacher_runs(
+    tmp_path, photos, invoke, name
+):
+    """Not a photo replaced by a model, nor a report added to the pictures of the next run."""
+    (photos / "sub").mkdir()
+    script = script_teacher(tmp_path / "teacher", INVERT)
+    before = snapshot(photos)
+    output = photos / name
+    result = invoke("distill", photos, "--teacher", script.spec, "-o", output, "--overwrite", *FAST)
+    assert_one_error_line(result, str(output))
+    assert snapshot(photos) == before
+    assert script.calls == []

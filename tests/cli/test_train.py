@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_support import assert_one_error_line, noise, write_picture
+from cli_support import assert_one_error_line, noise, save_warm_model, snapshot, write_picture
 
 from lutcli.io.images import read_image, to_tensor
 from lutcli.models.files import load_model, load_payload
@@ -82,7 +82,7 @@ def test_resume_continues_a_run(tmp_path, pairs, invoke):
 
 def test_overwrite_starts_again(tmp_path, pairs, invoke):
     output = tmp_path / "m.pt"
-    output.write_bytes(b"an old model")
+    save_warm_model(output, 5)
     result = invoke("train", pairs, "-o", output, "--epochs", "1", "-q", "--overwrite", *FAST)
     assert result.exit_code == 0, result.output
     load_model(output)
@@ -269,4 +269,107 @@ def test_a_scale_too_large_is_one_line(tmp_path, pairs, invoke):
     output = tmp_path / "m.pt"
     result = invoke("train", pairs, "-o", output, "--scales", "2,65", "--epochs", "1", *FAST)
     assert_one_error_line(result, "multiscale", "65")
+    assert not output.exists()
+
+
+# Outputs never replace what is not lutcli's ---------------------------------------------------
+
+
+def test_an_image_is_never_an_output_even_with_overwrite(tmp_path, pairs, invoke):
+    """`train PAIRS -o PAIRS/input/p0.png --overwrite` replaced the training photo with a model
+    and left the report and the training state among the inputs."""
+    before = snapshot(pairs)
+    output = pairs / "input" / "p0.png"
+    result = invoke("train", pairs, "-o", output, "--overwrite", "--epochs", "0", *FAST)
+    assert_one_error_line(result, str(output), ".pt")
+    assert snapshot(pairs) == before
+
+
+@pytest.mark.parametrize("side", ["input", "target"])
+def test_a_model_among_the_pictures_is_refused(tmp_path, pairs, invoke, side):
+    """The report PNG beside it would become a picture of the next run."""
+    before = snapshot(pairs)
+    output = pairs / side / "look.pt"
+    result = invoke("train", pairs, "-o", output, "--overwrite", "--epochs", "0", *FAST)
+    assert_one_error_line(result, str(output), "among the pictures")
+    assert snapshot(pairs) == before
+
+
+def test_a_model_in_the_pairs_folder_itself_is_fine(pairs, invoke):
+    result = invoke("train", pairs, "-o", pairs / "look.pt", "--epochs", "0", "-q", *FAST)
+    assert result.exit_code == 0, result.output
+    load_model(pairs / "look.pt")
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("m.pt", "not a lutcli model file"),
+        ("m.training.pt", "not a lutcli training state"),
+        ("m.report.png", "not a lutcli training report"),
+    ],
+)
+def test_overwrite_replaces_only_lutcli_s_own_files(tmp_path, pairs, invoke, name, what):
+    """A photo (or any other file) where the model, its state or its report would go is kept."""
+    in_the_way = write_picture(tmp_path / "photo.png", noise(16, 16)).rename(tmp_path / name)
+    before = in_the_way.read_bytes()
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--overwrite", "--epochs", "0", *FAST)
+    assert_one_error_line(result, str(in_the_way), what)
+    assert in_the_way.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["pairs", name])
+
+
+def test_overwrite_replaces_a_previous_run_its_state_and_its_report(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    for _ in range(2):
+        result = invoke("train", pairs, "-o", output, "--overwrite", "--epochs", "1", "-q", *FAST)
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m.pt", "m.report.png", "m.training.pt", "pairs"
+    ]  # fmt: skip
+
+
+# Pairs that cannot be read --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", ["input", "target"])
+def test_a_pair_that_cannot_be_read_is_named_and_left_out(tmp_path, pairs, invoke, side):
+    """A corrupt target aborted the whole run; like a corrupt photo in `apply`, it is skipped."""
+    (pairs / side / "p1.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--epochs", "1", *FAST)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "skipped" in line]
+    assert len(warnings) == 1 and "'p1'" in warnings[0]
+    assert str(pairs / side / "p1.png") in warnings[0]
+    assert load_model(output)[1]["pairs"] == 2
+
+
+def test_no_readable_pair_at_all_is_one_line(tmp_path, pairs, invoke):
+    for path in (pairs / "target").iterdir():
+        path.write_bytes(b"garbage")
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--epochs", "1", "-q", *FAST)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    *warnings, error = result.stderr.splitlines()
+    assert [w.startswith("warning: skipped the pair") for w in warnings] == [True] * 3
+    assert error == "Error: none of the 3 pairs could be read: nothing to learn from"
+    assert not output.exists()
+
+
+def test_a_model_option_too_large_to_allocate_is_one_line(tmp_path, pairs, invoke):
+    """`--model-option basis_count=100000` printed torch's "cannot allocate" traceback."""
+    output = tmp_path / "m.pt"
+    args = ("--model", "first-linear", "--model-option", "basis_count=100000")
+    result = invoke("train", pairs, "-o", output, "--epochs", "1", *args, "--lut-size", "129")
+    assert_one_error_line(result, "basis_count must be an integer in 1..256")
+    assert not output.exists()
+
+
+def test_a_model_over_the_size_limit_is_one_line_saying_how_to_raise_it(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    args = ("--model", "first-linear", "--model-option", "basis_count=200", "--lut-size", "129")
+    result = invoke("train", pairs, "-o", output, "--epochs", "1", *args)
+    assert_one_error_line(result, "more than the limit", "LUTCLI_MAX_MODEL_PARAMETERS")
     assert not output.exists()

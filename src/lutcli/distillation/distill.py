@@ -51,11 +51,12 @@ def distill_folder(
     each color alone).
     ``training`` takes the arguments of ``train_from_pairs`` after ``output``.
     """
-    # Before the teacher runs: a slow teacher must not make the user wait to hear this.
-    check_model_output(output, training.get("resume", False), training.get("overwrite", False))
     folder = Path(images_folder)
     if not folder.is_dir():
         raise DatasetError(f"no folder at '{folder}'")
+    # Before the teacher runs: a slow teacher must not make the user wait to hear this.
+    resume, overwrite = training.get("resume", False), training.get("overwrite", False)
+    check_model_output(output, resume, overwrite, [folder])
     sources = list_images(folder, recursive)
     if not sources:
         raise DatasetError(f"no images in '{folder}'")
