@@ -30,6 +30,19 @@ sys.exit(3)
 HANG = """
 time.sleep(10)
 """
+# Starts a helper program, says so in running.txt (its own PID and the helper's), then waits a
+# minute: a teacher still at work.
+STALL = """
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+running = f"{os.getpid()} {helper.pid}"
+Path(__file__).with_name("running.txt.tmp").write_text(running)
+Path(__file__).with_name("running.txt.tmp").rename(Path(__file__).with_name("running.txt"))
+time.sleep(60)
+"""
+# Writes bytes that are no image.
+GARBAGE = """
+Path(output).write_bytes(b"\\x89PNG not really" + bytes(range(256)))
+"""
 WRITE_NOTHING = """
 pass
 """
@@ -49,7 +62,7 @@ cv2.imwrite(output, np.iinfo(pixels.dtype).max - pixels)
 """
 
 _PREAMBLE = """\
-import json, sys, time
+import json, os, subprocess, sys, time
 from pathlib import Path
 import cv2
 import numpy as np

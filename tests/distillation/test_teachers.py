@@ -26,6 +26,7 @@ from lutcli.io.images import from_tensor, read_image, to_tensor
 from lutcli.lut.cube import read_cube
 from teacher_support import (
     FAIL,
+    GARBAGE,
     HANG,
     INVERT,
     SAVE_ARGUMENTS,
@@ -183,6 +184,19 @@ def test_a_command_that_writes_nothing_is_a_teacher_error(tmp_path, picture):
         parse_teacher(script.spec).teach(picture)
     assert str(picture) in str(caught.value) and "wrote nothing" in str(caught.value)
     assert script.calls == [str(picture)]  # it ran, and succeeded, without an output
+
+
+def test_a_command_that_writes_no_image_is_named_by_the_picture_not_its_temporary_file(
+    tmp_path, picture
+):
+    script = script_teacher(tmp_path / "garbage", GARBAGE)
+    with pytest.raises(TeacherError) as caught:
+        parse_teacher(script.spec).teach(picture)
+    message = str(caught.value)
+    assert message == (
+        f"the teacher command on '{picture}' wrote a file that is not a readable image "
+        "to {output}"
+    )
 
 
 def test_a_command_runs_without_a_shell(tmp_path, picture, monkeypatch):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lutcli.errors import LutcliError
+from lutcli.errors import ImageReadError, LutcliError
 from lutcli.fileutil import file_digest
 from lutcli.io.images import from_tensor, read_image, to_tensor
 
@@ -165,7 +165,12 @@ class CommandTeacher(Teacher):
                 raise TeacherError(f"{name} failed (exit {returncode}){detail}")
             if not output.is_file():
                 raise TeacherError(f"{name} wrote nothing to {{output}}")
-            return read_image(output).pixels
+            try:
+                return read_image(output).pixels
+            except ImageReadError:  # its message names our temporary file, gone by now
+                raise TeacherError(
+                    f"{name} wrote a file that is not a readable image to {{output}}"
+                ) from None
 
     def _run(self, command: list[str], name: str) -> tuple[int, str]:
         """Run ``command`` (no shell) in a session of its own, so that on a timeout the whole
