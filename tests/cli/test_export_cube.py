@@ -215,3 +215,43 @@ def test_the_cube_for_a_photo_gives_that_photo_what_apply_model_gives(tmp_path, 
     result = invoke("export-cube", model, "-o", other, "--image", coffee)
     assert result.exit_code == 0, result.output
     assert np.abs(read_cube(other).lut3d.table - read_cube(cube).lut3d.table).max() > 1e-4
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_model_whose_lut_holds_nan_is_one_line_and_writes_nothing(tmp_path, invoke, value):
+    """It was a ValueError traceback from the .cube writer."""
+    import torch
+    from cli_support import assert_one_error_line
+
+    from lutcli.models.basic import BasicLookupModel
+    from lutcli.models.files import save_model
+
+    model = BasicLookupModel(5)
+    with torch.no_grad():
+        model.lut[0, 1, 2, 3] = value
+    path = tmp_path / "broken.pt"
+    save_model(path, model)
+    output = tmp_path / "broken.cube"
+    result = invoke("export-cube", path, "-o", output)
+    assert_one_error_line(result, str(path), "NaN or infinite")
+    assert not output.exists()
+
+
+def test_a_model_whose_colors_overflow_is_one_line_and_writes_nothing(tmp_path, invoke):
+    """Finite tensors can still give infinite colors (a huge scale times a LUT)."""
+    import torch
+    from cli_support import assert_one_error_line
+
+    from lutcli.models.files import save_model
+    from lutcli.models.registry import create_model
+
+    model = create_model("first-linear", lut_size=5, basis_count=1)
+    with torch.no_grad():
+        model.basic_scale.fill_(3e38)
+        model.basic.lut.mul_(10)
+    path = tmp_path / "overflow.pt"
+    save_model(path, model)
+    output = tmp_path / "overflow.cube"
+    result = invoke("export-cube", path, "-o", output)
+    assert_one_error_line(result, str(path), "NaN or infinite colors")
+    assert not output.exists()

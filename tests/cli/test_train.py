@@ -10,8 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_support import assert_one_error_line, noise, save_warm_model, snapshot, write_picture
+from cli_support import (
+    assert_one_error_line,
+    noise,
+    save_warm_model,
+    snapshot,
+    temp_files,
+    write_picture,
+)
 
+from disk_support import fill_the_disk
 from lutcli.io.images import read_image, to_tensor
 from lutcli.models.files import load_model, load_payload
 from lutcli.models.registry import MODELS
@@ -373,3 +381,17 @@ def test_a_model_over_the_size_limit_is_one_line_saying_how_to_raise_it(tmp_path
     result = invoke("train", pairs, "-o", output, "--epochs", "1", *args)
     assert_one_error_line(result, "more than the limit", "LUTCLI_MAX_MODEL_PARAMETERS")
     assert not output.exists()
+
+
+def test_training_onto_a_full_disk_is_one_line_and_keeps_the_previous_model(
+    tmp_path, pairs, invoke, monkeypatch
+):
+    """It was torch's "inline_container.cc ... unexpected pos" traceback."""
+    output = tmp_path / "m.pt"
+    save_warm_model(output, 9)
+    before = output.read_bytes()
+    fill_the_disk(monkeypatch, room=1000)
+    result = invoke("train", pairs, "-o", output, "--overwrite", "--epochs", "1", "-q", *FAST)
+    assert_one_error_line(result, f"cannot write '{output}': no space left on device")
+    assert output.read_bytes() == before
+    assert not temp_files(tmp_path)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import pickle
 import random
@@ -13,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from disk_support import fill_the_disk
 from lutcli.errors import LutcliError, ModelFileError
-from lutcli.models import files
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, save_model
 from lutcli.models.registry import MODELS, create_model
@@ -303,35 +301,6 @@ def test_a_model_file_too_large_for_the_limit_is_refused_before_allocating(tmp_p
 # Writing onto a full disk ----------------------------------------------------------------------
 
 
-class FullDisk:
-    """A file that takes ``room`` bytes, then fails as a full disk does."""
-
-    def __init__(self, handle, room: int) -> None:
-        self.handle, self.room = handle, room
-        self.name = handle.name
-
-    def write(self, data) -> int:
-        if len(data) > self.room:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.room -= len(data)
-        return self.handle.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self.handle, name)
-
-
-def fill_the_disk(monkeypatch, room: int) -> None:
-    """Atomic writes of model files get ``room`` bytes, then the disk is full."""
-    real = files.atomic_write
-
-    @contextlib.contextmanager
-    def full(path, *args, **kwargs):
-        with real(path, *args, **kwargs) as handle:
-            yield FullDisk(handle, room)
-
-    monkeypatch.setattr(files, "atomic_write", full)
-
-
 def test_a_full_disk_is_one_line_and_keeps_the_previous_model(tmp_path, monkeypatch, generator):
     path = tmp_path / "look.pt"
     save_model(path, BasicLookupModel(lut_size=5), {"version": 1})
@@ -339,6 +308,6 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_model(tmp_path, monkeypa
     fill_the_disk(monkeypatch, room=1000)
     with pytest.raises(LutcliError) as caught:
         save_model(path, trained_model(generator, size=9), {"version": 2})
-    assert str(caught.value) == f"cannot write '{path}': No space left on device"
+    assert str(caught.value) == f"cannot write '{path}': no space left on device"
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["look.pt"]  # no temporary file left behind

@@ -49,6 +49,8 @@ def export_cube(
       lutcli export-cube look.pt -o look.cube
       ffmpeg -i in.mp4 -vf lut3d=look.cube out.mp4
     """
+    import torch
+
     from lutcli.errors import LutcliError
     from lutcli.io.images import read_image, to_tensor
     from lutcli.lut.cube import CubeFile, Lut3D, write_cube
@@ -63,6 +65,8 @@ def export_cube(
     size = size or model.lut_size
     context = to_tensor(read_image(reference).pixels) if reference is not None else None
     table = sample_lut(model, size, context)
+    if not bool(torch.isfinite(table).all()):  # finite tensors can still overflow
+        raise LutcliError(f"'{model_path}' gives NaN or infinite colors: no .cube written")
     source = f"{model_path.name} ({model.name} model)"
     if reference is not None:
         source += f" for the photo {reference.name}"

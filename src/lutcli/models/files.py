@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from lutcli.errors import LutcliError, ModelFileError
+from lutcli.errors import LutcliError, ModelFileError, os_error_reason
 from lutcli.fileutil import atomic_write
 from lutcli.models.base import LutModel
 from lutcli.models.registry import create_model
@@ -66,7 +66,7 @@ def save_payload(path: str | os.PathLike, payload: dict[str, Any]) -> None:
         with atomic_write(path) as handle:
             handle.write(buffer.getbuffer())
     except OSError as error:
-        raise LutcliError(f"cannot write '{path}': {error.strerror or error}") from None
+        raise LutcliError(f"cannot write '{path}': {os_error_reason(error)}") from None
 
 
 def load_payload(path: str | os.PathLike, expected_format: str = FORMAT) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def load_payload(path: str | os.PathLike, expected_format: str = FORMAT) -> dict
         with open(path, "rb") as handle:
             start = handle.read(_SNIFFED)
     except OSError as error:
-        raise ModelFileError(f"cannot read '{path}': {error.strerror or error}") from None
+        raise ModelFileError(f"cannot read '{path}': {os_error_reason(error)}") from None
     if not start.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
         raise ModelFileError(_what_it_is(path, start))
     try:
