@@ -3,7 +3,10 @@ checks of what a run left on disk and printed."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -11,6 +14,7 @@ import numpy as np
 import torch
 from click.testing import Result
 
+from lutcli.io.images import read_image
 from lutcli.lut.lattice import identity_lut
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
@@ -106,3 +110,65 @@ def assert_one_error_line(result: Result, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
+
+
+def start_lutcli(*args: object, **popen: object) -> subprocess.Popen:
+    """Start the installed ``lutcli ARGS`` as a terminal would: signals at their defaults (a
+    test run started in the background has SIGINT ignored, which children inherit), stdout and
+    stderr captured as text."""
+
+    def default_signals() -> None:
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+
+    return subprocess.Popen(
+        [str(LUTCLI), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=popen.pop("preexec_fn", default_signals),
+        **popen,
+    )
+
+
+def wait_for_lutcli_code(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait until ``process`` runs lutcli's own code: it handles SIGTERM (which Python does not
+    by default). Before that the interpreter is starting, and Python's defaults apply."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+        caught = int(next(line for line in status if line.startswith("SigCgt:"))[7:], 16)
+        if caught >> (signal.SIGTERM - 1) & 1:
+            return
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "lutcli never took over its signals"
+        time.sleep(0.001)
+
+
+def finish(process: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
+    """Wait for ``process``; its (stdout, stderr). Kills it if it does not end in time."""
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def is_running(pid: int) -> bool:
+    """Whether the process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def assert_whole_images(folder: Path, shape: tuple[int, ...]) -> list[Path]:
+    """Every file in ``folder`` is a whole image of ``shape``, and no temporary file is left;
+    returns the images."""
+    assert not temp_files(folder)
+    written = sorted(folder.iterdir()) if folder.is_dir() else []
+    for path in written:
+        assert read_image(path).pixels.shape == shape, path  # raises for a truncated file
+    return written

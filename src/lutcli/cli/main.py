@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
-import sys
+import functools
+import signal
 
 import click
 
 from lutcli import __version__
+from lutcli.cli import signals
 from lutcli.cli.apply import apply
 from lutcli.cli.distill import distill
 from lutcli.cli.export_cube import export_cube
 from lutcli.cli.models import models
 from lutcli.cli.presets import presets
 from lutcli.cli.train import train
-from lutcli.errors import LutcliError
+from lutcli.errors import (
+    LutcliError,
+    is_out_of_memory,
+    os_error_message,
+    out_of_memory_reason,
+)
 
 
 class LutcliGroup(click.Group):
-    """A group whose commands report user errors as one line on stderr, never a traceback."""
+    """A group whose commands report user errors as one line on stderr, never a traceback:
+    errors of the input, of the system (disk full, read-only, out of memory) and
+    interruptions (exit 128 + the signal's number)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Add ``cmd``, whose run starts by loading torch, then works (see lutcli.cli.signals:
+        a signal during start-up ends the process at once, one at work is cleaned up after)."""
+        work = cmd.callback
+
+        @functools.wraps(work)
+        def start_then_work(*args, **kwargs):
+            import torch  # noqa: F401 - every command computes with it; seconds to load
+
+            with signals.at_work():
+                return work(*args, **kwargs)
+
+        cmd.callback = start_then_work
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -25,11 +49,17 @@ class LutcliGroup(click.Group):
         except LutcliError as error:
             raise click.ClickException(str(error)) from None
         except OSError as error:
-            where = f" '{error.filename}'" if error.filename else ""
-            raise click.ClickException(f"{error.strerror or error}{where}") from None
-        except KeyboardInterrupt:
-            click.echo("lutcli: interrupted", err=True)
-            sys.exit(130)
+            raise click.ClickException(os_error_message(error)) from None
+        except (MemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error):
+                raise  # a bug: its traceback is what a report needs
+            reason = out_of_memory_reason(error)
+            command = f"lutcli {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "lutcli"
+            raise click.ClickException(
+                f"out of memory while running {command}{f' ({reason})' if reason else ''}"
+            ) from None
+        except KeyboardInterrupt as error:
+            signals.exit_interrupted(getattr(error, "signal_number", signal.SIGINT))
 
 
 @click.group(cls=LutcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,6 +74,12 @@ def cli() -> None:
       lutcli apply photos/ out/ --requirement auto  a shipped look (lutcli presets)
       lutcli export-cube look.pt -o look.cube       for ffmpeg, Resolve, OCIO, Photoshop
     """
+    # This process is lutcli's: OpenCV's own stderr logging is silenced, so that a file it
+    # cannot decode is the one line lutcli prints about it. Loaded here, not at the top, so
+    # that `lutcli --help` stays instant.
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 for command in (train, distill, apply, export_cube, models, presets):

@@ -43,9 +43,10 @@ def progress_bar(quiet: bool) -> Iterator[Progress]:
     with progress:
         try:
             yield progress
-        except Exception:
-            # The error is to be the one line left to read: take the bar away (and skip the
-            # blank line Progress.stop prints where stderr is not a terminal).
+        except BaseException:
+            # The error (or "interrupted") is to be the one line left to read: take the bar
+            # away (and skip the blank line Progress.stop prints where stderr is not a
+            # terminal).
             progress.live.transient = True
             progress.live.stop()
             progress.disable = True
