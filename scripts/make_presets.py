@@ -1,5 +1,8 @@
 """make presets: build the shipped looks in presets/ from their definitions in presets/looks.json.
 
+presets/ is the repository's folder of the looks that ship: the build installs it as the package
+``lutcli.shipped_presets`` (setup.py), so this script writes there, however lutcli is installed.
+
 - ``looks``: chains of ``lutcli.lut.grading`` operations, sampled on a 33³ lattice and written
   as .cube files that ffmpeg, OpenColorIO, Resolve and Photoshop read too.
 - ``models``: image-adaptive looks that lutcli trains on real photos (the sample photos inside
@@ -22,11 +25,12 @@ from pathlib import Path
 from lutcli.lut.cube import CubeFile, Lut3D, write_cube
 from lutcli.lut.grading import apply_operations
 from lutcli.lut.lattice import identity_lut
-from lutcli.presets import DESCRIPTION_PREFIX, SHIPPED_PRESETS
+from lutcli.presets import DESCRIPTION_PREFIX
 from lutcli.samples import write_adaptive_job
 from lutcli.training.folder import train_from_folder
 from lutcli.training.options import TrainingOptions
 
+SHIPPED_PRESETS = Path(__file__).resolve().parents[1] / "presets"
 DEFINITIONS = SHIPPED_PRESETS / "looks.json"
 CUBE_SIZE = 33
 # Four decimals are a fortieth of an 8-bit level: exact enough, and a third smaller files.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from importlib import resources
 from pathlib import Path
 from types import ModuleType
 
@@ -130,6 +131,14 @@ def test_bw_makes_red_green_and_blue_equal():
     np.testing.assert_array_equal(after[..., 0], after[..., 1])
     np.testing.assert_array_equal(after[..., 1], after[..., 2])
     assert after.std() > 20  # a picture, not a flat gray
+
+
+def test_the_shipped_looks_are_read_from_the_installed_package():
+    # A wheel carries them as lutcli.shipped_presets; the development install maps that package
+    # to the repository's presets/, which is where `make presets` writes.
+    assert SHIPPED_PRESETS == Path(resources.files("lutcli.shipped_presets"))
+    assert SHIPPED_PRESETS.resolve() == make_presets_script().SHIPPED_PRESETS
+    assert (SHIPPED_PRESETS / "looks.json").is_file()
 
 
 # Finding presets -------------------------------------------------------------------------------

@@ -2,20 +2,25 @@
 
 A preset is a ``.cube`` file or a lutcli model file named after the look, in a presets folder:
 first the folders of ``$LUTCLI_PRESETS`` (separated like PATH; a user's own looks, which win
-over shipped ones of the same name), then the repository's ``presets/``, which
-``scripts/make_presets.py`` (``make presets``) builds from ``presets/looks.json``.
+over shipped ones of the same name), then the shipped looks: the package
+``lutcli.shipped_presets``, read through ``importlib.resources`` wherever lutcli is installed.
+Its files live in the repository's top-level ``presets/`` (mapped into the package by setup.py),
+which ``scripts/make_presets.py`` (``make presets``) builds from ``presets/looks.json``.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from lutcli.errors import LutcliError
 
 USER_PRESETS_VARIABLE = "LUTCLI_PRESETS"
-SHIPPED_PRESETS = Path(__file__).resolve().parents[2] / "presets"
+# The installed package is a folder on disk (a wheel's site-packages, or presets/ itself in an
+# editable install), so its files are plain paths.
+SHIPPED_PRESETS = Path(resources.files("lutcli.shipped_presets"))
 PRESET_SUFFIXES = (".cube", ".pt")
 # The comment of a preset .cube that holds its one-line description.
 DESCRIPTION_PREFIX = "description: "
