@@ -69,6 +69,34 @@ def test_presets_lists_the_users_own_looks_and_models(tmp_path, monkeypatch, inv
     assert rows["warm"][0] == ".cube"
 
 
+def test_presets_lists_every_preset_when_some_user_presets_are_broken(
+    tmp_path, monkeypatch, invoke
+):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "aaa-truncated.cube").write_text("LUT_3D_SIZE 2\n0 0 0\n")
+    (mine / "garbage.pt").write_bytes(bytes(range(256)) * 4)
+    lut = Lut3D((1 - identity_lut(3)).numpy())
+    comments = [DESCRIPTION_PREFIX + "my negative"]
+    write_cube(mine / "negative.cube", CubeFile(title="negative", lut3d=lut, comments=comments))
+    monkeypatch.setenv(USER_PRESETS_VARIABLE, str(mine))
+    result = invoke("presets")
+    # Every preset is listed, the broken ones with the reason on their own line...
+    rows = listed(result.stdout)
+    assert list(rows) == list(find_presets())
+    assert {"aaa-truncated", "garbage", "negative", *SHIPPED_LOOKS} <= set(rows)
+    assert rows["negative"] == (".cube", "my negative")
+    assert rows["warm"][0] == ".cube" and not rows["warm"][1].startswith("BROKEN")
+    kind, reason = rows["aaa-truncated"]
+    assert kind == ".cube" and reason.startswith("BROKEN: ") and "truncated" in reason
+    kind, reason = rows["garbage"]
+    assert kind == "model" and reason.startswith("BROKEN: ") and "garbage.pt" in reason
+    broken = [line for line in result.stdout.splitlines() if "BROKEN" in line]
+    assert len(broken) == 2
+    # ...and the run fails at the end, naming them in one line.
+    assert_one_error_line(result, "2 preset(s) cannot be read", "aaa-truncated, garbage")
+
+
 def test_presets_with_none_anywhere_is_one_line(tmp_path, monkeypatch, invoke):
     monkeypatch.setattr(lutcli.presets, "SHIPPED_PRESETS", tmp_path / "no-presets")
     assert_one_error_line(invoke("presets"), "no presets", "no-presets", "make presets")

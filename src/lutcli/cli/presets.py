@@ -9,11 +9,13 @@ import click
 def presets() -> None:
     """List the presets: name, kind and a line of description.
 
-    Shipped presets live in the repository's presets/ (rebuilt by `make presets` from
+    Shipped presets come with lutcli (the repository's presets/, rebuilt by `make presets` from
     presets/looks.json); your own .cube or model files go in a folder named by the environment
     variable LUTCLI_PRESETS (several folders separated by ':'), and win over shipped ones of the
-    same name.
+    same name. A preset that cannot be read is listed as broken, with the reason, after which
+    the exit status is 1.
     """
+    from lutcli.errors import LutcliError
     from lutcli.presets import find_presets, preset_folders
 
     found = find_presets()
@@ -21,6 +23,14 @@ def presets() -> None:
         folders = ", ".join(str(f) for f in preset_folders())
         raise click.ClickException(f"no presets in {folders} (run `make presets`)")
     width = max(len(name) for name in found)
+    broken = []
     for name, preset in found.items():
         kind = "model" if preset.is_model else ".cube"
-        click.echo(f"{name:<{width}}  {kind:<5}  {preset.description()}")
+        try:
+            description = preset.description()
+        except LutcliError as error:
+            broken.append(name)
+            description = "BROKEN: " + " ".join(str(error).split())
+        click.echo(f"{name:<{width}}  {kind:<5}  {description}")
+    if broken:
+        raise click.ClickException(f"{len(broken)} preset(s) cannot be read: {', '.join(broken)}")
