@@ -29,7 +29,12 @@ demo: install system-deps
 presets: install system-deps
 	$(BIN)/python scripts/make_presets.py
 
+# First the wheel smoke test: the wheel built here, installed with $(TORCH) into a fresh venv
+# and run from an empty folder (scripts/smoke_wheel.py, about 2 minutes); a broken package fails
+# fast. Then the suite, whose closing line ends the output. With CI=true a skipped test fails,
+# except `gpu` tests where torch sees no CUDA GPU (tests/conftest.py); no test run fails too.
 test: install system-deps
+	$(BIN)/python scripts/smoke_wheel.py $(TORCH)
 	$(BIN)/python -m pytest -q
 
 # Speed side by side with grid_sample, Pillow, ffmpeg and OpenColorIO (bench/speed.py); prints
