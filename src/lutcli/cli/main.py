@@ -23,20 +23,30 @@ from lutcli.errors import (
 )
 
 
+def start_up() -> None:
+    """What a command does before its work: load torch (every command computes with it, and it
+    takes a second), so that a signal meanwhile ends the process at once (lutcli.cli.signals);
+    and silence OpenCV's own logging on stderr: the process is lutcli's, and the one line it
+    prints about a file OpenCV cannot decode is what the user is to read. Not at import, so
+    that `lutcli --help` stays instant."""
+    import cv2
+    import torch  # noqa: F401
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 class LutcliGroup(click.Group):
     """A group whose commands report user errors as one line on stderr, never a traceback:
     errors of the input, of the system (disk full, read-only, out of memory) and
     interruptions (exit 128 + the signal's number)."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        """Add ``cmd``, whose run starts by loading torch, then works (see lutcli.cli.signals:
-        a signal during start-up ends the process at once, one at work is cleaned up after)."""
+        """Add ``cmd``, whose run (not its --help) starts up, then works: see ``start_up``."""
         work = cmd.callback
 
         @functools.wraps(work)
         def start_then_work(*args, **kwargs):
-            import torch  # noqa: F401 - every command computes with it; seconds to load
-
+            start_up()
             with signals.at_work():
                 return work(*args, **kwargs)
 
@@ -74,12 +84,6 @@ def cli() -> None:
       lutcli apply photos/ out/ --requirement auto  a shipped look (lutcli presets)
       lutcli export-cube look.pt -o look.cube       for ffmpeg, Resolve, OCIO, Photoshop
     """
-    # This process is lutcli's: OpenCV's own stderr logging is silenced, so that a file it
-    # cannot decode is the one line lutcli prints about it. Loaded here, not at the top, so
-    # that `lutcli --help` stays instant.
-    import cv2
-
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 for command in (train, distill, apply, export_cube, models, presets):
