@@ -49,6 +49,16 @@ def test_help_answers_without_loading_torch():
     assert result.returncode == 0 and "apply" in result.stdout
 
 
+def test_a_command_s_help_answers_without_loading_torch():
+    code = (
+        "import sys; from lutcli.cli.main import cli\n"
+        "try: cli.main(['apply', '--help'])\n"
+        "except SystemExit: print('torch' in sys.modules, 'cv2' in sys.modules)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.splitlines()[-1] == "False False", loaded.stderr
+
+
 def test_version(invoke):
     result = invoke("--version")
     assert result.exit_code == 0
