@@ -486,3 +486,118 @@ def test_opencolorio_agrees_with_apply(tmp_path, cube):
     processor.applyRGB(theirs)
     ours = as_colors(cube.apply(as_image(colors)))
     np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-4)
+
+
+# Reading large files: streaming, exact, bounded -------------------------------------------------
+
+
+def python_rows(text: str) -> np.ndarray:
+    """The table rows of ``text`` (after its keyword lines) as float() reads them, in float32."""
+    rows = [
+        [float(token) for token in line.split()]
+        for line in text.splitlines()
+        if line.strip() and not line.strip()[0].isalpha() and not line.strip().startswith("#")
+    ]
+    return np.array(rows, dtype=np.float64).astype(np.float32)
+
+
+def table_rows(cube: CubeFile) -> np.ndarray:
+    return cube.lut3d.table.transpose(1, 2, 3, 0).reshape(-1, 3)
+
+
+@pytest.mark.parametrize(
+    "row_format",
+    [
+        "{:.6f} {:.6f} {:.6f}",  # fixed width: read by columns
+        "{:.10f}\t{:.10f}  {:.10f} ",  # fixed width, tabs and trailing space
+        "{:.15f} {:.15f} {:.15f}",  # 17 digits: too many to read by columns
+        "{:.6g} {:.6g} {:.6g}",  # widths differ: read in bulk
+        "{:+.4e} {:.3e} {:.9}",  # exponents and signs
+    ],
+)
+@pytest.mark.parametrize("signs", ["positive", "mixed"])
+def test_every_way_of_printing_numbers_reads_as_float_does(row_format, signs):
+    rng = np.random.default_rng(5)
+    values = rng.uniform(0, 1, (5**3, 3))
+    if signs == "mixed":
+        values[::3] *= -1
+    text = "LUT_3D_SIZE 5\n" + "".join(row_format.format(*row) + "\n" for row in values)
+    np.testing.assert_array_equal(table_rows(parse_cube(text)), python_rows(text))
+
+
+@pytest.mark.parametrize("block_bytes", [5, 16, 100])
+def test_the_text_is_read_the_same_in_blocks_of_any_size(tmp_path, monkeypatch, block_bytes):
+    """Block edges fall inside lines, inside '\\r\\n', inside comments and the header."""
+    lines = [
+        "# top",
+        'TITLE "t"',
+        "LUT_1D_SIZE 3",
+        "LUT_3D_SIZE 2",
+        "0 0 0",
+        "# mid",
+        "0.5 0.5 0.5",
+    ]
+    lines += ["", "1 1 1", *LINES_2X2X2.split("\n")]
+    for newline in ("\n", "\r\n", "\r"):
+        path = write_text(tmp_path, newline.join(lines) + newline)
+        expected = read_cube(path)
+        monkeypatch.setattr("lutcli.lut.cube._BLOCK_BYTES", block_bytes)
+        cube = read_cube(path)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(cube.shaper.table, expected.shaper.table)
+        np.testing.assert_array_equal(cube.lut3d.table, expected.lut3d.table)
+        assert cube.comments == expected.comments == ["top", "mid"] and cube.title == "t"
+
+
+@pytest.mark.parametrize("block_bytes", [7, 64, 1 << 22])
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("LUT_3D_SIZE 2\n" + LINES_2X2X2 + "\n\n1 2 3\n", 11, "expected 8 table lines"),
+        ("LUT_3D_SIZE 2\n0 0 0\n# c\n\n0.5 0.5\n", 5, "expected 3 numbers, found 2"),
+        ("LUT_3D_SIZE 2\n0 0 0\n0 1-2 0\n", 3, "not a number: '1-2'"),
+        ("LUT_3D_SIZE 2\n" + "0.5 0.5 0.5\n" * 5 + "0.5 0.5 1e39\n", 7, "not a finite"),
+        ("LUT_3D_SIZE 2\n" + "0.5 0.5 0.5\n" * 5 + "0.5 0.5 0.5 0.5\n", 7, "found 4"),
+    ],
+)
+def test_errors_name_the_line_whatever_the_blocks(
+    tmp_path, monkeypatch, block_bytes, text, line, fragment
+):
+    monkeypatch.setattr("lutcli.lut.cube._BLOCK_BYTES", block_bytes)
+    assert_one_line_error(write_text(tmp_path, text, "bad.cube"), line, fragment)
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """A 256³ .cube took 45 s and several GB to read; the limit is a setting a user can raise."""
+    path = tmp_path / "big.cube"
+    write_cube(path, CubeFile(lut3d=Lut3D(random_table(65))))  # 7 MB of text
+    monkeypatch.setenv("LUTCLI_MAX_CUBE_MB", "2")
+    assert_one_line_error(path, None, "more than the 2 MiB a .cube file may have")
+    with pytest.raises(CubeFormatError, match="set LUTCLI_MAX_CUBE_MB to raise the limit"):
+        read_cube(path)
+    monkeypatch.setenv("LUTCLI_MAX_CUBE_MB", "8")
+    assert read_cube(path).lut3d.size == 65
+
+
+def test_reading_takes_about_the_memory_of_the_table(tmp_path):
+    """Memory is the table's own (3 x 97³ float32 = 11 MB) plus a block, not the text's many
+    times over (the whole text, a string per line and per number)."""
+    import tracemalloc
+
+    path = tmp_path / "big.cube"
+    lut = Lut3D(random_table(97))
+    write_cube(path, CubeFile(lut3d=lut))
+    tracemalloc.start()
+    try:
+        cube = read_cube(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < lut.table.nbytes + 24 * 2**20, f"{peak / 2**20:.0f} MiB"
+    np.testing.assert_allclose(cube.lut3d.table, lut.table, atol=5e-7)
+
+
+def test_a_file_of_endless_comments_keeps_a_bounded_part_of_them():
+    text = "# " + "x" * 1000 + "\n"
+    cube = parse_cube(text * 2000 + "LUT_3D_SIZE 2\n" + LINES_2X2X2)
+    assert 0 < sum(len(c) for c in cube.comments) <= 2**20

@@ -8,16 +8,22 @@ table, with LUT_1D_INPUT_RANGE / LUT_3D_INPUT_RANGE as their input domains. Tabl
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from itertools import chain
+from typing import BinaryIO
 
 import numpy as np
 import torch
 
-from lutcli.errors import CubeFormatError, LutcliError
+from lutcli.errors import CubeFormatError, LutcliError, os_error_reason
 from lutcli.fileutil import atomic_write
 from lutcli.lut.interpolate import apply_lut
+from lutcli.models.limits import environment_limit
 
 # Inclusive size limits of the specification, per size keyword.
 SIZE_LIMITS = {"LUT_1D_SIZE": (2, 65536), "LUT_3D_SIZE": (2, 256)}
@@ -30,6 +36,22 @@ _KEYWORDS = frozenset(
 )
 # Rows formatted per string operation when writing: fast, with bounded memory for 256³ tables.
 _FORMAT_CHUNK = 1 << 16
+# The largest .cube file read, in MiB (LUTCLI_MAX_CUBE_MB raises it): a 256³ table, the most
+# the specification allows, is 430 MiB of text at 6 decimals. Reading streams the text, so
+# memory is the table's own (200 MB for 256³), whatever the file.
+MAX_CUBE_MB = 1024
+MAX_CUBE_MB_VARIABLE = "LUTCLI_MAX_CUBE_MB"
+# Bytes of text parsed at a time: large enough to be fast, small enough for small temporaries.
+_BLOCK_BYTES = 1 << 20
+# No line of a .cube file is longer (a title, a comment): a longer one is not a .cube file.
+_MAX_LINE_BYTES = 1 << 20
+# Comment text kept at most; the rest is read past (a file of comments must not fill memory).
+_MAX_COMMENT_CHARS = 1 << 20
+_BOM = "\ufeff".encode()
+# The bytes of plain table data: anything else (letters, '#', '\r') takes the careful path.
+_NUMBER_BYTES = b"0123456789.+-eE \t\n"
+# A number as fixed-width writers print it: an optional minus, digits, optional decimals.
+_FIXED_NUMBER = re.compile(rb"(-?)([0-9]{1,15})(?:\.([0-9]{0,15}))?")
 
 
 def _domain(domain_min: np.ndarray, domain_max: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +89,7 @@ class Lut1D:
     domain_max: np.ndarray = field(default_factory=lambda: np.ones(3))
 
     def __post_init__(self) -> None:
-        self.table = np.array(self.table, dtype=np.float32)
+        self.table = np.ascontiguousarray(self.table, dtype=np.float32)  # float32: not copied
         if self.table.ndim != 2 or self.table.shape[1] != 3 or self.table.shape[0] < 2:
             raise ValueError(f"a 1D LUT table must be (N >= 2, 3), got {self.table.shape}")
         self.domain_min, self.domain_max = _domain(self.domain_min, self.domain_max)
@@ -101,7 +123,7 @@ class Lut3D:
     domain_max: np.ndarray = field(default_factory=lambda: np.ones(3))
 
     def __post_init__(self) -> None:
-        self.table = np.array(self.table, dtype=np.float32)
+        self.table = np.ascontiguousarray(self.table, dtype=np.float32)  # float32: not copied
         shape = self.table.shape
         if len(shape) != 4 or shape[0] != 3 or not shape[1] == shape[2] == shape[3] >= 2:
             raise ValueError(f"a 3D LUT table must be (3, D, D, D) with D >= 2, got {shape}")
@@ -148,24 +170,279 @@ class CubeFile:
 
 
 def read_cube(path: str | os.PathLike) -> CubeFile:
-    """Read a .cube file; CubeFormatError (one line, naming the file) if it cannot be used."""
+    """Read a .cube file; CubeFormatError (one line, naming the file) if it cannot be used.
+
+    The text is parsed in blocks straight into the table, so memory is about the table's own
+    size; a file over MAX_CUBE_MB (``$LUTCLI_MAX_CUBE_MB``) is refused before it is read.
+    """
     source = str(path)
+    limit = environment_limit(MAX_CUBE_MB_VARIABLE, MAX_CUBE_MB) << 20
     try:
-        data = Path(path).read_bytes()
+        handle = open(path, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
         raise CubeFormatError(f"{source}: no such file") from None
     except IsADirectoryError:
         raise CubeFormatError(f"{source}: is a folder, not a .cube file") from None
     except OSError as error:
-        raise CubeFormatError(f"{source}: cannot read: {error.strerror or error}") from None
-    if b"\0" in data:
-        raise CubeFormatError(f"{source}: binary data, not a text .cube file")
+        raise CubeFormatError(f"{source}: cannot read: {os_error_reason(error)}") from None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise CubeFormatError(_too_large(source, size, limit))
+        return _parse(_blocks(handle, source, limit), source)
+
+
+def parse_cube(text: str, source: str = "<string>") -> CubeFile:
+    """Parse the text of a .cube file; ``source`` names it in CubeFormatError messages."""
+    data = text.encode("utf-8", "surrogateescape")
+    return _parse(_blocks(io.BytesIO(data), source, len(data)), source)
+
+
+def _too_large(source: str, size: int, limit: int) -> str:
+    return (
+        f"{source}: over {size >> 20} MiB, more than the {limit >> 20} MiB a .cube file may "
+        f"have (set {MAX_CUBE_MB_VARIABLE} to raise the limit)"
+    )
+
+
+def _blocks(handle: BinaryIO, source: str, limit: int) -> Iterator[bytes]:
+    """The bytes of ``handle`` in blocks of whole lines, each line ending in '\n' ('\r\n' and
+    '\r' become '\n'); CubeFormatError for binary data, an endless line or over ``limit``."""
+    carry, total = b"", 0
+    while True:
+        try:
+            chunk = handle.read(_BLOCK_BYTES)
+        except OSError as error:
+            raise CubeFormatError(f"{source}: cannot read: {os_error_reason(error)}") from None
+        total += len(chunk)
+        if total > limit:  # a file that grows, or a pipe
+            raise CubeFormatError(_too_large(source, total, limit))
+        if b"\0" in chunk:
+            raise CubeFormatError(f"{source}: binary data, not a text .cube file")
+        data = carry + chunk
+        held = b""
+        if chunk and data.endswith(b"\r"):  # its '\n' may start the next chunk
+            data, held = data[:-1], b"\r"
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not chunk:
+            if data:
+                yield data if data.endswith(b"\n") else data + b"\n"
+            return
+        end = data.rfind(b"\n") + 1
+        carry = data[end:] + held
+        if len(carry) > _MAX_LINE_BYTES:
+            raise CubeFormatError(
+                f"{source}: a line over {_MAX_LINE_BYTES >> 20} MiB: not a .cube file"
+            )
+        if end:
+            yield data[:end]
+
+
+def _decode(raw: bytes) -> str:
+    """A line's text: UTF-8, or legacy 8-bit text in a title or a comment."""
     try:
-        text = data.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        # Legacy 8-bit text in a title or comment; the keywords and numbers are ASCII either way.
-        text = data.decode("latin-1")
-    return parse_cube(text, source)
+        return raw.decode("latin-1")
+
+
+class _Comments(list):
+    """The comments of a file, without the '#', up to _MAX_COMMENT_CHARS of text."""
+
+    size = 0
+
+    def add(self, text: str) -> None:
+        if self.size + len(text) <= _MAX_COMMENT_CHARS:
+            self.append(text)
+            self.size += len(text)
+
+
+def _parse(blocks: Iterable[bytes], source: str) -> CubeFile:
+    """A CubeFile from the lines of ``blocks``: the keywords line by line, then the table data
+    block by block into a table allocated from the size keywords."""
+    blocks = iter(blocks)
+    header = _Header(source)
+    comments = _Comments()
+    lineno, data = 0, b""
+    for index, block in enumerate(blocks):
+        if index == 0:
+            block = block.removeprefix(_BOM)
+        start = 0
+        while start < len(block):
+            end = block.index(b"\n", start)
+            line = _decode(block[start:end]).strip()
+            if line and line[0] != "#" and not line[0].isalpha():
+                data = block[start:]
+                break
+            lineno += 1
+            if line[:1] == "#":
+                comments.add(line[1:].strip())
+            elif line:
+                header.add(lineno, line)
+            start = end + 1
+        if data:
+            break
+    size1, size3 = header.size("LUT_1D_SIZE"), header.size("LUT_3D_SIZE")
+    if size1 is None and size3 is None:
+        if not header.entries and not data:
+            raise CubeFormatError(f"{source}: empty file: no keywords and no table data")
+        raise CubeFormatError(f"{source}: no LUT_1D_SIZE or LUT_3D_SIZE keyword")
+    domains = header.domains(size1, size3)
+
+    table = _Table(size1, size3, source)
+    for block in chain([data], blocks):
+        table.add(_rows(block, lineno, source, comments), block, lineno)
+        lineno += block.count(b"\n")
+    table.check_complete()
+
+    cube = CubeFile(title=header.title(), comments=list(comments))
+    if size1 is not None:
+        cube.shaper = Lut1D(table.shaper, *domains.pop(0))
+    if size3 is not None:
+        cube.lut3d = Lut3D(table.lut.reshape(3, size3, size3, size3), *domains.pop(0))
+    return cube
+
+
+class _Table:
+    """The table rows of a file, filled block by block: the 1D shaper's rows first, then the
+    3D table's, red fastest, stored channel first (3, D³) as ``Lut3D`` takes them."""
+
+    def __init__(self, size1: int | None, size3: int | None, source: str) -> None:
+        self.source = source
+        self.size1 = size1 or 0
+        self.shaper = np.empty((self.size1, 3), np.float32)
+        self.lut = np.empty((3, (size3 or 0) ** 3), np.float32)
+        self.expected = self.size1 + self.lut.shape[1]
+        counts = [(size1, "LUT_1D_SIZE"), (size3, "LUT_3D_SIZE")]
+        self.what = " + ".join(f"{keyword} {size}" for size, keyword in counts if size)
+        self.filled = 0
+
+    def add(self, rows: np.ndarray, block: bytes, first_lineno: int) -> None:
+        """Store the (n, 3) ``rows`` read from ``block`` (its lines after ``first_lineno``)."""
+        room = self.expected - self.filled
+        if len(rows) > room:
+            lineno = _data_lineno(block, first_lineno, room)
+            raise CubeFormatError(
+                f"{self.source}:{lineno}: expected {self.expected} table lines for {self.what}, "
+                "found more"
+            )
+        shaped = max(0, min(len(rows), self.size1 - self.filled))
+        self.shaper[self.filled : self.filled + shaped] = rows[:shaped]
+        start = self.filled + shaped - self.size1
+        self.lut[:, start : start + len(rows) - shaped] = rows[shaped:].T
+        self.filled += len(rows)
+
+    def check_complete(self) -> None:
+        if self.filled < self.expected:
+            raise CubeFormatError(
+                f"{self.source}: expected {self.expected} table lines for {self.what}, "
+                f"found {self.filled} (file truncated?)"
+            )
+
+
+def _rows(block: bytes, first_lineno: int, source: str, comments: _Comments) -> np.ndarray:
+    """The table rows (n, 3) float32 of the lines of ``block``; their comments go to
+    ``comments``. Plain data is parsed in bulk; CubeFormatError names the first bad line."""
+    body = block
+    if b"#" in block:
+        kept = []
+        for raw in block.split(b"\n")[:-1]:
+            if raw.lstrip().startswith(b"#"):
+                comments.add(_decode(raw.lstrip()[1:]).strip())
+            else:
+                kept.append(raw)
+        body = b"".join(line + b"\n" for line in kept)
+    values = _fixed_width(body)
+    if values is None:
+        values = _free_form(body)
+    if values is not None:
+        with np.errstate(over="ignore"):  # too large for float32: inf, found below
+            rows = values.astype(np.float32)
+        if np.isfinite(rows).all():
+            return rows
+    lineno = first_lineno
+    for raw in block.split(b"\n")[:-1]:
+        lineno += 1
+        line = _decode(raw).strip()
+        problem = _row_problem(line.split()) if line and line[0] != "#" else ""
+        if problem:
+            raise CubeFormatError(f"{source}:{lineno}: {problem}")
+    raise CubeFormatError(f"{source}:{first_lineno + 1}: unreadable table data")  # not reached
+
+
+def _fixed_width(body: bytes) -> np.ndarray | None:
+    """The rows of ``body`` when every line has the layout of the first, digits aside (as most
+    writers print tables: "0.250000 0.500000 1.000000"): parsed by columns, exactly as float()
+    would; None when the lines differ (then ``_free_form`` reads them)."""
+    width = body.find(b"\n") + 1
+    first = body[:width]
+    tokens = first.split()
+    if width < 6 or len(body) % width or len(tokens) != 3:
+        return None
+    # Column by column: a row of the transposed text is one character of every line.
+    columns = np.frombuffer(body, np.uint8).reshape(-1, width).T.copy()
+    values = np.zeros((3, columns.shape[1]))
+    column = 0
+    for index, token in enumerate(tokens):
+        number = _FIXED_NUMBER.fullmatch(token)
+        column = first.index(token, column)
+        digits = [column + i for i, code in enumerate(token) if 48 <= code <= 57]
+        column += len(token)
+        if number is None or len(digits) > 15:  # more would not be exact in a float64
+            return None
+        mantissa = values[index]
+        for position in digits:
+            digit = columns[position] - np.uint8(48)  # wraps around: any other byte is over 9
+            if digit.max() > 9:
+                return None
+            mantissa *= 10
+            mantissa += digit
+        # An integer under 2^53 over a power of ten, both exact: one rounding, as float() does.
+        sign = -1.0 if number.group(1) else 1.0
+        mantissa /= sign * 10.0 ** len(number.group(3) or b"")
+    is_digit = (columns[:, 0] >= 48) & (columns[:, 0] <= 57)
+    if not (columns[~is_digit] == columns[~is_digit, :1]).all():
+        return None
+    return values.T
+
+
+def _free_form(body: bytes) -> np.ndarray | None:
+    """The rows of ``body`` when it is plain numbers, three a line (blank lines aside); None
+    for anything else (then the lines are looked at one by one)."""
+    if body.translate(None, _NUMBER_BYTES):
+        return None
+    codes = np.frombuffer(body, np.uint8)
+    space = codes <= 32
+    starts = ~space
+    starts[1:] &= space[:-1]
+    per_line = np.diff(np.cumsum(starts, dtype=np.int32)[codes == 10], prepend=0)
+    if not ((per_line == 0) | (per_line == 3)).all():
+        return None
+    count = int(per_line.sum())
+    if not count:
+        return np.empty((0, 3))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns (or raises) when it stops early
+            values = np.fromstring(body, dtype=np.float64, sep=" ")
+    except (ValueError, DeprecationWarning):
+        return None
+    # Every token a number, none read as two ("1-2"): as many numbers as tokens.
+    return values.reshape(-1, 3) if values.size == count else None
+
+
+def _data_lineno(block: bytes, first_lineno: int, index: int) -> int:
+    """The line number of the table row ``index`` (from 0) among the lines of ``block``."""
+    lineno = first_lineno
+    for raw in block.split(b"\n")[:-1]:
+        lineno += 1
+        line = raw.strip()
+        if line and not line.startswith(b"#"):
+            if index == 0:
+                return lineno
+            index -= 1
+    return lineno
 
 
 def _quote(token: str) -> str:
@@ -291,79 +568,6 @@ def _row_problem(tokens: list[str]) -> str:
     return "" if len(tokens) == 3 else f"expected 3 numbers, found {len(tokens)}"
 
 
-def parse_cube(text: str, source: str = "<string>") -> CubeFile:
-    """Parse the text of a .cube file; ``source`` names it in CubeFormatError messages."""
-    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    header = _Header(source)
-    comments: list[str] = []
-    data_start = len(lines)
-    for index, raw in enumerate(lines):
-        line = raw.strip()
-        if not line:
-            continue
-        if line[0] == "#":
-            comments.append(line[1:].strip())
-        elif line[0].isalpha():
-            header.add(index + 1, line)
-        else:
-            data_start = index
-            break
-    size1, size3 = header.size("LUT_1D_SIZE"), header.size("LUT_3D_SIZE")
-    if size1 is None and size3 is None:
-        if not header.entries and data_start == len(lines):
-            raise CubeFormatError(f"{source}: empty file: no keywords and no table data")
-        raise CubeFormatError(f"{source}: no LUT_1D_SIZE or LUT_3D_SIZE keyword")
-    domains = header.domains(size1, size3)
-
-    tokens: list[str] = []
-    linenos: list[int] = []
-    for index in range(data_start, len(lines)):
-        line = lines[index].strip()
-        if not line:
-            continue
-        if line[0] == "#":
-            comments.append(line[1:].strip())
-            continue
-        row = line.split()
-        if len(row) != 3:
-            raise CubeFormatError(f"{source}:{index + 1}: {_row_problem(row)}")
-        tokens += row
-        linenos.append(index + 1)
-
-    try:
-        with np.errstate(over="ignore"):  # too large for float32 -> inf, reported below
-            values = np.array(tokens, dtype=np.float64).astype(np.float32).reshape(-1, 3)
-    except ValueError:
-        values = None
-    if values is None or not np.isfinite(values).all():
-        for row_index, lineno in enumerate(linenos):
-            problem = _row_problem(tokens[3 * row_index : 3 * row_index + 3])
-            if problem:
-                raise CubeFormatError(f"{source}:{lineno}: {problem}")
-
-    counts = [(size1, "LUT_1D_SIZE", 1), (size3, "LUT_3D_SIZE", 3)]
-    expected = sum(size**power for size, _, power in counts if size is not None)
-    what = " + ".join(f"{keyword} {size}" for size, keyword, _ in counts if size is not None)
-    if len(linenos) < expected:
-        raise CubeFormatError(
-            f"{source}: expected {expected} table lines for {what}, "
-            f"found {len(linenos)} (file truncated?)"
-        )
-    if len(linenos) > expected:
-        raise CubeFormatError(
-            f"{source}:{linenos[expected]}: expected {expected} table lines for {what}, "
-            f"found {len(linenos)}"
-        )
-
-    cube = CubeFile(title=header.title(), comments=comments)
-    if size1 is not None:
-        cube.shaper = Lut1D(values[:size1], *domains.pop(0))
-    if size3 is not None:
-        table = values[size1 or 0 :].reshape(size3, size3, size3, 3).transpose(3, 0, 1, 2)
-        cube.lut3d = Lut3D(table, *domains.pop(0))
-    return cube
-
-
 # Writing ----------------------------------------------------------------------------------------
 
 
@@ -445,4 +649,4 @@ def write_cube(path: str | os.PathLike, cube: CubeFile, decimals: int = 6) -> No
         with atomic_write(path) as handle:
             handle.write(text)
     except OSError as error:
-        raise LutcliError(f"cannot write '{path}': {error.strerror or error}") from None
+        raise LutcliError(f"cannot write '{path}': {os_error_reason(error)}") from None
