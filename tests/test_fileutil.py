@@ -13,7 +13,12 @@ import sys
 import pytest
 
 import lutcli.fileutil
-from lutcli.fileutil import TEMP_SUFFIX, atomic_write, remove_stale_temp_files
+from lutcli.fileutil import (
+    TEMP_SUFFIX,
+    DestinationExistsError,
+    atomic_write,
+    remove_stale_temp_files,
+)
 
 
 @pytest.fixture
@@ -123,7 +128,7 @@ def test_without_replace_a_new_file_is_written(tmp_path):
 
 def test_without_replace_a_file_that_appeared_while_writing_is_kept(tmp_path):
     path = tmp_path / "out.png"
-    with pytest.raises(FileExistsError):
+    with pytest.raises(DestinationExistsError):
         with atomic_write(path, replace=False) as handle:
             handle.write(b"mine")
             path.write_bytes(b"another run's")  # finished first
@@ -145,7 +150,7 @@ def test_without_hard_links_no_replace_still_keeps_an_existing_file(
     if existing:
         path.write_bytes(b"kept")
     if existing:
-        with pytest.raises(FileExistsError), atomic_write(path, replace=False) as handle:
+        with pytest.raises(DestinationExistsError), atomic_write(path, replace=False) as handle:
             handle.write(b"new")
     else:
         with atomic_write(path, replace=False) as handle:

@@ -27,6 +27,13 @@ _NAME_BYTES = 120
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 _cleaned_folders: set[Path] = set()
+
+
+class DestinationExistsError(FileExistsError):
+    """``atomic_write(path, replace=False)`` found a file at ``path``, perhaps one that appeared
+    while it wrote; that file is kept."""
+
+
 _cleaning = threading.Lock()
 
 
@@ -35,7 +42,7 @@ def atomic_write(path: str | os.PathLike, replace: bool = True) -> Iterator[Bina
     """Open a temporary file beside ``path``; on success it becomes ``path`` in one step.
 
     With ``replace`` False an existing ``path``, even one that appeared while writing, is kept
-    and FileExistsError is raised. On any error or interruption the temporary file is removed
+    and DestinationExistsError is raised. On any error or interruption the temporary file is removed
     and ``path`` is left as it was. The file gets the usual permissions (0o666 less the umask).
     """
     path = Path(path)
@@ -61,16 +68,17 @@ def atomic_write(path: str | os.PathLike, replace: bool = True) -> Iterator[Bina
 def _publish_without_replacing(temporary: Path, path: Path) -> None:
     """Give ``temporary`` the name ``path`` unless a file has it: a hard link fails rather than
     replace, in one step, then the temporary name goes."""
+    exists = DestinationExistsError(errno.EEXIST, "a file is there already", str(path))
     try:
         os.link(temporary, path)
     except FileExistsError:
-        raise
+        raise exists from None
     except OSError as error:
         if error.errno not in _NO_LINKS:
             raise
         # No hard links here: check, then rename (another writer could slip in between).
         if os.path.lexists(path):
-            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
+            raise exists from None
         os.replace(temporary, path)
         return
     os.unlink(temporary)

@@ -1,8 +1,12 @@
 """Applying a look (a model or a .cube file) to image files and folders.
 
 The library behind ``lutcli apply``: planning which file goes where, and processing each one so
-that inputs are never overwritten, outputs appear whole or not at all, and one bad file does
-not stop the rest.
+that inputs are never overwritten, outputs appear whole or not at all (and never replace a file
+unless asked), and one bad file does not stop the rest.
+
+Memory is bounded by the pixel limit, not by the photos: the look runs in place on the decoded
+8 or 16-bit pixels, resizing works on them with OpenCV, and an adaptive look sees a float copy
+of at most ``4 * FIXED_SIZE`` pixels a side, never of the whole photo.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,21 +22,56 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lutcli.errors import LutcliError
-from lutcli.io.folders import is_image_path, list_images
-from lutcli.io.images import SUPPORTED_EXTENSIONS, from_tensor, read_image, to_tensor, write_image
+from lutcli.fileutil import DestinationExistsError
+from lutcli.io.folders import is_image_path, scan_folder
+from lutcli.io.images import (
+    SUPPORTED_EXTENSIONS,
+    from_tensor,
+    max_pixels_setting,
+    over_pixel_limit,
+    read_image,
+    to_tensor,
+    write_image,
+)
 from lutcli.kernels import cpu as kernels_cpu
 from lutcli.lut.cube import CubeFile
 from lutcli.lut.interpolate import apply_lut
 from lutcli.models.base import LutModel
 from lutcli.models.export import sample_lut
-from lutcli.models.networks import fix_picture_size
+from lutcli.models.networks import FIXED_SIZE, fix_picture_size
 
 # A look maps (1, 3, H, W) float RGB in [0, 1] to the same shape; the optional second argument
-# is the whole picture that image-adaptive models look at (default: the image itself).
+# is the whole picture that image-adaptive models look at, as ``picture_context`` gives it
+# (default: the image itself). Photos are handed to it a strip of rows at a time.
 Look = Callable[..., torch.Tensor]
+
+# Pixels converted to float at a time where the compiled kernel does not run (a 4 MB strip).
+STRIP_PIXELS = 1 << 18
+
+
+def picture_context(pixels: np.ndarray, channel_order: str = "RGB") -> torch.Tensor:
+    """(1, 3, FIXED_SIZE, FIXED_SIZE) float RGB: the whole photo as an adaptive look sees it.
+
+    ``fix_picture_size`` of the photo in float, made without a float copy of the photo: the
+    integer pixels are first averaged over whole blocks (OpenCV's INTER_AREA) down to between
+    4 and 8 times the fixed size on each side, which changes the result by a fraction of a
+    level, then that float picture is size-fixed.
+    """
+    height, width = pixels.shape[:2]
+    most = 4 * FIXED_SIZE
+    smaller = (width // max(1, width // most), height // max(1, height // most))
+    if smaller != (width, height):
+        pixels = cv2.resize(pixels, smaller, interpolation=cv2.INTER_AREA)
+    context = fix_picture_size(to_tensor(pixels.reshape(*pixels.shape[:2], -1)))
+    return context.flip(1) if channel_order == "BGR" else context
+
+
+def _strips(height: int, width: int) -> Iterator[slice]:
+    """Row ranges of about STRIP_PIXELS pixels each."""
+    rows = max(1, STRIP_PIXELS // max(1, width))
+    return (slice(top, top + rows) for top in range(0, height, rows))
 
 
 class LutLook:
@@ -74,33 +113,31 @@ class LutLook:
         channel_order: str = "RGB",
     ) -> np.ndarray:
         """(H, W, 3) pixels, uint8, uint16 or float32 in [0, 1], through the LUT for the
-        picture ``context`` ((1, 3, H, W) as ``to_tensor`` gives it; default: the pixels
-        themselves), in the same type. ``channel_order`` ("RGB" or "BGR") is that of the pixels,
-        the result and the context. ``out`` may be ``pixels`` (in place).
+        picture ``context`` ((1, 3, h, w) RGB in [0, 1], as ``picture_context`` gives it;
+        default: that of the pixels themselves), in the same type. ``channel_order`` ("RGB" or
+        "BGR") is that of the pixels and the result. ``out`` may be ``pixels`` (in place).
         """
         whole = None
         if self.adaptive:
-            # Size-fixed here, as the model would, so that putting the channels in RGB order
-            # copies 256² pixels, not the photo.
-            whole = fix_picture_size(to_tensor(pixels) if context is None else context)
-            whole = whole.flip(1) if channel_order == "BGR" else whole
+            whole = picture_context(pixels, channel_order) if context is None else context
+            whole = fix_picture_size(whole)
         lut = self.lut_for(whole)
         if channel_order == "BGR":  # the same LUT with its axes and outputs in BGR order
             lut = lut.flip(0).permute(0, 3, 2, 1)
         if self.device.type == "cpu" and kernels_cpu.available():
             return kernels_cpu.apply_to_pixels(pixels, lut, self.interp, threads, out)
         kernels_cpu.notice_fallback()
-        if pixels.dtype == np.float32:
-            image = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)
-            mapped = apply_lut(image.to(self.device), lut.to(self.device), self.interp)
-            result = mapped[0].permute(1, 2, 0).cpu().numpy()
-        else:
-            image = to_tensor(pixels).to(self.device)
-            mapped = apply_lut(image, lut.to(self.device), self.interp)
-            result = from_tensor(mapped, pixels.dtype)
-        if out is None:
-            return result
-        out[...] = result
+        out = np.empty_like(pixels) if out is None else out
+        lut = lut.to(self.device)
+        for rows in _strips(*pixels.shape[:2]):  # a float copy of a strip at a time
+            strip = pixels[rows]
+            if strip.dtype == np.float32:
+                image = torch.from_numpy(np.ascontiguousarray(strip)).permute(2, 0, 1)[None]
+                mapped = apply_lut(image.to(self.device), lut, self.interp)
+                out[rows] = mapped[0].permute(1, 2, 0).cpu().numpy()
+            else:
+                mapped = apply_lut(to_tensor(strip).to(self.device), lut, self.interp)
+                out[rows] = from_tensor(mapped, strip.dtype)
         return out
 
 
@@ -141,9 +178,16 @@ class Job:
     destination: Path
 
 
-def plan_jobs(
-    source: str | os.PathLike, destination: str | os.PathLike, recursive: bool
-) -> list[Job]:
+@dataclass(frozen=True)
+class Plan:
+    """The jobs of a run, and the files of its folder that it leaves out (other types, broken
+    links), for the user to see."""
+
+    jobs: list[Job]
+    left_out: list[Path] = field(default_factory=list)
+
+
+def plan_jobs(source: str | os.PathLike, destination: str | os.PathLike, recursive: bool) -> Plan:
     """Pair every input image with its output path.
 
     A file goes to ``destination`` (or into it, when it is a folder). A folder's images go to the
@@ -151,6 +195,7 @@ def plan_jobs(
     out ``destination`` itself when it lies inside ``source``. Raises LutcliError when there is
     nothing to do or when an output would replace an input.
     """
+    left_out: list[Path] = []
     source, destination = Path(source), Path(destination)
     if source.is_file():
         if not is_image_path(source):
@@ -167,10 +212,14 @@ def plan_jobs(
                 f"the output folder is the input folder '{source}': that would overwrite the "
                 "input images; choose another output folder"
             )
-        images = list_images(source, recursive)
+        contents = scan_folder(source, recursive)
+        images, left_out = contents.images, contents.left_out
         outputs = destination.resolve()
         if outputs.is_relative_to(source.resolve()):  # not when OUT is above IN: all would go
             images = [path for path in images if not path.resolve().is_relative_to(outputs)]
+            left_out = [
+                path for path in left_out if not path.parent.resolve().is_relative_to(outputs)
+            ]
         if not images:
             where = "or its subfolders " if recursive else ""
             raise LutcliError(f"no images in '{source}' {where}({_extensions()})")
@@ -189,7 +238,7 @@ def plan_jobs(
                 f"the output of '{job.source}' would overwrite the input '{overwritten}'; "
                 "choose another output folder"
             )
-    return jobs
+    return Plan(jobs, left_out)
 
 
 def _same_path(a: Path, b: Path) -> bool:
@@ -201,58 +250,64 @@ def _extensions() -> str:
 
 
 def process_image(
-    look: Look, job: Job, jpeg_quality: int = 95, scale: float = 1.0, threads: int | None = None
-) -> None:
+    look: Look,
+    job: Job,
+    jpeg_quality: int = 95,
+    scale: float = 1.0,
+    threads: int | None = None,
+    replace: bool = True,
+    max_pixels: int | None = None,
+) -> list[str]:
     """Read, apply the look, and write atomically, keeping bit depth, alpha and metadata.
+    Returns the notes of the reading (what it left out or changed), for the user.
 
     ``scale`` resizes the output. The look runs at the smaller of the two sizes: a shrunk
     picture is resampled first (an adaptive look still sees the whole photo, so it chooses the
     colors it would at full size), an enlarged one after. ``threads``: cores for the LUT
-    kernel (default: all).
+    kernel (default: all). With ``replace`` False an existing output is kept and
+    DestinationExistsError raised. Inputs and outputs of more than ``max_pixels`` pixels
+    (default: ``max_pixels_setting()``) are refused.
     """
     if scale <= 0:
         raise LutcliError(f"the scale must be above 0, got {scale:g}")
+    limit = max_pixels_setting() if max_pixels is None else max_pixels
     fast = isinstance(look, LutLook)
     # A LutLook takes OpenCV's own channel order: decoding and encoding skip a conversion each.
-    picture = read_image(job.source, "BGR" if fast else "RGB")
+    picture = read_image(job.source, "BGR" if fast else "RGB", limit)
     pixels = picture.pixels
     height, width = pixels.shape[:2]
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    shrinking = scale < 1
+    too_large = over_pixel_limit(size[1], size[0], limit)
+    if too_large is not None:
+        raise LutcliError(f"cannot write '{job.destination}': scaled by {scale:g}, {too_large}")
     order = picture.channel_order
-    if fast and shrinking:  # the LUT runs on the resampled float colors
-        image = to_tensor(pixels)
-        small = resize(image, size)[0].permute(1, 2, 0).contiguous().numpy()
-        result = look.apply(small, image, threads, small, order)
-        result = from_tensor(torch.from_numpy(result).permute(2, 0, 1), pixels.dtype)
-    elif fast:  # in place: the decoded pixels are this function's own
-        result = look.apply(pixels, None, threads, pixels, order)
+    context = None  # an adaptive look sees the whole photo, even when it runs on a smaller one
+    if not fast or (look.adaptive and size[0] < height):
+        context = picture_context(pixels, order)
+    pixels = resize_pixels(pixels, size) if size[0] < height else pixels
+    if fast:  # in place: the decoded pixels are this function's own
+        look.apply(pixels, context, threads, pixels, order)
     else:
-        image = to_tensor(pixels)
-        source = resize(image, size) if shrinking else image
-        result = from_tensor(look(source, image) if shrinking else look(source), pixels.dtype)
-    if result.shape[:2] != size:  # enlarging: after the look
-        result = resize_pixels(result, size)
-    alpha = picture.alpha
-    if alpha is not None and alpha.shape != size:
-        resampling = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-        alpha = cv2.resize(alpha, (size[1], size[0]), interpolation=resampling)
-    output = dataclasses.replace(picture, pixels=result, alpha=alpha)
+        for rows in _strips(*pixels.shape[:2]):
+            pixels[rows] = from_tensor(look(to_tensor(pixels[rows]), context), pixels.dtype)
+    pixels = resize_pixels(pixels, size)  # enlarging: after the look
+    alpha = None if picture.alpha is None else resize_pixels(picture.alpha, size)
+    output = dataclasses.replace(picture, pixels=pixels, alpha=alpha)
     job.destination.parent.mkdir(parents=True, exist_ok=True)
-    write_image(job.destination, output, jpeg_quality)
+    write_image(job.destination, output, jpeg_quality, replace)
+    return picture.notes
 
 
 def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``resize`` for (H, W, 3) uint8 or uint16 pixels, rounded back to their type."""
-    return from_tensor(resize(to_tensor(pixels), size), pixels.dtype)
-
-
-def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(N, 3, H, W) in [0, 1] to (N, 3, *size): antialiased when shrinking, bicubic when
-    enlarging (clamped, since bicubic overshoots at edges)."""
-    if size[0] <= image.shape[-2] and size[1] <= image.shape[-1]:
-        return F.interpolate(image, size=size, mode="bilinear", antialias=True)
-    return F.interpolate(image, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+    """(H, W) or (H, W, C) uint8 or uint16 pixels to ``size`` (height, width), by OpenCV on the
+    integers (no float copy): area-averaged when shrinking, bicubic when enlarging (clipped to
+    the type's range, since bicubic overshoots at edges). The pixels themselves at their size.
+    """
+    if pixels.shape[:2] == size:
+        return pixels
+    shrinking = size[0] <= pixels.shape[0] and size[1] <= pixels.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(pixels, (size[1], size[0]), interpolation=interpolation)
 
 
 @dataclass
@@ -277,12 +332,16 @@ def process_jobs(
     scale: float = 1.0,
     on_done: Callable[[Job, str, str], None] = lambda job, outcome, message: None,
     parallel_jobs: int = 1,
+    max_pixels: int | None = None,
 ) -> Summary:
-    """Process every job; existing outputs are skipped unless ``overwrite``.
+    """Process every job; existing outputs are skipped unless ``overwrite``, and so are those
+    that appear while the run goes on (another run writing into the same folder).
 
-    A file that cannot be read or written is recorded in the summary and the rest go on.
-    ``on_done(job, outcome, message)`` follows each job, on the calling thread: outcome
-    "written", "skipped" or "failed", with the error message when it failed.
+    A file that cannot be read or written, or that does not fit in memory, is recorded in the
+    summary and the rest go on. ``on_done(job, outcome, message)`` follows each job, on the
+    calling thread: outcome "written" (message: what reading left out or changed, or ""),
+    "skipped" (message: why, or "" for an output there from the start) or "failed" (message:
+    the error). ``max_pixels`` as for ``process_image``.
 
     ``parallel_jobs`` images are processed at once, each on its own thread: decoding, the LUT
     kernel and encoding release the GIL, so one photo's decoding overlaps another's encoding
@@ -301,14 +360,26 @@ def process_jobs(
 
     def run(job: Job) -> tuple[str, str]:
         try:
-            process_image(look, job, jpeg_quality, scale, threads)
-            return "written", ""
+            notes = process_image(look, job, jpeg_quality, scale, threads, overwrite, max_pixels)
+            return "written", "; ".join(notes)
+        except DestinationExistsError:
+            return (
+                "skipped",
+                f"'{job.destination}' appeared meanwhile and is kept (--overwrite replaces)",
+            )
         except (LutcliError, OSError) as error:
             return "failed", str(error)
+        except MemoryError:
+            return (
+                "failed",
+                f"cannot process '{job.source}': not enough memory (try fewer --jobs)",
+            )
 
     def record(job: Job, outcome: str, message: str) -> None:
         if outcome == "written":
             summary.written += 1
+        elif outcome == "skipped":
+            summary.skipped += 1
         else:
             summary.failed.append((job.source, message))
         on_done(job, outcome, message)

@@ -8,13 +8,16 @@ import itertools
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import tifffile
 import torch
 from cli_support import (
     LUTCLI,
@@ -37,7 +40,7 @@ from lutcli.models.base import LutModel
 from lutcli.models.files import save_model
 from lutcli.models.registry import create_model
 from lutcli.presets import SHIPPED_PRESETS, USER_PRESETS_VARIABLE
-from lutcli.processing import resize
+from lutcli.processing import resize_pixels
 from zoo_support import perturb
 
 
@@ -352,10 +355,8 @@ def test_hostile_model_refusal_is_one_line_in_a_real_process(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and not marker.exists()
     assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines() == [
-        f"Error: refused '{hostile}': not a lutcli model (it holds more than tensors and "
-        "settings; nothing in it was run)"
-    ]
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"Error: refused '{hostile}': ") and "nothing in it was run" in line
 
 
 def test_damaged_model_file_is_one_line(tmp_path, tree, invoke):
@@ -414,8 +415,8 @@ def test_device_cpu(tmp_path, model_path, invoke):
     )
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
-def test_device_cuda_without_a_gpu_is_one_line(tmp_path, model_path, invoke):
+def test_device_cuda_without_a_gpu_is_one_line(tmp_path, model_path, invoke, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without
     source = write_picture(tmp_path / "in.png", noise(12, 12))
     result = invoke(
         "apply", source, tmp_path / "out.png", "--model", model_path, "--device", "cuda"
@@ -424,7 +425,7 @@ def test_device_cuda_without_a_gpu_is_one_line(tmp_path, model_path, invoke):
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+@pytest.mark.gpu
 def test_device_cuda_matches_the_cpu(tmp_path, model_path, invoke):
     source = write_picture(tmp_path / "in.png", noise(64, 64, dtype=np.uint16))
     for device in ("cpu", "cuda"):
@@ -443,30 +444,35 @@ def test_device_cuda_matches_the_cpu(tmp_path, model_path, invoke):
 
 def interrupt_second_write(monkeypatch, when: str) -> None:
     """Make the 2nd image write raise KeyboardInterrupt: half-way through writing its temporary
-    file, or after writing it whole, just before the rename that would publish it. Writes are
-    numbered as they start (next() on a counter is atomic), so parallel jobs stop once too."""
+    file, or after writing it whole, just before the rename (or, not to replace a file, the
+    link) that would publish it. Writes are numbered as they start (next() on a counter is
+    atomic), so parallel jobs stop once too."""
     writes, renames = itertools.count(1), itertools.count(1)
     real_atomic_write = lutcli.io.images.atomic_write
-    real_replace = os.replace
+    real_replace, real_link = os.replace, os.link
 
     @contextlib.contextmanager
-    def atomic_write(path):
+    def atomic_write(path, replace=True):
         number = next(writes)
-        with real_atomic_write(path) as handle:
+        with real_atomic_write(path, replace) as handle:
             if number == 2 and when == "writing":
                 handle.write(b"\x89PNG\r\n\x1a\n half a picture")
                 handle.flush()
                 raise KeyboardInterrupt
             yield handle
 
-    def replace(source, destination):
-        if next(renames) == 2 and when == "renaming":
-            assert Path(source).is_file()  # the whole temporary file is there
-            raise KeyboardInterrupt
-        real_replace(source, destination)
+    def publishing(real):
+        def publish(source, destination):
+            if next(renames) == 2 and when == "renaming":
+                assert Path(source).is_file()  # the whole temporary file is there
+                raise KeyboardInterrupt
+            real(source, destination)
+
+        return publish
 
     monkeypatch.setattr(lutcli.io.images, "atomic_write", atomic_write)
-    monkeypatch.setattr(lutcli.fileutil.os, "replace", replace)
+    monkeypatch.setattr(lutcli.fileutil.os, "replace", publishing(real_replace))
+    monkeypatch.setattr(lutcli.fileutil.os, "link", publishing(real_link))
 
 
 @pytest.mark.parametrize("parallel_jobs", ["1", "3"])
@@ -687,8 +693,9 @@ def test_an_adaptive_model_chooses_its_lut_from_the_whole_photo(tmp_path, invoke
     photo = cv2.resize(data.astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
     source = write_picture(tmp_path / "in.png", photo)
     quarter = apply_at(invoke, source, tmp_path / "quarter.png", "0.25", "--model", path)
-    whole = to_tensor(read_image(source).pixels)
-    thumbnail = resize(whole, (32, 32))  # the resampling apply uses
+    pixels = read_image(source).pixels
+    whole = to_tensor(pixels)
+    thumbnail = to_tensor(resize_pixels(pixels, (32, 32)))  # the resampling apply uses
     with torch.no_grad():
         chosen = from_tensor(model(thumbnail, context=whole), np.uint8)
         alone = from_tensor(model(thumbnail, context=thumbnail), np.uint8)
@@ -737,3 +744,137 @@ def test_a_scale_that_is_not_above_zero_is_a_usage_error(
     assert len(errors) == 1, result.stderr
     assert "'--scale'" in errors[0] and named in errors[0], errors[0]
     assert not target.exists()
+
+
+# Limits, what is left out, and what reading changed ---------------------------------------------
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG of a few hundred bytes whose header says ``width`` x ``height`` (RGB, 8-bit)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload)
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(bytes(1 + 3 * 16) * 4)  # a few rows; never decoded
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("requirement", ["warm", "auto"])
+def test_a_small_file_claiming_a_huge_photo_is_one_line_and_the_others_go_on(
+    tmp_path, invoke, shipped_only, requirement
+):
+    """QA: a 1.8 MB PNG of 30000 x 20000 took 4.1 GB (warm) and 9.4 GB (auto)."""
+    folder = tmp_path / "photos"
+    write_picture(folder / "a.png", noise(8, 8))
+    (folder / "bomb.png").write_bytes(png_claiming(30000, 20000))
+    output = tmp_path / "out"
+    result = invoke("apply", folder, output, "--requirement", requirement)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "bomb.png" in line]
+    assert "30000x20000 is 600.0 MP, over the limit of 179.0 MP" in line, line
+    assert "--max-pixels" in line
+    assert sorted(snapshot(output)) == ["a.png"]
+
+
+def test_max_pixels_lowers_or_raises_the_limit(tmp_path, model_path, invoke, monkeypatch):
+    source = write_picture(tmp_path / "in.png", noise(20, 30))  # 600 pixels
+    result = invoke(
+        "apply", source, tmp_path / "a.png", "--model", model_path, "--max-pixels", "599"
+    )
+    assert result.exit_code == 1 and "over the limit" in result.stderr
+    assert not (tmp_path / "a.png").exists()
+    monkeypatch.setenv("LUTCLI_MAX_PIXELS", "100")
+    result = invoke(
+        "apply", source, tmp_path / "b.png", "--model", model_path, "--max-pixels", "600"
+    )
+    assert result.exit_code == 0, result.output  # the option over the environment
+    result = invoke("apply", source, tmp_path / "c.png", "--model", model_path)
+    assert result.exit_code == 1 and "over the limit" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["--max-pixels", "0"], "'--max-pixels'"), (["--max-pixels", "many"], "'--max-pixels'")],
+)
+def test_a_max_pixels_that_is_not_a_count_is_a_usage_error(
+    tmp_path, model_path, invoke, args, fragment
+):
+    source = write_picture(tmp_path / "in.png", noise(8, 8))
+    result = invoke("apply", source, tmp_path / "out.png", "--model", model_path, *args)
+    assert result.exit_code == 2 and fragment in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_bad_max_pixels_variable_is_one_line_before_any_photo(
+    tmp_path, tree, model_path, invoke, monkeypatch
+):
+    monkeypatch.setenv("LUTCLI_MAX_PIXELS", "lots")
+    result = invoke("apply", tree, tmp_path / "out", "--model", model_path)
+    assert_one_error_line(result, "LUTCLI_MAX_PIXELS='lots'")
+    assert not (tmp_path / "out").exists()
+
+
+def test_files_lutcli_does_not_read_are_named_in_one_line(tmp_path, model_path, invoke):
+    """QA: .gif, .heic, .dng and broken links were left out without a word."""
+    folder = tmp_path / "photos"
+    write_picture(folder / "a.png", noise(8, 8))
+    for name in ("b.gif", "c.heic", "d.dng", "sub/f.dng"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(b"something")
+    (folder / "e.jpg").symlink_to(tmp_path / "gone.jpg")
+    output = tmp_path / "out"
+    result = invoke("apply", folder, output, "--model", model_path, "-r")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "left out" in line]
+    assert lines == [
+        "warning: left out 5 files lutcli does not read: b.gif, c.heic, d.dng, e.jpg, sub/f.dng"
+    ]
+    assert sorted(snapshot(output)) == ["a.png"]
+    quiet = invoke("apply", folder, tmp_path / "out2", "--model", model_path, "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_a_long_list_of_left_out_files_is_cut_short(tmp_path, model_path, invoke):
+    folder = tmp_path / "photos"
+    write_picture(folder / "a.png", noise(8, 8))
+    for index in range(12):
+        (folder / f"{index:02d}.gif").write_bytes(b"gif")
+    result = invoke("apply", folder, tmp_path / "out", "--model", model_path)
+    [line] = [line for line in result.stderr.splitlines() if "left out" in line]
+    assert line.startswith("warning: left out 12 files lutcli does not read: 00.gif, 01.gif")
+    assert line.endswith("09.gif and 2 more")
+
+
+def test_what_reading_changed_is_a_warning_naming_the_photo(tmp_path, model_path, invoke):
+    """QA: a multi-page TIFF lost its later pages without a word."""
+    source = tmp_path / "pages.tif"
+    tifffile.imwrite(source, np.stack([noise(8, 8, seed=n) for n in range(3)]), photometric="rgb")
+    result = invoke("apply", source, tmp_path / "out.tif", "--model", model_path, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"warning: {source}: only the first of its 3 pages is processed"
+    ]
+    assert read_image(tmp_path / "out.tif").pixels.shape == (8, 8, 3)
+
+
+def test_a_photo_another_run_wrote_meanwhile_is_kept(tmp_path, model_path, invoke, monkeypatch):
+    """QA: two runs into one OUT without --overwrite replaced each other's photos."""
+    source = write_picture(tmp_path / "in.png", noise(8, 8))
+    target = tmp_path / "out.png"
+    real_write = lutcli.io.images.atomic_write
+
+    @contextlib.contextmanager
+    def racing(path, replace=True):
+        with real_write(path, replace) as handle:
+            yield handle
+            Path(path).write_bytes(b"the other run's")  # it finished first
+
+    monkeypatch.setattr(lutcli.io.images, "atomic_write", racing)
+    result = invoke("apply", source, target, "--model", model_path)
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes() == b"the other run's"
+    assert "appeared meanwhile" in result.stderr and "0 written" in result.stdout
+    assert not temp_files(tmp_path)

@@ -8,7 +8,10 @@ import click
 from rich.markup import escape
 
 from lutcli.cli.options import device_option, interp_option, overwrite_option, quiet_option
-from lutcli.cli.progress import progress_bar, stderr
+from lutcli.cli.progress import progress_bar, stderr, warn
+
+# File names a "left out" line lists before it only counts the rest.
+LISTED_NAMES = 10
 
 
 @click.command(short_help="Apply a model, a .cube or a preset to images or folders.")
@@ -47,6 +50,12 @@ from lutcli.cli.progress import progress_bar, stderr
     help="Quality of JPEG and WebP outputs.",
 )
 @click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    help="Refuse photos (read or written) of more pixels than this, checked from the file's "
+    "header before decoding [default: $LUTCLI_MAX_PIXELS, else 178956970, Pillow's limit].",
+)
+@click.option(
     "-j",
     "--jobs",
     "parallel_jobs",
@@ -66,6 +75,7 @@ def apply(
     scale: float,
     recursive: bool,
     jpeg_quality: int,
+    max_pixels: int | None,
     parallel_jobs: int | None,
     interp: str,
     device: str,
@@ -74,10 +84,11 @@ def apply(
 ) -> None:
     """Apply a look to IN (an image or a folder), writing to OUT (an image or a folder).
 
-    Formats, 8/16-bit depth, alpha, EXIF and ICC profiles are kept; existing outputs are
-    skipped unless --overwrite; an input is never overwritten. Photos are processed in
-    parallel, --jobs at a time, with only those in memory. A file that cannot be read is
-    reported and skipped, and the exit status is 1 at the end.
+    Formats, 8/16-bit depth, alpha, EXIF and ICC profiles are kept; existing outputs, and
+    those another run writes meanwhile, are skipped unless --overwrite; an input is never
+    overwritten. Photos are processed in parallel, --jobs at a time, with only those in
+    memory, and none of more than --max-pixels. A file that cannot be read (or does not fit in
+    memory) is reported and skipped, and the exit status is 1 at the end.
 
     \b
       lutcli apply photos/ graded/ --model look.pt
@@ -87,6 +98,7 @@ def apply(
     """
     import torch
 
+    from lutcli.io.images import max_pixels_setting
     from lutcli.kernels.cpu import cpu_count
     from lutcli.lut.cube import read_cube
     from lutcli.models.files import load_model
@@ -108,7 +120,11 @@ def apply(
     if requirement is not None:
         preset = find_preset(requirement)
         model_path, cube_path = (preset.path, None) if preset.is_model else (None, preset.path)
-    jobs = plan_jobs(source, destination, recursive)
+    max_pixels = max_pixels or max_pixels_setting()  # a bad $LUTCLI_MAX_PIXELS: one line, once
+    plan = plan_jobs(source, destination, recursive)
+    jobs = plan.jobs
+    if plan.left_out and not quiet:
+        warn(left_out_line(plan.left_out, source))
     parallel_jobs = parallel_jobs or cpu_count()
     # Parallel photos share the cores: an adaptive model's network gets its part of them.
     torch.set_num_threads(cores_per_job(parallel_jobs))
@@ -123,10 +139,18 @@ def apply(
         def on_done(job: Job, outcome: str, message: str) -> None:
             # File names are text, not rich markup: "photo [edit].jpg" must print as it is.
             progress.update(task, advance=1, detail=escape(job.source.name))
-            if message:
-                stderr.print(f"[red]skipped:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            if not message:
+                return
+            if outcome == "written":  # what reading left out or changed
+                warn(f"{job.source}: {message}")
+            else:
+                color = "red" if outcome == "failed" else "yellow"
+                text = f"[{color}]skipped:[/] {escape(message)}"
+                stderr.print(text, highlight=False, soft_wrap=True)
 
-        summary = process_jobs(look, jobs, overwrite, jpeg_quality, scale, on_done, parallel_jobs)
+        summary = process_jobs(
+            look, jobs, overwrite, jpeg_quality, scale, on_done, parallel_jobs, max_pixels
+        )
     if not quiet:
         existing = (
             f", {summary.skipped} already there (--overwrite replaces)" if summary.skipped else ""
@@ -136,3 +160,12 @@ def apply(
         raise click.ClickException(
             f"{len(summary.failed)} of {len(jobs)} images could not be processed"
         )
+
+
+def left_out_line(paths: list[Path], folder: Path) -> str:
+    """One line naming the files of ``folder`` that apply does not read (relative to it)."""
+    count = len(paths)
+    names = ", ".join(str(path.relative_to(folder)) for path in paths[:LISTED_NAMES])
+    more = f" and {count - LISTED_NAMES} more" if count > LISTED_NAMES else ""
+    files = "file" if count == 1 else "files"
+    return f"left out {count} {files} lutcli does not read: {names}{more}"

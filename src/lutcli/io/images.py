@@ -37,7 +37,7 @@ import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import cv2
 import numpy as np
@@ -54,7 +54,7 @@ from PIL import (
 )
 
 from lutcli.errors import ImageReadError, LutcliError
-from lutcli.fileutil import atomic_write
+from lutcli.fileutil import DestinationExistsError, atomic_write
 
 MAX_PIXELS_VARIABLE = "LUTCLI_MAX_PIXELS"
 # Pillow's decompression-bomb error threshold: above every single-shot camera (150 MP medium
@@ -153,14 +153,9 @@ def read_image(
     if Path(path).suffix.lower() not in SUPPORTED_EXTENSIONS:
         raise _cannot_read(path, f"unsupported file type (use {_extension_list()})")
     limit = max_pixels_setting() if max_pixels is None else max_pixels
-    data = _read_bytes(path, limit)
-    kind = _kind(data)
-    if kind is None or _is_truncated(data, kind):
+    kind, header, data = _read_file(path, limit)
+    if _is_truncated(data, kind):
         raise _cannot_read(path)
-    header = _read_header(path, data, kind)
-    reason = over_pixel_limit(*header.size, limit)
-    if reason is not None:
-        raise _cannot_read(path, reason)
     if kind == "tiff":  # OpenCV's and Pillow's TIFF decoders apply the Orientation tag
         header = header._replace(orientation=1)
     if header.mode == "CMYK":
@@ -245,23 +240,36 @@ def _extension_list() -> str:
     return ", ".join(sorted(SUPPORTED_EXTENSIONS))
 
 
-def _read_bytes(path: str | os.PathLike[str], max_pixels: int) -> bytes:
-    """The file's bytes; a file larger than a photo within ``max_pixels`` can be is refused."""
+def _read_file(path: str | os.PathLike[str], max_pixels: int) -> tuple[str, _Header, bytes]:
+    """The file's format, headers and bytes. Its headers are read first, from the file, so that
+    a file over the pixel limit, or larger than a photo within it can be, is never read whole.
+    """
     try:
-        size = Path(path).stat().st_size
-        if size > max_pixels * _MAX_BYTES_PER_PIXEL + _MAX_METADATA_BYTES:
-            reason = f"its {size / 1e6:.1f} MB are more than a photo within the pixel limit takes"
-            raise _cannot_read(path, reason)
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if not size:
+                raise _cannot_read(path, "the file is empty")
+            if size > max_pixels * _MAX_BYTES_PER_PIXEL + _MAX_METADATA_BYTES:
+                reason = (
+                    f"its {size / 1e6:.1f} MB are more than a photo within the pixel limit takes"
+                )
+                raise _cannot_read(path, reason)
+            kind = _kind(handle.read(16))
+            if kind is None:
+                raise _cannot_read(path)
+            handle.seek(0)
+            header = _read_header(path, handle, kind)
+            reason = over_pixel_limit(*header.size, max_pixels)
+            if reason is not None:
+                raise _cannot_read(path, reason)
+            handle.seek(0)
+            return kind, header, handle.read()
     except FileNotFoundError:
         raise _cannot_read(path, "no such file") from None
     except IsADirectoryError:
         raise _cannot_read(path, "is a folder, not an image") from None
     except OSError as error:
         raise _cannot_read(path, str(error.strerror or error)) from None
-    if not data:
-        raise _cannot_read(path, "the file is empty")
-    return data
 
 
 def _kind(data: bytes) -> str | None:
@@ -330,11 +338,12 @@ _PILLOW_READERS: dict[str, type[ImageFile.ImageFile]] = {
 }
 
 
-def _open_with_pillow(data: bytes, kind: str) -> ImageFile.ImageFile:
-    return _PILLOW_READERS[kind](io.BytesIO(data))
+def _open_with_pillow(source: bytes | BinaryIO, kind: str) -> ImageFile.ImageFile:
+    """Pillow's reader of ``kind`` on the file's bytes or the open file (which it leaves open)."""
+    return _PILLOW_READERS[kind](io.BytesIO(source) if isinstance(source, bytes) else source)
 
 
-def _read_header(path: str | os.PathLike[str], data: bytes, kind: str) -> _Header:
+def _read_header(path: str | os.PathLike[str], handle: BinaryIO, kind: str) -> _Header:
     """Size, layout, EXIF and ICC profile from the headers, by Pillow (WebP by hand: Pillow's
     reader allocates the whole picture to open one).
 
@@ -343,11 +352,11 @@ def _read_header(path: str | os.PathLike[str], data: bytes, kind: str) -> _Heade
     EXIF data are silenced.
     """
     if kind == "webp":
-        return _webp_header(path, data)
+        return _webp_header(path, handle)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = _open_with_pillow(data, kind)
+            image = _open_with_pillow(handle, kind)
     except Exception:  # any failure in Pillow's header parsers: the file is not readable
         raise _cannot_read(path) from None
     with image:
@@ -376,7 +385,8 @@ def _parse_exif(image: Image.Image, kind: str, notes: list[str]) -> tuple[int, b
             warnings.simplefilter("ignore")
             exif = Image.Exif()
             if kind == "tiff":  # a TIFF's own tags are its EXIF block
-                exif.load_from_fp(io.BytesIO(image.fp.getvalue()))
+                image.fp.seek(0)
+                exif.load_from_fp(image.fp)
             elif image.info.get("exif"):  # parsed here: Pillow's readers hide their failures
                 exif.load(image.info["exif"])
             else:
@@ -400,13 +410,19 @@ def _little(data: bytes, start: int, end: int) -> int:
     return int.from_bytes(data[start:end], "little")
 
 
-def _webp_header(path: str | os.PathLike[str], data: bytes) -> _Header:
-    """A WebP file's size, EXIF and ICC profile from its RIFF chunks."""
+def _read_at(handle: BinaryIO, position: int, count: int) -> bytes:
+    handle.seek(position)
+    return handle.read(count)
+
+
+def _webp_header(path: str | os.PathLike[str], handle: BinaryIO) -> _Header:
+    """A WebP file's size, EXIF and ICC profile from its RIFF chunks, stepping over the rest."""
     chunks: dict[bytes, bytes] = {}
     position = 12
-    while position + 8 <= len(data):
-        length = _little(data, position + 4, position + 8)
-        chunks.setdefault(data[position : position + 4], data[position + 8 : position + 8 + length])
+    while len(head := _read_at(handle, position, 8)) == 8:
+        name, length = head[:4], _little(head, 4, 8)
+        wanted = length if name in (b"EXIF", b"ICCP") else min(length, 10)  # 10: sizes
+        chunks.setdefault(name, handle.read(wanted))
         position += 8 + length + (length & 1)
     extended, lossy, lossless = (chunks.get(name, b"") for name in (b"VP8X", b"VP8 ", b"VP8L"))
     if len(extended) >= 10:  # the canvas size, minus one
@@ -462,7 +478,7 @@ def _read_cmyk(
             notes.append(f"its CMYK profile cannot be used ({error}): colours converted plainly")
     else:
         notes.append("CMYK without an ICC profile: colours converted by a plain formula")
-    array = _orient(np.asarray(converted or image.convert("RGB")), header.orientation)
+    array = _orient(np.array(converted or image.convert("RGB")), header.orientation)
     return Picture(
         pixels=np.ascontiguousarray(array if channel_order == "RGB" else array[:, :, ::-1]),
         alpha=None,
@@ -551,7 +567,7 @@ def write_image(
     ``jpeg_quality`` (1-100) is also WebP's quality; WebP at 100 is lossless. A file at ``path``
     is replaced in one step (an interrupted write leaves it as it was, and no partial file);
     with ``replace`` False it is kept, even one that appeared while encoding, and
-    FileExistsError is raised. Raises LutcliError for an unsupported extension or a file that
+    DestinationExistsError is raised. Raises LutcliError for an unsupported extension or a file that
     cannot be written. An ICC profile that does not describe RGB is never written.
     """
     path = Path(path)
@@ -569,7 +585,7 @@ def write_image(
         with atomic_write(path, replace) as handle:
             for piece in pieces:  # the encoded file is not joined into one more copy
                 handle.write(piece)
-    except FileExistsError:
+    except DestinationExistsError:
         raise
     except OSError as error:
         raise LutcliError(f"cannot write '{path}': {error.strerror or error}") from None
