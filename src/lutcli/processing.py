@@ -64,7 +64,7 @@ def picture_context(pixels: np.ndarray, channel_order: str = "RGB") -> torch.Ten
     smaller = (width // max(1, width // most), height // max(1, height // most))
     if smaller != (width, height):
         pixels = cv2.resize(pixels, smaller, interpolation=cv2.INTER_AREA)
-    context = fix_picture_size(to_tensor(pixels.reshape(*pixels.shape[:2], -1)))
+    context = fix_picture_size(to_tensor(pixels))
     return context.flip(1) if channel_order == "BGR" else context
 
 
@@ -280,11 +280,11 @@ def process_image(
     too_large = over_pixel_limit(size[1], size[0], limit)
     if too_large is not None:
         raise LutcliError(f"cannot write '{job.destination}': scaled by {scale:g}, {too_large}")
-    order = picture.channel_order
+    order, shrinking = picture.channel_order, scale < 1
     context = None  # an adaptive look sees the whole photo, even when it runs on a smaller one
-    if not fast or (look.adaptive and size[0] < height):
+    if not fast or (look.adaptive and shrinking):
         context = picture_context(pixels, order)
-    pixels = resize_pixels(pixels, size) if size[0] < height else pixels
+    pixels = resize_pixels(pixels, size) if shrinking else pixels
     if fast:  # in place: the decoded pixels are this function's own
         look.apply(pixels, context, threads, pixels, order)
     else:
