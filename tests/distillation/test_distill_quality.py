@@ -19,7 +19,7 @@ from lutcli.models.files import load_model
 from lutcli.samples import FFMPEG_LOOK, split_photos, write_pairs
 from lutcli.training.evaluation import evaluate
 from lutcli.training.options import TrainingOptions
-from quality_support import PRODUCT_BAR_DB
+from quality_support import LATTICE_LIMIT_DB
 from teacher_support import write_picture
 
 pytestmark = pytest.mark.slow
@@ -69,4 +69,4 @@ def test_a_distilled_ffmpeg_look_matches_ffmpeg_on_photos_it_never_saw(tmp_path:
     assert taught == {False: (7, 0), True: (8, 7)}
     for probe, per_photo in scores.items():
         assert sorted(per_photo) == sorted(unseen)
-        assert min(per_photo.values()) >= PRODUCT_BAR_DB, (probe, per_photo)
+        assert min(per_photo.values()) >= LATTICE_LIMIT_DB, (probe, per_photo)

@@ -20,7 +20,7 @@ from lutcli.processing import Job, model_look, process_image
 from lutcli.samples import UNSEEN_PHOTOS, split_photos, write_pairs
 from lutcli.training.folder import train_from_folder
 from lutcli.training.trainer import TrainingResult
-from quality_support import PRODUCT_BAR_DB
+from quality_support import LATTICE_LIMIT_DB, PRODUCT_BAR_DB
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ def test_the_learned_look_matches_ffmpeg_on_photos_training_never_saw(learned, r
         record_property(f"psnr_{name}", round(scores[name], 2))
         # The look is a strong one: leaving the photo alone is far from it.
         assert baseline < 30
-    assert all(score >= PRODUCT_BAR_DB for score in scores.values()), scores
+    assert all(score >= LATTICE_LIMIT_DB for score in scores.values()), scores
 
 
 def test_training_on_real_photos_reports_its_validation_score_and_time(learned, record_property):
