@@ -813,7 +813,7 @@ def test_a_bad_max_pixels_variable_is_one_line_before_any_photo(
 ):
     monkeypatch.setenv("LUTCLI_MAX_PIXELS", "lots")
     result = invoke("apply", tree, tmp_path / "out", "--model", model_path)
-    assert_one_error_line(result, "LUTCLI_MAX_PIXELS='lots'")
+    assert_one_error_line(result, "LUTCLI_MAX_PIXELS", "'lots'")
     assert not (tmp_path / "out").exists()
 
 

@@ -53,8 +53,9 @@ from PIL import (
     TiffTags,
 )
 
-from lutcli.errors import ImageReadError, LutcliError
+from lutcli.errors import ImageReadError, LutcliError, os_error_reason
 from lutcli.fileutil import DestinationExistsError, atomic_write
+from lutcli.limits import environment_limit
 
 MAX_PIXELS_VARIABLE = "LUTCLI_MAX_PIXELS"
 # Pillow's decompression-bomb error threshold: above every single-shot camera (150 MP medium
@@ -203,16 +204,7 @@ def read_image(
 
 def max_pixels_setting() -> int:
     """The most pixels a photo may have: ``$LUTCLI_MAX_PIXELS``, else DEFAULT_MAX_PIXELS."""
-    value = os.environ.get(MAX_PIXELS_VARIABLE, "").strip()
-    if not value:
-        return DEFAULT_MAX_PIXELS
-    try:
-        number = int(value.replace("_", ""))
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise LutcliError(f"{MAX_PIXELS_VARIABLE}={value!r} is not a number of pixels above 0")
-    return number
+    return environment_limit(MAX_PIXELS_VARIABLE, DEFAULT_MAX_PIXELS)
 
 
 def over_pixel_limit(width: int, height: int, max_pixels: int) -> str | None:
@@ -269,7 +261,7 @@ def _read_file(path: str | os.PathLike[str], max_pixels: int) -> tuple[str, _Hea
     except IsADirectoryError:
         raise _cannot_read(path, "is a folder, not an image") from None
     except OSError as error:
-        raise _cannot_read(path, str(error.strerror or error)) from None
+        raise _cannot_read(path, os_error_reason(error)) from None
 
 
 def _kind(data: bytes) -> str | None:
@@ -588,7 +580,7 @@ def write_image(
     except DestinationExistsError:
         raise
     except OSError as error:
-        raise LutcliError(f"cannot write '{path}': {error.strerror or error}") from None
+        raise LutcliError(f"cannot write '{path}': {os_error_reason(error)}") from None
 
 
 # Rows converted at a time: a 16-bit photo is rounded to 8 bits without a 32-bit copy of it.

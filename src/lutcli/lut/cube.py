@@ -22,8 +22,8 @@ import torch
 
 from lutcli.errors import CubeFormatError, LutcliError, os_error_reason
 from lutcli.fileutil import atomic_write
+from lutcli.limits import environment_limit
 from lutcli.lut.interpolate import apply_lut
-from lutcli.models.limits import environment_limit
 
 # Inclusive size limits of the specification, per size keyword.
 SIZE_LIMITS = {"LUT_1D_SIZE": (2, 65536), "LUT_3D_SIZE": (2, 256)}

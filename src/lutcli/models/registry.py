@@ -8,10 +8,10 @@ from typing import Any
 import torch
 
 from lutcli.errors import LutcliError
+from lutcli.limits import environment_limit
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.combined import CombinedModel
-from lutcli.models.limits import environment_limit
 from lutcli.models.multiscale import MultiScaleModel
 from lutcli.models.optimization import (
     FirstLinearModel,

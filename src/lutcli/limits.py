@@ -18,7 +18,7 @@ def environment_limit(variable: str, default: int) -> int:
     if not text:
         return default
     try:
-        value = int(text)
+        value = int(text.replace("_", ""))  # 200_000_000 reads as Python writes it
     except ValueError:
         value = 0
     if value < 1:
