@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from lutcli.errors import LutcliError
+from lutcli.errors import LutcliError, is_out_of_memory, os_error_message
 from lutcli.fileutil import DestinationExistsError
 from lutcli.io.folders import is_image_path, scan_folder
 from lutcli.io.images import (
@@ -367,9 +367,13 @@ def process_jobs(
                 "skipped",
                 f"'{job.destination}' appeared meanwhile and is kept (--overwrite replaces)",
             )
-        except (LutcliError, OSError) as error:
+        except LutcliError as error:
             return "failed", str(error)
-        except MemoryError:
+        except OSError as error:
+            return "failed", os_error_message(error)
+        except (MemoryError, RuntimeError) as error:  # torch's CPU allocator: a RuntimeError
+            if not is_out_of_memory(error):
+                raise
             return (
                 "failed",
                 f"cannot process '{job.source}': not enough memory (try fewer --jobs)",

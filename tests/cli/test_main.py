@@ -121,6 +121,15 @@ def test_the_console_script_runs():
     assert done.stdout.strip() == f"lutcli, version {lutcli.__version__}"
 
 
+def test_a_reader_that_stops_early_gets_no_error():
+    """`lutcli models | head -1`: the pipe closes before lutcli writes; that is no error."""
+    process = subprocess.Popen([LUTCLI, "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert stderr == ""
+
+
 def test_python_m_lutcli_is_the_program_too():
     done = subprocess.run(
         [sys.executable, "-m", "lutcli", "--version"], capture_output=True, text=True, timeout=60

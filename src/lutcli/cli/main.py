@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import signal
+import sys
 
 import click
 
@@ -58,6 +60,9 @@ class LutcliGroup(click.Group):
             return super().invoke(ctx)
         except LutcliError as error:
             raise click.ClickException(str(error)) from None
+        except BrokenPipeError:  # `lutcli presets | head -1`: the reader has all it wants
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+            sys.exit(128 + signal.SIGPIPE)
         except OSError as error:
             raise click.ClickException(os_error_message(error)) from None
         except (MemoryError, RuntimeError) as error:
