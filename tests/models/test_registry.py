@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -124,3 +126,19 @@ def test_a_bad_parameter_limit_is_named(monkeypatch, value):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_at_its_largest_lut_with_default_options_is_within_the_limit(name):
     create_model(name, lut_size=129)  # would raise over the limit
+
+
+def test_sizing_a_model_is_cheap():
+    """Every model is sized on the meta device before it is built; an operation there that torch
+    implements in Python (torch.stack, torch.eye) imports its compiler: seconds and 175 MB
+    added to every `lutcli apply --model`."""
+    code = (
+        "import sys\n"
+        "from lutcli.models.registry import MODELS, create_model\n"
+        "for name in MODELS:\n"
+        "    config = {'model': 'combined', 'model_config': {}, 'scales': (2,)}\n"
+        "    create_model(name, lut_size=9, **(config if name == 'multiscale' else {}))\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr

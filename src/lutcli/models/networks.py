@@ -68,7 +68,8 @@ class MatrixTransformation(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.matrix = nn.Parameter(torch.eye(3))
+        # Not torch.eye: on the meta device, where models are sized, it imports torch's compiler.
+        self.matrix = nn.Parameter(torch.zeros(3, 3).fill_diagonal_(1))
         self.bias = nn.Parameter(torch.zeros(3))
 
     def forward(self, picture: torch.Tensor) -> torch.Tensor:
