@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import PyOpenColorIO as ocio
 import pytest
+import torch
 from cli_support import (
     assert_one_error_line,
     save_adaptive_model,
@@ -24,7 +25,10 @@ from lutcli.io.images import read_image
 from lutcli.lut.cube import read_cube
 from lutcli.lut.interpolate import apply_lut
 from lutcli.lut.lattice import identity_lut
+from lutcli.models.basic import BasicLookupModel
 from lutcli.models.export import sample_lut
+from lutcli.models.files import save_model
+from lutcli.models.registry import create_model
 
 
 def test_exported_cube_holds_the_models_lut(tmp_path, model_path, invoke):
@@ -216,12 +220,6 @@ def test_the_cube_for_a_photo_gives_that_photo_what_apply_model_gives(tmp_path, 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_a_model_whose_lut_holds_nan_is_one_line_and_writes_nothing(tmp_path, invoke, value):
     """It was a ValueError traceback from the .cube writer."""
-    import torch
-    from cli_support import assert_one_error_line
-
-    from lutcli.models.basic import BasicLookupModel
-    from lutcli.models.files import save_model
-
     model = BasicLookupModel(5)
     with torch.no_grad():
         model.lut[0, 1, 2, 3] = value
@@ -235,12 +233,6 @@ def test_a_model_whose_lut_holds_nan_is_one_line_and_writes_nothing(tmp_path, in
 
 def test_a_model_whose_colors_overflow_is_one_line_and_writes_nothing(tmp_path, invoke):
     """Finite tensors can still give infinite colors (a huge scale times a LUT)."""
-    import torch
-    from cli_support import assert_one_error_line
-
-    from lutcli.models.files import save_model
-    from lutcli.models.registry import create_model
-
     model = create_model("first-linear", lut_size=5, basis_count=1)
     with torch.no_grad():
         model.basic_scale.fill_(3e38)
