@@ -22,5 +22,5 @@ def environment_limit(variable: str, default: int) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise LutcliError(f"{variable} must be a positive integer, got {text!r}")
+        raise LutcliError(f"{variable}={text!r} is not a whole number above 0")
     return value

@@ -691,7 +691,9 @@ def test_a_limit_that_is_not_a_number_of_pixels_is_one_line(tmp_path, monkeypatc
     path = tmp_path / "a.png"
     path.write_bytes(encoded(".png"))
     monkeypatch.setenv(MAX_PIXELS_VARIABLE, value)
-    with pytest.raises(LutcliError, match=f"{MAX_PIXELS_VARIABLE}='{value}' is not a number"):
+    with pytest.raises(
+        LutcliError, match=f"{MAX_PIXELS_VARIABLE}='{value}' is not a whole number above 0"
+    ):
         read_image(path)
 
 
