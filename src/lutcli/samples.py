@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from lutcli.errors import LutcliError
+from lutcli.kernels.cpu import cpu_count
 
 # Color photos (RGB, uint8) inside the scikit-image wheel, by loader name.
 _SKIMAGE_PHOTOS = (
@@ -149,6 +151,7 @@ def write_adaptive_pairs(
     generator = np.random.default_rng(seed)
     for side in ("input", "target"):
         (folder / side).mkdir(parents=True, exist_ok=True)
+    corrections = []  # ffmpeg runs once per copy: on every core at once, after the copies
     for name, photo in photos.items():
         for variant in range(variants):
             pixels = reframe(photo, generator) if reframed else photo
@@ -163,7 +166,11 @@ def write_adaptive_pairs(
             if correction == "original":
                 cv2.imwrite(str(target), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
             else:
-                ffmpeg_filter(source, target, FFMPEG_AUTO_CORRECTION)
+                corrections.append((source, target))
+    with ThreadPoolExecutor(cpu_count()) as pool:
+        runs = [pool.submit(ffmpeg_filter, *pair, FFMPEG_AUTO_CORRECTION) for pair in corrections]
+        for run in runs:
+            run.result()  # ffmpeg's error, if any
 
 
 # How many mis-colored copies of each unseen photo the image-adaptive job measures on (enough
