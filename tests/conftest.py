@@ -27,7 +27,10 @@ def in_ci() -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip the tests marked ``gpu`` where there is no CUDA GPU: the rule's one exception."""
+    """Run the ``slow`` tests first: spread over several workers (``make test``), the long
+    trainings start at once and the quick tests fill the other cores around them. Skip the tests
+    marked ``gpu`` where there is no CUDA GPU: the no-skip rule's one exception."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: order kept
     if not torch.cuda.is_available():
         for item in items:
             if item.get_closest_marker("gpu") is not None:

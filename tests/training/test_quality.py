@@ -65,7 +65,7 @@ def test_the_learned_look_matches_ffmpeg_on_photos_training_never_saw(learned, r
         scores[name] = psnr_8bit(graded, target)
         baseline = psnr_8bit(untouched, target)
         print(f"\n  {name:<12} {scores[name]:5.2f} dB PSNR (the input as it is: {baseline:.2f} dB)")
-        record_property(f"psnr_{name}", round(scores[name], 2))
+        record_property(f"psnr_{name}", round(float(scores[name]), 2))
         # The look is a strong one: leaving the photo alone is far from it.
         assert baseline < 30
     assert all(score >= LATTICE_LIMIT_DB for score in scores.values()), scores
