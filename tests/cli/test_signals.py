@@ -17,6 +17,13 @@ signals.take_over()
 """
 
 
+def default_signals() -> None:
+    """In the child: the signals at their defaults, as a terminal starts a program (a parent
+    started under nohup, or from a background shell, would have it inherit them ignored)."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
 def run(script: str, folder: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``script`` (after TAKE_OVER) with default signals and ``folder`` on its path."""
     code = TAKE_OVER + (f"sys.path.insert(0, {str(folder)!r})\n" if folder else "")
@@ -25,7 +32,7 @@ def run(script: str, folder: Path | None = None) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=60,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_signals,
     )
 
 
