@@ -33,11 +33,11 @@ presets: install system-deps
 # and run from an empty folder (scripts/smoke_wheel.py, about 2 minutes); a broken package fails
 # fast. Then the suite, whose closing line ends the output. With CI=true a skipped test fails,
 # except `gpu` tests where torch sees no CUDA GPU (tests/conftest.py); no test run fails too.
-# The suite runs on every core (pytest-xdist): the long trainings on real photos come first and
-# are dealt out one per core, the quick tests go to whichever core is free; the slowest are listed.
+# The suite runs on every core (pytest-xdist), the long trainings on real photos first and the
+# quick tests taken by whichever core is free (worksteal); the slowest tests are listed.
 test: install system-deps
 	$(BIN)/python scripts/smoke_wheel.py $(TORCH)
-	$(BIN)/python -m pytest -q -n auto --dist load --durations=10
+	$(BIN)/python -m pytest -q -n auto --dist worksteal --durations=10
 
 # Speed side by side with grid_sample, Pillow, ffmpeg and OpenColorIO (bench/speed.py); prints
 # the README's tables and writes bench-output/speed.json.
