@@ -82,3 +82,10 @@ def device(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """lutcli's caches (prepared training pairs, teacher outputs) go to a folder of this run,
+    never to the user's ~/.cache; command-line runs in subprocesses inherit it."""
+    os.environ["LUTCLI_CACHE"] = str(tmp_path_factory.mktemp("lutcli-cache"))

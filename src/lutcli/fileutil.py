@@ -137,3 +137,12 @@ def file_digest(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def default_cache_root() -> Path:
+    """Where lutcli caches what it made once (teacher outputs, prepared training pairs) unless
+    the user says otherwise: $LUTCLI_CACHE, else $XDG_CACHE_HOME/lutcli, else ~/.cache/lutcli."""
+    if os.environ.get("LUTCLI_CACHE"):
+        return Path(os.environ["LUTCLI_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lutcli"

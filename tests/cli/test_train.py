@@ -21,8 +21,9 @@ from cli_support import (
 
 from disk_support import fill_the_disk
 from lutcli.io.images import read_image, to_tensor
-from lutcli.models.files import load_model, load_payload
+from lutcli.models.files import load_model
 from lutcli.models.registry import MODELS
+from lutcli.training.trainer import load_state
 
 FAST = ("--lut-size", "9", "--crop-size", "32", "--batch-size", "2")
 
@@ -78,11 +79,11 @@ def test_resume_continues_a_run(tmp_path, pairs, invoke):
     state = tmp_path / "m.training.pt"
     result = invoke("train", pairs, "-o", output, "--epochs", "2", "-q", *FAST)
     assert result.exit_code == 0, result.output
-    assert load_payload(state, "lutcli-training-state")["epoch"] == 2
+    assert load_state(state)["epoch"] == 2
     result = invoke("train", pairs, "-o", output, "--epochs", "4", "--resume", *FAST)
     assert result.exit_code == 0, result.output
     assert "after 4 epochs" in result.stdout
-    saved = load_payload(state, "lutcli-training-state")
+    saved = load_state(state)
     assert saved["epoch"] == 4
     assert [entry["epoch"] for entry in saved["history"]] == [0, 1, 2, 3, 4]
     load_model(output)

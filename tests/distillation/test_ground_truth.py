@@ -11,11 +11,11 @@ import lutcli.distillation.ground_truth as ground_truth_module
 from lutcli.distillation.ground_truth import (
     PROBE_LEVEL,
     GroundTruth,
-    default_cache_root,
     hald_identity,
 )
 from lutcli.distillation.teachers import Teacher, TeacherError, parse_teacher
 from lutcli.errors import ImageReadError
+from lutcli.fileutil import default_cache_root
 from lutcli.io.images import read_image
 from teacher_support import INVERT, noise, script_teacher, write_look_cube, write_picture
 

@@ -24,7 +24,7 @@ from lutcli.models.export import sample_lut
 from lutcli.models.files import load_model, save_model
 from lutcli.models.optimization import OptimizationModel
 from lutcli.models.registry import MODELS, create_model
-from lutcli.training.data import PictureSample
+from lutcli.training.data import PictureSample, SampleList
 from lutcli.training.trainer import Trainer, TrainingOptions, regularization
 from zoo_support import perturb
 
@@ -124,7 +124,8 @@ def test_each_stage_trains_exactly_its_parameters(name, tmp_path, generator):
     pixels = torch.rand(3, 8, 8, generator=generator)
     sample = PictureSample("s", pixels, pixels, pixels)
     options = TrainingOptions()
-    trainer = Trainer(model, [sample], [sample], tmp_path / "m.pt", options, torch.device("cpu"))
+    samples = SampleList([sample])
+    trainer = Trainer(model, samples, samples, tmp_path / "m.pt", options, torch.device("cpu"))
     stages = model.stages()
     assert [stage for stage, _ in stages] == expected_stages(model)
     assert {id(p) for p in stages[-1][1]} == {id(p) for p in model.parameters()}

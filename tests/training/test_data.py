@@ -1,4 +1,4 @@
-"""Training data: finding before/after pairs in a folder, loading them, random crops."""
+"""Training data: finding before/after pairs in a folder, and the random crops of each step."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from lutcli.errors import DatasetError
+from lutcli.models.networks import FIXED_SIZE
 from lutcli.training.data import (
-    CONTEXT_SIZE,
+    CropBatches,
     Pair,
     PictureSample,
+    SampleList,
     find_pairs,
-    load_pair,
-    random_crops,
+    plan_crops,
 )
 
 
@@ -122,88 +123,7 @@ def test_two_images_with_the_same_name_are_refused(tmp_path, side):
     assert str(folder / side) in message
 
 
-# load_pair -------------------------------------------------------------------------------------
-
-
-def test_a_pair_loads_as_rgb_floats_with_a_fixed_size_context(tmp_path):
-    source = noise(20, 30, seed=1)
-    source[0, 0] = (255, 0, 0)  # red, which BGR order would turn blue
-    target = noise(20, 30, seed=2)
-    pair = Pair(
-        "a",
-        write_rgb(tmp_path / "a.png", source),
-        write_rgb(tmp_path / "b.png", target),
-    )
-    warnings: list[str] = []
-    sample = load_pair(pair, max_pixels=10_000, warn=warnings.append)
-    assert warnings == []
-    assert sample.name == "a"
-    assert sample.input.shape == sample.target.shape == (3, 20, 30)
-    assert sample.input.dtype == sample.target.dtype == torch.float32
-    assert sample.input[:, 0, 0].tolist() == [1.0, 0.0, 0.0]
-    torch.testing.assert_close(sample.input, torch.from_numpy(source).permute(2, 0, 1) / 255)
-    torch.testing.assert_close(sample.target, torch.from_numpy(target).permute(2, 0, 1) / 255)
-    assert sample.context.shape == (3, CONTEXT_SIZE, CONTEXT_SIZE)
-
-
-def test_sixteen_bit_pairs_load_in_the_same_range(tmp_path):
-    source = noise(10, 10).astype(np.uint16) * 257
-    pair = Pair(
-        "a", write_rgb(tmp_path / "a.png", source), write_rgb(tmp_path / "b.png", noise(10, 10))
-    )
-    sample = load_pair(pair, max_pixels=10_000, warn=lambda _: None)
-    torch.testing.assert_close(sample.input, sample.target)
-
-
-def test_a_target_of_another_size_is_resized_to_its_input_with_a_warning(tmp_path):
-    # A flat-colored target: resizing keeps its color, so the pair still teaches the same look.
-    target = np.full((40, 60, 3), (200, 100, 50), dtype=np.uint8)
-    pair = Pair(
-        "a",
-        write_rgb(tmp_path / "input.png", noise(20, 30)),
-        write_rgb(tmp_path / "target.png", target),
-    )
-    warnings: list[str] = []
-    sample = load_pair(pair, max_pixels=10_000, warn=warnings.append)
-    assert len(warnings) == 1
-    assert "target.png" in warnings[0] and "60x40" in warnings[0] and "30x20" in warnings[0]
-    assert sample.target.shape == sample.input.shape == (3, 20, 30)
-    expected = torch.tensor([200, 100, 50]).view(3, 1, 1).expand(3, 20, 30) / 255
-    torch.testing.assert_close(sample.target, expected)
-
-
-def test_photos_over_the_pixel_budget_are_shrunk_keeping_their_shape(tmp_path):
-    pair = Pair(
-        "a",
-        write_rgb(tmp_path / "a.png", noise(100, 80)),
-        write_rgb(tmp_path / "b.png", noise(100, 80, seed=3)),
-    )
-    sample = load_pair(pair, max_pixels=2_000, warn=lambda _: None)  # 8000 pixels: half a side
-    assert sample.input.shape == sample.target.shape == (3, 50, 40)
-    assert sample.context.shape == (3, CONTEXT_SIZE, CONTEXT_SIZE)
-    assert 0 <= sample.input.min() and sample.input.max() <= 1
-
-
-def test_photos_within_the_pixel_budget_keep_their_size(tmp_path):
-    pair = Pair(
-        "a",
-        write_rgb(tmp_path / "a.png", noise(100, 80)),
-        write_rgb(tmp_path / "b.png", noise(100, 80)),
-    )
-    assert load_pair(pair, max_pixels=8_000, warn=lambda _: None).input.shape == (3, 100, 80)
-
-
-def test_the_context_is_the_whole_picture_shrunk(tmp_path):
-    # Left half black, right half white: the context shows the same halves.
-    source = np.zeros((64, 512, 3), dtype=np.uint8)
-    source[:, 256:] = 255
-    pair = Pair("a", write_rgb(tmp_path / "a.png", source), write_rgb(tmp_path / "b.png", source))
-    context = load_pair(pair, max_pixels=10**6, warn=lambda _: None).context
-    assert context[:, :, :120].max() < 0.01
-    assert context[:, :, 136:].min() > 0.99
-
-
-# random_crops ----------------------------------------------------------------------------------
+# Random crops ----------------------------------------------------------------------------------
 
 
 def coordinate_sample(height: int, width: int) -> PictureSample:
@@ -215,7 +135,7 @@ def coordinate_sample(height: int, width: int) -> PictureSample:
         name=f"{height}x{width}",
         input=torch.stack([rows, columns, zeros]),
         target=torch.stack([zeros, rows, columns]),
-        context=torch.full((3, CONTEXT_SIZE, CONTEXT_SIZE), float(height)),
+        context=torch.full((3, FIXED_SIZE, FIXED_SIZE), float(height)),
     )
 
 
@@ -223,40 +143,57 @@ def crop_corner(crop: torch.Tensor) -> tuple[int, int]:
     return int(crop[0, 0, 0]), int(crop[1, 0, 0])
 
 
-def test_crops_are_windows_of_the_pictures_with_matching_targets(generator):
-    samples = [coordinate_sample(40, 50), coordinate_sample(30, 70), coordinate_sample(40, 50)]
-    for _ in range(20):
-        inputs, targets, contexts = random_crops(samples, 16, generator)
-        assert inputs.shape == targets.shape == (3, 3, 16, 16)
-        assert contexts.shape == (3, 3, CONTEXT_SIZE, CONTEXT_SIZE)
-        for sample, crop, target, context in zip(samples, inputs, targets, contexts, strict=True):
-            top, left = crop_corner(crop)
-            assert 0 <= top <= sample.input.shape[1] - 16
-            assert 0 <= left <= sample.input.shape[2] - 16
+def test_crops_are_windows_of_the_pictures_with_matching_targets():
+    samples = SampleList(
+        [coordinate_sample(40, 50), coordinate_sample(30, 70), coordinate_sample(40, 50)]
+    )
+    for step in range(20):
+        crops = plan_crops(samples.sizes, step, seed=0, batch_size=3, crop_size=16)
+        assert len(crops) == 3
+        for index, top, left, side in crops:
+            assert side == 16
+            whole = samples.sample(index)
+            assert 0 <= top <= whole.input.shape[1] - 16
+            assert 0 <= left <= whole.input.shape[2] - 16
+            piece = samples.crop(index, top, left, side)
+            assert crop_corner(piece.input) == (top, left)
             window = (slice(None), slice(top, top + 16), slice(left, left + 16))
-            assert torch.equal(crop, sample.input[window])
-            assert torch.equal(target, sample.target[window])
-            assert torch.equal(context, sample.context)
+            assert torch.equal(piece.input, whole.input[window])
+            assert torch.equal(piece.target, whole.target[window])
+            assert torch.equal(piece.context, whole.context)
 
 
-def test_crops_reach_every_position_including_the_last(generator):
-    sample = coordinate_sample(10, 12)
-    corners = {crop_corner(random_crops([sample], 8, generator)[0][0]) for _ in range(300)}
+def test_crops_reach_every_position_including_the_last():
+    sizes = [(10, 12)]
+    corners = {plan_crops(sizes, step, 0, 1, 8)[0][1:3] for step in range(300)}
     assert corners == {(top, left) for top in range(3) for left in range(5)}
 
 
-def test_crops_are_the_same_for_the_same_seed():
-    samples = [coordinate_sample(64, 64), coordinate_sample(48, 80)]
-    first = random_crops(samples, 16, torch.Generator().manual_seed(7))
-    again = random_crops(samples, 16, torch.Generator().manual_seed(7))
-    other = random_crops(samples, 16, torch.Generator().manual_seed(8))
-    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-    assert not torch.equal(first[0], other[0])
+def test_the_crops_of_a_step_depend_on_the_seed_and_the_step_alone():
+    sizes = [(64, 64), (48, 80)]
+    assert plan_crops(sizes, 5, 7, 4, 16) == plan_crops(sizes, 5, 7, 4, 16)
+    assert plan_crops(sizes, 5, 7, 4, 16) != plan_crops(sizes, 5, 8, 4, 16)
+    assert plan_crops(sizes, 5, 7, 4, 16) != plan_crops(sizes, 6, 7, 4, 16)
 
 
-def test_pictures_smaller_than_the_crop_size_shrink_the_crops(generator):
-    samples = [coordinate_sample(40, 60), coordinate_sample(25, 90), coordinate_sample(100, 100)]
-    inputs, targets, _ = random_crops(samples, 64, generator)
-    assert inputs.shape == targets.shape == (3, 3, 25, 25)
-    # The picture that is only 25 high is cropped along its width alone.
-    assert crop_corner(inputs[1])[0] == 0
+def test_pictures_smaller_than_the_crop_size_shrink_the_crops():
+    sizes = [(40, 60), (25, 90), (100, 100)]
+    for step in range(20):
+        crops = plan_crops(sizes, step, 0, 6, 64)
+        smallest = min(min(sizes[index]) for index, *_ in crops)
+        assert {side for *_, side in crops} == {min(64, smallest)}
+
+
+def test_processes_share_every_step_s_crops_between_them():
+    sizes = [(64, 64), (48, 80), (70, 30)]
+    whole = list(CropBatches(sizes, range(3, 9), 1, 4, 16))
+    halves = [list(CropBatches(sizes, range(3, 9), 1, 4, 16, rank, 2)) for rank in (0, 1)]
+    assert len(whole) == 6
+    for step, batch in enumerate(whole):
+        assert halves[0][step] + halves[1][step] == batch
+        assert len(halves[0][step]) == len(halves[1][step]) == 2
+
+
+def test_a_batch_that_does_not_split_over_the_processes_is_refused():
+    with pytest.raises(DatasetError, match="--batch-size 3 does not split evenly over 2"):
+        CropBatches([(8, 8)], range(4), 0, 3, 8, 0, 2)

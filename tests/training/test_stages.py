@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from lutcli.models.files import load_payload
 from lutcli.models.registry import create_model
-from lutcli.training.data import PictureSample
+from lutcli.training.data import PictureSample, SampleList
 from lutcli.training.trainer import (
-    STATE_FORMAT,
     Trainer,
     TrainingOptions,
     TrainingResult,
     TrainingStatus,
+    load_state,
     state_path_for,
 )
 
@@ -41,8 +40,8 @@ def sample(name: str, seed: int) -> PictureSample:
     return PictureSample(name, picture, look, picture)
 
 
-TRAIN = [sample("a", 0)]
-VALIDATION = [sample("b", 1)]
+TRAIN = SampleList([sample("a", 0)])
+VALIDATION = SampleList([sample("b", 1)])
 
 
 @dataclass
@@ -152,7 +151,7 @@ def test_a_single_stage_model_has_one_stage(tmp_path):
 def test_an_interrupted_run_resumes_in_its_stage(whole, tmp_path, stop_after, stage, trained_next):
     output = tmp_path / "look.pt"
     train(trainer(output, epochs=4, first_stage_epochs=2), stop_after=stop_after)
-    state = load_payload(state_path_for(output), STATE_FORMAT)
+    state = load_state(state_path_for(output))
     assert state["epoch"] == stop_after and state["stage"] == stage
     assert stages_of(state["history"]) == stages_of(whole.result.history)[: stop_after + 1]
 
@@ -166,8 +165,8 @@ def test_an_interrupted_run_resumes_in_its_stage(whole, tmp_path, stop_after, st
     # It went on in the stage it was in: the same run as one never interrupted, to the bit.
     assert [s.stage for s in resumed.statuses if s.validation_psnr is None] == trained_next
     assert stages_of(resumed.result.history) == stages_of(whole.result.history)
-    final = load_payload(state_path_for(output), STATE_FORMAT)
-    expected = load_payload(state_path_for(whole.trainer.output), STATE_FORMAT)
+    final = load_state(state_path_for(output))
+    expected = load_state(state_path_for(whole.trainer.output))
     assert final["stage"] == expected["stage"] == 1
     for name, tensor in expected["state_dict"].items():
         assert torch.equal(final["state_dict"][name], tensor), name

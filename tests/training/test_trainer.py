@@ -16,16 +16,18 @@ import pytest
 import torch
 
 from lutcli.errors import LutcliError
-from lutcli.models.files import load_model, load_payload
+from lutcli.fileutil import default_cache_root
+from lutcli.models.files import load_model
 from lutcli.models.registry import create_model
-from lutcli.training.data import PictureSample, find_pairs, load_pair
-from lutcli.training.folder import MAX_TRAINING_PIXELS, train_from_folder
+from lutcli.training.data import PictureSample, SampleList, find_pairs
+from lutcli.training.folder import train_from_folder
+from lutcli.training.prepared import PreparedSamples, TrainingCache, prepare_pairs
 from lutcli.training.trainer import (
-    STATE_FORMAT,
     Trainer,
     TrainingOptions,
     TrainingResult,
     TrainingStatus,
+    load_state,
     split_samples,
     state_path_for,
     validate,
@@ -133,7 +135,7 @@ def saved_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 def final_tensors(run: Run) -> dict[str, torch.Tensor]:
     """The tensors at the end of training (the state beside the model), best or not."""
-    return load_payload(state_path_for(run.output), STATE_FORMAT)["state_dict"]
+    return load_state(state_path_for(run.output))["state_dict"]
 
 
 def same_tensors(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor]) -> bool:
@@ -148,10 +150,10 @@ def assert_same_history(first: list[dict[str, float]], second: list[dict[str, fl
             assert a[key] == pytest.approx(b[key], abs=1e-6, nan_ok=True), (a, b)
 
 
-def validation_samples(pairs: Path, names: list[str]) -> list[PictureSample]:
-    """The held-out pairs a model file names, loaded as training loads them."""
+def validation_samples(pairs: Path, names: list[str]) -> PreparedSamples:
+    """The pairs of these names, prepared as training prepares them."""
     chosen = [pair for pair in find_pairs(pairs) if pair.name in names]
-    return [load_pair(pair, MAX_TRAINING_PIXELS, lambda _: None) for pair in chosen]
+    return prepare_pairs(chosen, TrainingCache(default_cache_root(), resolution=480))[0]
 
 
 @pytest.fixture(scope="module")
@@ -162,38 +164,30 @@ def trained(pairs: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
 # Holding out validation pairs ------------------------------------------------------------------
 
 
-def named_samples(count: int) -> list[PictureSample]:
-    pixel = torch.zeros(3, 1, 1)
-    return [PictureSample(f"s{i}", pixel, pixel, pixel) for i in range(count)]
-
-
-def names_of(samples: list[PictureSample]) -> list[str]:
-    return [sample.name for sample in samples]
-
-
 @pytest.mark.parametrize("count", [2, 3, 10, 25])
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 0.9])
 def test_validation_pairs_are_held_out_from_training(count, fraction):
-    samples = named_samples(count)
-    train_samples, validation = split_samples(samples, fraction, seed=0)
+    train_indices, validation = split_samples(count, fraction, seed=0)
     assert len(validation) == min(count - 1, max(1, round(count * fraction)))
-    assert 1 <= len(validation) and 1 <= len(train_samples)
-    assert sorted(names_of(train_samples) + names_of(validation)) == sorted(names_of(samples))
+    assert 1 <= len(validation) and 1 <= len(train_indices)
+    assert sorted(train_indices + validation) == list(range(count))
+
+
+def test_at_most_validation_pairs_are_held_out_of_a_large_folder():
+    train_indices, validation = split_samples(5000, 0.1, seed=0, most=500)
+    assert len(validation) == 500 and len(train_indices) == 4500
+    assert sorted(train_indices + validation) == list(range(5000))
 
 
 def test_the_same_seed_holds_out_the_same_pairs():
-    samples = named_samples(20)
-    splits = {seed: split_samples(samples, 0.25, seed) for seed in range(5)}
-    for seed, (train_samples, validation) in splits.items():
-        again_train, again_validation = split_samples(samples, 0.25, seed)
-        assert names_of(again_train) == names_of(train_samples)
-        assert names_of(again_validation) == names_of(validation)
-    assert len({tuple(sorted(names_of(validation))) for _, validation in splits.values()}) > 1
+    splits = {seed: split_samples(20, 0.25, seed) for seed in range(5)}
+    for seed, split in splits.items():
+        assert split_samples(20, 0.25, seed) == split
+    assert len({tuple(sorted(validation)) for _, validation in splits.values()}) > 1
 
 
 def test_a_single_pair_is_used_for_training_and_validation():
-    samples = named_samples(1)
-    assert split_samples(samples, 0.1, seed=0) == (samples, samples)
+    assert split_samples(1, 0.1, seed=0) == ([0], [0])
 
 
 # The result of a run ---------------------------------------------------------------------------
@@ -266,7 +260,7 @@ def test_progress_is_reported_step_by_step_up_to_the_last_epoch(trained):
 def test_an_epoch_draws_about_the_pixels_of_the_training_pictures(tmp_path, side, expected):
     """8 pictures in crops of 32x32, 2 a step: pictures smaller than a crop count whole."""
     picture = torch.zeros(3, side, side)
-    samples = [PictureSample(f"s{i}", picture, picture, picture) for i in range(8)]
+    samples = SampleList([PictureSample(f"s{i}", picture, picture, picture) for i in range(8)])
     options = TrainingOptions(batch_size=2, crop_size=32)
     trainer = Trainer(
         create_model("basic", lut_size=3),
@@ -377,7 +371,7 @@ def test_an_interrupted_run_resumes_to_the_same_model_as_an_uninterrupted_one(
     with pytest.raises(Interrupted):
         train(pairs, output, epochs=6, on_status=interrupt_after_epoch(3), **moving)
     assert output.is_file()  # the best model so far is there already
-    interrupted = load_payload(state_path_for(output), STATE_FORMAT)["state_dict"]
+    interrupted = load_state(state_path_for(output))["state_dict"]
     resumed = train(pairs, output, epochs=6, resume=True, **moving)
     assert not same_tensors(final_tensors(resumed), interrupted)  # epochs 4 to 6 did train
     assert [h["epoch"] for h in resumed.result.history] == list(range(7))
@@ -418,8 +412,9 @@ def learning_rates(trainer: Trainer) -> list[float]:
 def test_an_extended_run_follows_the_learning_rate_schedule_of_its_new_length(pairs, tmp_path):
     # The rate decays to zero at the last epoch so the LUT settles: an extended run must decay
     # over the new length, not restart from zero or climb back to the full rate.
-    samples = [load_pair(pair, MAX_TRAINING_PIXELS, lambda _: None) for pair in find_pairs(pairs)]
-    train_samples, validation = split_samples(samples, 0.1, seed=0)
+    samples = validation_samples(pairs, [pair.name for pair in find_pairs(pairs)])
+    train_indices, validation_indices = split_samples(len(samples), 0.1, seed=0)
+    train_samples, validation = samples.subset(train_indices), samples.subset(validation_indices)
 
     def trainer(epochs: int, output: Path) -> Trainer:
         options = TrainingOptions(epochs=epochs, **FAST, **MOVING)

@@ -34,13 +34,6 @@ from lutcli.training.options import TrainingOptions
     show_default=True,
     help="Seconds a command teacher may take on one picture.",
 )
-@click.option(
-    "--cache",
-    "cache_root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder of cached teacher outputs [default: $LUTCLI_CACHE, else ~/.cache/lutcli].",
-)
 @click.option("--recursive", "-r", is_flag=True, help="Also take pictures in subfolders.")
 @training_options
 def distill(
@@ -101,7 +94,7 @@ def distill(
             resume=resume,
             overwrite=overwrite,
             on_status=shown.on_status,
-            on_loaded=shown.on_loaded,
+            on_prepared=shown.on_prepared,
         )
     if not quiet:
         made = distillation.pictures - distillation.from_cache - len(distillation.failed)

@@ -64,6 +64,21 @@ def parse_scales(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     return scales
 
 
+def parse_resolution(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
+    """ "480" → 480 (the short side, in pixels); "full" → None (photos as they are)."""
+    if value == "full":
+        return None
+    try:
+        side = int(value)
+    except ValueError:
+        side = 0
+    if side < 8:
+        raise click.BadParameter(
+            f"expected a short side in pixels (from 8) or 'full', got {value!r}"
+        )
+    return side
+
+
 _DEFAULTS = TrainingOptions()
 
 # What training takes, for every command that trains (train, distill): the zoo model and its
@@ -124,6 +139,46 @@ _TRAINING_OPTIONS = [
         default=_DEFAULTS.validation_fraction,
         show_default=True,
         help="Share of pairs held out for validation.",
+    ),
+    click.option(
+        "--validation-pairs",
+        type=click.IntRange(1),
+        default=_DEFAULTS.validation_pairs,
+        show_default=True,
+        help="Hold out at most this many pairs, however many the folder has.",
+    ),
+    click.option(
+        "--resolution",
+        callback=parse_resolution,
+        default=str(_DEFAULTS.resolution),
+        show_default=True,
+        metavar="SIDE|full",
+        help="Train on photos shrunk to this short side in pixels (480: FiveK's usual), "
+        "or at full size.",
+    ),
+    click.option(
+        "--workers",
+        type=click.IntRange(0),
+        default=_DEFAULTS.workers,
+        show_default=True,
+        help="Processes that read training crops ahead of each step (0: none); "
+        "also the threads that prepare the pairs.",
+    ),
+    click.option(
+        "--checkpoint-every",
+        type=click.IntRange(0),
+        default=_DEFAULTS.checkpoint_every,
+        show_default=True,
+        metavar="STEPS",
+        help="Also save the resumable state every this many steps (0: after each epoch only).",
+    ),
+    click.option(
+        "--cache",
+        "cache_root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Folder of lutcli's caches: prepared training pairs, teacher outputs "
+        "[default: $LUTCLI_CACHE, else ~/.cache/lutcli].",
     ),
     click.option(
         "--patience",

@@ -59,17 +59,17 @@ def warn(message: str) -> None:
 
 
 class TrainingProgress:
-    """Progress of a training run (loading pairs, then epochs) on ``progress``; its methods
+    """Progress of a training run (preparing pairs, then epochs) on ``progress``; its methods
     are the callbacks that ``train_from_pairs`` takes."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.loading = progress.add_task("loading pairs", total=None, detail="")
+        self.preparing = progress.add_task("preparing pairs", total=None, detail="")
         self.training: TaskID | None = None
         self.last_score = ""
 
-    def on_loaded(self, done: int, total: int) -> None:
-        self.progress.update(self.loading, completed=done, total=total)
+    def on_prepared(self, done: int, total: int) -> None:
+        self.progress.update(self.preparing, completed=done, total=total)
 
     def on_status(self, status: TrainingStatus) -> None:
         if self.training is None:

@@ -24,6 +24,7 @@ def train(
     resume: bool,
     overwrite: bool,
     device: str,
+    cache_root: Path | None,
     quiet: bool,
     **training: object,
 ) -> None:
@@ -36,10 +37,13 @@ def train(
       lutcli train pairs/ -o look.pt
       lutcli train pairs/ -o look.pt --epochs 300 --resume
       lutcli train pairs/ -o auto.pt --model first-linear --model-option basis_count=5
+      torchrun --nproc-per-node=4 -m lutcli train pairs/ -o look.pt --batch-size 16
     """
+    from lutcli.training.distributed import launched_rank
     from lutcli.training.folder import train_from_folder
 
     options = TrainingOptions(**training)
+    quiet = quiet or launched_rank() != 0  # under torchrun, rank 0 alone shows the progress
     with progress_bar(quiet) as progress:
         shown = TrainingProgress(progress)
         result = train_from_folder(
@@ -52,9 +56,10 @@ def train(
             device,
             resume,
             overwrite,
+            cache_root=cache_root,
             on_status=shown.on_status,
             warn=warn,
-            on_loaded=shown.on_loaded,
+            on_prepared=shown.on_prepared,
         )
     if not quiet:
         echo_training_summary(result, output)

@@ -89,5 +89,7 @@ def distill_folder(
     probes = [pair for pair in pairs if pair.name == PROBE_NAME]
     if not photos:  # the teacher failed on every photo, not on the probe: it is all there is
         photos, probes = probes, []
-    result = train_from_pairs(photos, output, warn=warn, info=info, train_only=probes, **training)
+    result = train_from_pairs(
+        photos, output, cache_root=cache_root, warn=warn, info=info, train_only=probes, **training
+    )
     return Distillation(result, len(named), from_cache, failed)

@@ -8,25 +8,16 @@ reused. The cache lives in ``$LUTCLI_CACHE`` (default ``$XDG_CACHE_HOME/lutcli``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from lutcli.distillation.teachers import Teacher, TeacherError
-from lutcli.fileutil import file_digest
+from lutcli.fileutil import default_cache_root, file_digest
 from lutcli.io.images import Picture, read_image, write_image
 
 # An identity Hald image of this level: level² = 64 values per channel, 64³ colors, 512x512.
 PROBE_LEVEL = 8
-
-
-def default_cache_root() -> Path:
-    """Where cached ground truth goes unless the user says otherwise."""
-    if os.environ.get("LUTCLI_CACHE"):
-        return Path(os.environ["LUTCLI_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lutcli"
 
 
 class GroundTruth:

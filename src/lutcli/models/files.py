@@ -69,8 +69,11 @@ def save_payload(path: str | os.PathLike, payload: dict[str, Any]) -> None:
         raise LutcliError(f"cannot write '{path}': {os_error_reason(error)}") from None
 
 
-def load_payload(path: str | os.PathLike, expected_format: str = FORMAT) -> dict[str, Any]:
-    """Read a file written by ``save_payload``; anything that needs code to load is refused."""
+def load_payload(
+    path: str | os.PathLike, expected_format: str = FORMAT, newest_version: int = FORMAT_VERSION
+) -> dict[str, Any]:
+    """Read a file written by ``save_payload`` in ``expected_format``, up to its
+    ``newest_version``; anything that needs code to load is refused."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"no model file at '{path}'")
@@ -101,10 +104,10 @@ def load_payload(path: str | os.PathLike, expected_format: str = FORMAT) -> dict
     version = payload.get("format_version")
     if type(version) is not int or version < 1:
         raise ModelFileError(f"'{path}' is a damaged lutcli model file: format version {version!r}")
-    if version > FORMAT_VERSION:
+    if version > newest_version:
         raise ModelFileError(
-            f"'{path}' has model format version {version}; this lutcli reads up to "
-            f"{FORMAT_VERSION} (upgrade lutcli)"
+            f"'{path}' has format version {version}; this lutcli reads up to "
+            f"{newest_version} (upgrade lutcli)"
         )
     return payload
 

@@ -1,23 +1,19 @@
-"""Training pairs: finding them on disk, loading them, and sampling random crops."""
+"""Training pairs: finding them on disk, and the random crops that training draws from them."""
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-import cv2
+import numpy as np
 import torch
-import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
 
 from lutcli.errors import DatasetError
 from lutcli.io.folders import list_images
-from lutcli.io.images import read_image, to_tensor
-
-# The size-fixed whole picture that image-adaptive models look at (SPEC: picture size fixing).
-CONTEXT_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,8 @@ def _images_by_stem(folder: Path) -> dict[str, Path]:
 
 @dataclass
 class PictureSample:
-    """One loaded pair: (3, H, W) float32 input and target, and the size-fixed input context."""
+    """One pair in memory: (3, H, W) float32 input and target in [0, 1], and the input's
+    size-fixed context (3, FIXED_SIZE, FIXED_SIZE) that image-adaptive models look at."""
 
     name: str
     input: torch.Tensor
@@ -76,44 +73,128 @@ class PictureSample:
     context: torch.Tensor
 
 
-def load_pair(pair: Pair, max_pixels: int, warn: Callable[[str], None]) -> PictureSample:
-    """Read a pair; resize a mismatched target to its input, shrink photos over ``max_pixels``."""
-    source = read_image(pair.input_path).pixels
-    target = read_image(pair.target_path).pixels
-    height, width = source.shape[:2]
-    if target.shape[:2] != (height, width):
-        warn(
-            f"target '{pair.target_path.name}' is {target.shape[1]}x{target.shape[0]}, its input "
-            f"{width}x{height}: resized the target to match"
-        )
-        target = cv2.resize(target, (width, height), interpolation=cv2.INTER_AREA)
-    scale = math.sqrt(max_pixels / (height * width))
-    if scale < 1:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        source = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
-        target = cv2.resize(target, size, interpolation=cv2.INTER_AREA)
-    source_tensor = to_tensor(source)
-    context = F.interpolate(
-        source_tensor, size=(CONTEXT_SIZE, CONTEXT_SIZE), mode="bilinear", antialias=True
-    )
-    return PictureSample(pair.name, source_tensor[0], to_tensor(target)[0], context[0])
+# A crop: (sample index, top, left, side).
+Crop = tuple[int, int, int, int]
 
 
-def random_crops(
-    samples: list[PictureSample], crop_size: int, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One random square crop per sample: inputs, targets (N, 3, S, S) and contexts (N, 3, C, C).
+class SampleSet(Protocol):
+    """Pairs that training reads one at a time, wherever they live (the prepared cache on disk,
+    or tensors in memory): memory stays bounded by what one step or one picture needs."""
 
-    S is ``crop_size``, or the smallest side among the samples when that is smaller, so crops stack.
+    names: list[str]
+    sizes: list[tuple[int, int]]  # (height, width) of each pair
+
+    def __len__(self) -> int: ...
+
+    def sample(self, index: int) -> PictureSample:
+        """The whole pair ``index``."""
+        ...
+
+    def crop(self, index: int, top: int, left: int, side: int) -> PictureSample:
+        """A square window of pair ``index`` (with the whole picture's context)."""
+        ...
+
+    def subset(self, indices: Sequence[int]) -> SampleSet:
+        """These pairs, in this order."""
+        ...
+
+
+class SampleList:
+    """A SampleSet of pictures already in memory (pairs made in code, or a handful of tensors)."""
+
+    def __init__(self, samples: Sequence[PictureSample]) -> None:
+        self.samples = list(samples)
+        self.names = [sample.name for sample in self.samples]
+        self.sizes = [(s.input.shape[1], s.input.shape[2]) for s in self.samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def sample(self, index: int) -> PictureSample:
+        return self.samples[index]
+
+    def crop(self, index: int, top: int, left: int, side: int) -> PictureSample:
+        whole = self.samples[index]
+        window = (slice(None), slice(top, top + side), slice(left, left + side))
+        return PictureSample(whole.name, whole.input[window], whole.target[window], whole.context)
+
+    def subset(self, indices: Sequence[int]) -> SampleList:
+        return SampleList([self.samples[i] for i in indices])
+
+
+def plan_crops(
+    sizes: Sequence[tuple[int, int]], step: int, seed: int, batch_size: int, crop_size: int
+) -> list[Crop]:
+    """The random crops of training step ``step``: ``batch_size`` pairs drawn with replacement,
+    a square window in each.
+
+    The side is ``crop_size``, or the smallest side among the drawn pairs when that is smaller,
+    so that crops stack. Each step has its own random stream made from (``seed``, ``step``): a
+    run resumed at any step, or split over several processes, draws exactly the same crops.
     """
-    size = min([crop_size] + [min(s.input.shape[1:]) for s in samples])
-    inputs, targets = [], []
-    for sample in samples:
-        height, width = sample.input.shape[1:]
-        top = int(torch.randint(height - size + 1, (1,), generator=generator))
-        left = int(torch.randint(width - size + 1, (1,), generator=generator))
-        window = (slice(None), slice(top, top + size), slice(left, left + size))
-        inputs.append(sample.input[window])
-        targets.append(sample.target[window])
-    contexts = torch.stack([s.context for s in samples])
-    return torch.stack(inputs), torch.stack(targets), contexts
+    rng = np.random.default_rng([seed, step])
+    picks = rng.integers(len(sizes), size=batch_size)
+    side = min([crop_size] + [min(sizes[i]) for i in picks])
+    crops = []
+    for index in picks.tolist():
+        height, width = sizes[index]
+        top, left = rng.integers(height - side + 1), rng.integers(width - side + 1)
+        crops.append((index, int(top), int(left), side))
+    return crops
+
+
+class CropBatches:
+    """The crops of steps ``first`` to ``last`` (excluded), step by step: a DataLoader batch
+    sampler. Process ``rank`` of ``world`` takes its equal share of every step's crops."""
+
+    def __init__(
+        self,
+        sizes: Sequence[tuple[int, int]],
+        steps: range,
+        seed: int,
+        batch_size: int,
+        crop_size: int,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        if batch_size % world:
+            raise DatasetError(
+                f"--batch-size {batch_size} does not split evenly over {world} processes"
+            )
+        self.sizes, self.steps, self.seed = list(sizes), steps, seed
+        self.batch_size, self.crop_size = batch_size, crop_size
+        self.share = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[list[Crop]]:
+        for step in self.steps:
+            yield plan_crops(self.sizes, step, self.seed, self.batch_size, self.crop_size)[
+                self.share
+            ]
+
+
+class _Crops(Dataset):
+    """Crops of a SampleSet as (input, target, context) tensors, read where the loader runs."""
+
+    def __init__(self, samples: SampleSet) -> None:
+        self.samples = samples
+
+    def __getitem__(self, crop: Crop) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        piece = self.samples.crop(*crop)
+        return piece.input, piece.target, piece.context
+
+
+def crop_loader(
+    samples: SampleSet, batches: CropBatches, workers: int, pin_memory: bool = False
+) -> DataLoader:
+    """Batches of crops as (inputs, targets, contexts), read by ``workers`` processes ahead of
+    the step that needs them (0: read in this process)."""
+    return DataLoader(
+        _Crops(samples),
+        batch_sampler=batches,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+    )

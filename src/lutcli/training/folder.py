@@ -10,15 +10,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from lutcli.errors import DatasetError, ImageReadError, LutcliError
+from lutcli.errors import DatasetError, LutcliError
+from lutcli.fileutil import default_cache_root
 from lutcli.io.images import from_tensor
-from lutcli.models.files import FORMAT, load_model, load_payload
+from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, load_payload
 from lutcli.models.registry import create_model
-from lutcli.training.data import Pair, PictureSample, find_pairs, load_pair
+from lutcli.training import distributed
+from lutcli.training.data import Pair, SampleSet, find_pairs
 from lutcli.training.options import TrainingOptions
+from lutcli.training.prepared import PreparedSamples, TrainingCache, prepare_pairs
 from lutcli.training.report import write_report
 from lutcli.training.trainer import (
     STATE_FORMAT,
+    STATE_VERSION,
     Trainer,
     TrainingResult,
     TrainingStatus,
@@ -27,9 +31,6 @@ from lutcli.training.trainer import (
     state_path_for,
 )
 
-# Photos larger than this are shrunk for training: a look is about colors, not detail, and
-# 30 photos of 24 MP would not fit in memory as float tensors.
-MAX_TRAINING_PIXELS = 4_000_000
 # What a model file's name ends in.
 MODEL_SUFFIX = ".pt"
 # A training report is a PNG drawn by Matplotlib, which names itself in a text chunk up front.
@@ -55,9 +56,10 @@ def train_from_pairs(
     device: str = "auto",
     resume: bool = False,
     overwrite: bool = False,
+    cache_root: str | os.PathLike | None = None,
     on_status: Callable[[TrainingStatus], None] = lambda _: None,
     warn: Callable[[str], None] = lambda _: None,
-    on_loaded: Callable[[int, int], None] = lambda done, total: None,
+    on_prepared: Callable[[int, int], None] = lambda done, total: None,
     info: dict[str, Any] | None = None,
     train_only: list[Pair] | None = None,
 ) -> TrainingResult:
@@ -65,9 +67,11 @@ def train_from_pairs(
 
     ``model_options`` are the zoo model's own settings (``lutcli models`` lists them); ``info``
     goes into the model file beside how it was trained. ``train_only`` pairs are always trained
-    on, never held out for validation. The best model by validation PSNR is written to
-    ``output``, the resumable state and a PNG report (curves and validation photos) beside it.
-    A pair that cannot be read is named through ``warn`` and left out.
+    on, never held out for validation. The pairs are prepared once into the training cache
+    under ``cache_root`` (default: ``default_cache_root()``) and read from there. The best model
+    by validation PSNR is written to ``output``, the resumable state and a PNG report (curves
+    and validation photos) beside it. A pair that cannot be read is named through ``warn`` and
+    left out. Under torchrun every process calls this alike (see ``distributed``).
     """
     options = options or TrainingOptions()
     model_options = dict(model_options or {})
@@ -76,52 +80,102 @@ def train_from_pairs(
     every_pair = [*pairs, *(train_only or [])]
     pictures = {path.parent for pair in every_pair for path in (pair.input_path, pair.target_path)}
     output = check_model_output(output, resume, overwrite, pictures)
-    photos = load_pairs(pairs, warn, lambda done: on_loaded(done, len(every_pair)))
-    extra = load_pairs(
-        train_only or [], warn, lambda done: on_loaded(len(pairs) + done, len(every_pair))
+    chosen_device = distributed.join(resolve_device(device))
+    try:
+        if not distributed.is_writer():  # rank 0 tells the user
+            warn, on_prepared = (lambda *_: None), (lambda *_: None)
+        cache = TrainingCache(cache_root or default_cache_root(), options.resolution)
+        photos, extra = _prepare(pairs, train_only or [], cache, options.workers, warn, on_prepared)
+        if len(photos) == 1:
+            warn("only one pair: it is used for training and validation alike")
+        return _train(
+            photos,
+            extra,
+            output,
+            model_name,
+            lut_size,
+            model_options,
+            options,
+            chosen_device,
+            resume,
+            on_status,
+            info,
+        )
+    finally:
+        distributed.leave()
+
+
+def _prepare(
+    pairs: list[Pair],
+    train_only: list[Pair],
+    cache: TrainingCache,
+    workers: int,
+    warn: Callable[[str], None],
+    on_prepared: Callable[[int, int], None],
+) -> tuple[PreparedSamples, PreparedSamples]:
+    """The cache entries of ``pairs`` and of ``train_only``, the pairs that cannot be read left
+    out. Under torchrun each process first prepares its share, so that together they decode
+    every pair once; then each finds them all (preparing any that its file system lacks)."""
+    every_pair = [*pairs, *train_only]
+    if distributed.world_size() > 1:
+        share = every_pair[distributed.rank() :: distributed.world_size()]
+        prepare_pairs(share, cache, workers)
+        distributed.wait_for_all()
+    photos, _ = prepare_pairs(
+        pairs, cache, workers, warn, lambda done: on_prepared(done, len(every_pair))
     )
-    if not photos and not extra:
+    extra, _ = prepare_pairs(
+        train_only,
+        cache,
+        workers,
+        warn,
+        lambda done: on_prepared(len(pairs) + done, len(every_pair)),
+    )
+    if not len(photos) and not len(extra):
         raise DatasetError(
             f"none of the {len(every_pair)} pairs could be read: nothing to learn from"
         )
-    if not photos:  # only pairs meant for training alone are left: they are all there is
-        photos, extra = extra, []
-    samples = photos + extra
-    train, validation = split_samples(photos, options.validation_fraction, options.seed)
-    train = train + extra
-    if len(photos) == 1:
-        warn("only one pair: it is used for training and validation alike")
+    if not len(photos):  # only pairs meant for training alone are left: they are all there is
+        photos, extra = extra, PreparedSamples([])
+    return photos, extra
+
+
+def _train(
+    photos: PreparedSamples,
+    extra: PreparedSamples,
+    output: Path,
+    model_name: str,
+    lut_size: int,
+    model_options: dict[str, Any],
+    options: TrainingOptions,
+    device: torch.device,
+    resume: bool,
+    on_status: Callable[[TrainingStatus], None],
+    info: dict[str, Any] | None,
+) -> TrainingResult:
+    """The training run itself, on prepared pairs (``extra`` are never held out)."""
+    train_indices, validation_indices = split_samples(
+        len(photos), options.validation_fraction, options.seed, options.validation_pairs
+    )
+    train = PreparedSamples([photos.entries[i] for i in train_indices] + extra.entries)
+    validation = photos.subset(validation_indices)
     torch.manual_seed(options.seed)  # models with random initial weights start alike
     if options.scales:
         wrapped = {"model": model_name, "model_config": model_options}
         model_name, model_options = "multiscale", {**wrapped, "scales": options.scales}
     model = create_model(model_name, lut_size=lut_size, **model_options)
-    info = {**(info or {}), "pairs": len(samples), "validation_pairs": [s.name for s in validation]}
-    trainer = Trainer(model, train, validation, output, options, resolve_device(device), info)
+    pairs = len(photos) + len(extra)
+    info = {**(info or {}), "pairs": pairs, "validation_pairs": validation.names}
+    trainer = Trainer(model, train, validation, output, options, device, info)
     if resume:
         trainer.resume()
-    elif state_path_for(output).exists():
+    elif state_path_for(output).exists() and distributed.is_writer():
         state_path_for(output).unlink()
     result = trainer.run(on_status)
     result.report = report_path_for(output)
-    write_training_report(result.report, output, result, validation)
+    if distributed.is_writer():
+        write_training_report(result.report, output, result, validation)
     return result
-
-
-def load_pairs(
-    pairs: list[Pair], warn: Callable[[str], None], on_loaded: Callable[[int], None]
-) -> list[PictureSample]:
-    """The pairs that can be read, in order; each one that cannot is named through ``warn``."""
-    samples = []
-    for done, pair in enumerate(pairs, start=1):
-        try:
-            samples.append(load_pair(pair, MAX_TRAINING_PIXELS, warn))
-        except ImageReadError as error:
-            warn(f"skipped the pair '{pair.name}': {error}")
-        except MemoryError:
-            warn(f"skipped the pair '{pair.name}': not enough memory to load it")
-        on_loaded(done)
-    return samples
 
 
 def check_model_output(
@@ -153,7 +207,7 @@ def check_model_output(
         (output, lambda path: _holds(path, FORMAT), "a lutcli model file"),
         (
             state_path_for(output),
-            lambda path: _holds(path, STATE_FORMAT),
+            lambda path: _holds(path, STATE_FORMAT, STATE_VERSION),
             "a lutcli training state",
         ),
         (report_path_for(output), _is_report, "a lutcli training report"),
@@ -166,10 +220,10 @@ def check_model_output(
     return output
 
 
-def _holds(path: Path, expected_format: str) -> bool:
+def _holds(path: Path, expected_format: str, newest_version: int = FORMAT_VERSION) -> bool:
     """Whether ``path`` is a file lutcli wrote in ``expected_format`` (a model, a state)."""
     try:
-        load_payload(path, expected_format)
+        load_payload(path, expected_format, newest_version)
     except LutcliError:
         return False
     return True
@@ -192,12 +246,13 @@ def report_path_for(model_path: Path) -> Path:
 
 @torch.no_grad()
 def write_training_report(
-    path: Path, model_path: Path, result: TrainingResult, validation: list[PictureSample]
+    path: Path, model_path: Path, result: TrainingResult, validation: SampleSet
 ) -> None:
     """Curves of the run and the best model's output on (up to six) validation photos."""
     model, _ = load_model(model_path)
     rows = []
-    for sample in validation[:6]:
+    for index in range(min(6, len(validation))):
+        sample = validation.sample(index)
         output = model(sample.input[None], context=sample.context[None])
         pictures = (from_tensor(t, np.uint8) for t in (sample.input, output, sample.target))
         rows.append((sample.name, *pictures))

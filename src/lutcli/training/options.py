@@ -16,8 +16,17 @@ class TrainingOptions:
     smoothness_weight: float = 1e-4
     monotonicity_weight: float = 10.0
     validation_fraction: float = 0.1
+    # At most this many pairs are held out, however large the folder (None: no limit).
+    validation_pairs: int | None = 500
     patience: int = 20
     seed: int = 0
+    # Pictures are prepared with their short side shrunk to this many pixels (None: full size);
+    # 480 is how the field trains on FiveK: a look is about colors, not detail.
+    resolution: int | None = 480
+    # Processes that read crops ahead of the training step (0: read in the training process).
+    workers: int = 2
+    # Also save the resumable state every this many steps (0: only after every epoch).
+    checkpoint_every: int = 0
     warm_start: bool = True
     # Staged models (product combinations) train their derived part alone first, for at most
     # this many epochs, or until its validation PSNR stalls this many epochs; then everything.

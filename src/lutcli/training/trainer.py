@@ -1,26 +1,40 @@
-"""The training loop: random crops, Adam, validation PSNR, best checkpoint, resumable state."""
+"""The training loop: random crops, Adam, validation PSNR, best checkpoint, resumable state.
+
+Crops are read by DataLoader worker processes from a SampleSet (the prepared cache on disk), so
+decoding never stalls the step and memory does not grow with the pairs; under torchrun each
+process trains on its share of every step's crops (DistributedDataParallel averages the
+gradients), which makes N processes compute what one would with the same batch.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from lutcli import __version__
 from lutcli.errors import LutcliError
 from lutcli.models.base import LutModel
 from lutcli.models.files import load_payload, save_model, save_payload
-from lutcli.training.data import PictureSample, random_crops
+from lutcli.training import distributed
+from lutcli.training.data import CropBatches, SampleSet, crop_loader
 from lutcli.training.losses import monotonicity, smoothness
 from lutcli.training.options import TrainingOptions
 
 STATE_FORMAT = "lutcli-training-state"
+# Version 2: the crops of a step come from (seed, step), not from a saved random generator.
+STATE_VERSION = 2
+# The warm start reads its colors from at most this many training pairs (a random choice).
+WARM_START_PAIRS = 256
 
 
 @dataclass
@@ -56,6 +70,11 @@ def state_path_for(model_path: Path) -> Path:
     return model_path.with_name(model_path.stem + ".training.pt")
 
 
+def load_state(path: str | os.PathLike) -> dict[str, Any]:
+    """The resumable training state saved at ``path`` (no code in it is ever run)."""
+    return load_payload(path, STATE_FORMAT, STATE_VERSION)
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when a GPU is present, else the CPU."""
     if name == "auto":
@@ -66,17 +85,20 @@ def resolve_device(name: str) -> torch.device:
 
 
 def split_samples(
-    samples: list[PictureSample], fraction: float, seed: int
-) -> tuple[list[PictureSample], list[PictureSample]]:
-    """Hold out ``fraction`` of the pairs (at least one) for validation, chosen by ``seed``.
+    count: int, fraction: float, seed: int, most: int | None = None
+) -> tuple[list[int], list[int]]:
+    """Indices of ``count`` pairs as (training, validation): ``fraction`` of them (at least
+    one, at most ``most``) held out for validation, chosen by ``seed``.
 
     A single pair is used for both: there is nothing to hold out.
     """
-    if len(samples) < 2:
-        return samples, samples
-    count = min(len(samples) - 1, max(1, round(len(samples) * fraction)))
-    order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed)).tolist()
-    return [samples[i] for i in order[count:]], [samples[i] for i in order[:count]]
+    if count < 2:
+        return list(range(count)), list(range(count))
+    held = min(count - 1, max(1, round(count * fraction)))
+    if most is not None:
+        held = max(1, min(held, most))
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    return order[held:], order[:held]
 
 
 def regularization(model: LutModel, options: TrainingOptions) -> torch.Tensor:
@@ -90,32 +112,73 @@ def regularization(model: LutModel, options: TrainingOptions) -> torch.Tensor:
 
 
 @torch.no_grad()
-def validate(model: LutModel, samples: list[PictureSample], device: torch.device) -> float:
-    """PSNR (dB) of the model's outputs against the targets, over all validation pixels."""
+def validate(model: LutModel, samples: SampleSet, device: torch.device) -> float:
+    """PSNR (dB) of the model's outputs against the targets, over all validation pixels.
+
+    Pictures are read one at a time; under torchrun each process measures its share and the
+    sums are added up, so every process gets the same score.
+    """
     model.eval()
     squared_error, pixels = 0.0, 0
-    for sample in samples:
+    for index in range(distributed.rank(), len(samples), distributed.world_size()):
+        sample = samples.sample(index)
         output = model(sample.input[None].to(device), context=sample.context[None].to(device))
         error = (output.clamp(0, 1) - sample.target[None].to(device)) ** 2
         squared_error += error.sum().item()
         pixels += error.numel()
     model.train()
+    squared_error, pixels = distributed.sum_over_processes([squared_error, pixels])
     mse = squared_error / pixels
     return float("inf") if mse == 0 else -10 * math.log10(mse)
+
+
+def warm_start_colors(
+    samples: SampleSet, count: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training colors for the warm start, (3, P) inputs and targets: every pixel when the pairs
+    hold at most ``count``, else about ``count`` drawn at random, read a pair at a time from at
+    most WARM_START_PAIRS pairs (memory holds the colors, never the pictures)."""
+    rng = np.random.default_rng([seed, count])
+    chosen = rng.permutation(len(samples))[:WARM_START_PAIRS].tolist()
+    total = sum(samples.sizes[i][0] * samples.sizes[i][1] for i in chosen)
+    inputs, targets = [], []
+    for index in sorted(chosen):
+        sample = samples.sample(index)
+        colors = torch.cat([sample.input.reshape(3, -1), sample.target.reshape(3, -1)])
+        if total > count:
+            share = math.ceil(count * colors.shape[1] / total)
+            colors = colors[:, torch.from_numpy(rng.integers(colors.shape[1], size=share))]
+        inputs.append(colors[:3])
+        targets.append(colors[3:])
+    return torch.cat(inputs, dim=1), torch.cat(targets, dim=1)
+
+
+class _TrainingLoss(nn.Module):
+    """The model's training loss as a forward pass, which DistributedDataParallel wraps."""
+
+    def __init__(self, model: LutModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, inputs: torch.Tensor, targets: torch.Tensor, contexts: torch.Tensor
+    ) -> torch.Tensor:
+        return self.model.training_loss(inputs, targets, contexts)
 
 
 class Trainer:
     """Trains ``model`` on ``train`` pairs; the best model (by validation PSNR) goes to ``output``.
 
-    After every epoch the whole state (model, optimizer, random generator, history) is written
-    beside the output, so an interrupted run continues with ``resume=True`` exactly where it was.
+    After every epoch, and every ``checkpoint_every`` steps, the whole state (model, optimizer,
+    step, history) is written beside the output, so an interrupted run continues with
+    ``resume=True`` exactly where it was.
     """
 
     def __init__(
         self,
         model: LutModel,
-        train: list[PictureSample],
-        validation: list[PictureSample],
+        train: SampleSet,
+        validation: SampleSet,
         output: str | os.PathLike,
         options: TrainingOptions,
         device: torch.device,
@@ -129,12 +192,11 @@ class Trainer:
         self.options = options
         self.device = device
         self.info = info or {}
-        self.generator = torch.Generator().manual_seed(options.seed)
         # An epoch draws about as many pixels as the training pairs hold (a crop of a picture
         # smaller than the crop size is the whole picture).
-        pixels = sum(s.input.shape[1] * s.input.shape[2] for s in train)
+        pixels = sum(height * width for height, width in train.sizes)
         crop = options.crop_size
-        crop_pixels = sum(min(s.input.shape[1], crop) * min(s.input.shape[2], crop) for s in train)
+        crop_pixels = sum(min(height, crop) * min(width, crop) for height, width in train.sizes)
         step_pixels = options.batch_size * crop_pixels / max(1, len(train))
         self.steps_per_epoch = max(1, math.ceil(pixels / step_pixels))
         # None means the model's own rate; 0 is a rate (nothing moves), not "unset".
@@ -149,6 +211,8 @@ class Trainer:
         )
         self.stages = model.stages()
         self.epoch = 0
+        self.step = 0  # steps taken, over all epochs
+        self.epoch_loss = 0.0  # the training loss summed over this epoch's steps so far
         self.best_psnr = -math.inf
         self.best_epoch = 0
         self.history: list[dict[str, float]] = []
@@ -162,6 +226,20 @@ class Trainer:
         trained = {id(parameter) for parameter in self.stages[stage][1]}
         for parameter in self.model.parameters():
             parameter.requires_grad_(id(parameter) in trained)
+        self._wrap()
+
+    def _wrap(self) -> None:
+        """What a step calls for the loss: the model's own, or under torchrun the model in
+        DistributedDataParallel (made anew when the trained parameters change; making it also
+        gives every process rank 0's parameters)."""
+        if distributed.world_size() == 1:
+            self._loss = self.model.training_loss
+            return
+        self._loss = DistributedDataParallel(
+            _TrainingLoss(self.model),
+            device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            find_unused_parameters=True,  # a stage or an input may leave parameters unused
+        )
 
     def _stage_is_over(self) -> bool:
         """A stage before the last ends after ``first_stage_epochs`` epochs, or earlier when its
@@ -181,17 +259,28 @@ class Trainer:
         """Load the state saved by an interrupted run of the same training."""
         if not self.state_path.is_file():
             raise LutcliError(f"nothing to resume: no training state at '{self.state_path}'")
-        state = load_payload(self.state_path, STATE_FORMAT)
+        state = load_state(self.state_path)
+        if state.get("format_version") != STATE_VERSION:
+            raise LutcliError(
+                f"cannot resume: '{self.state_path}' was saved by another version of lutcli; "
+                "train afresh with --overwrite"
+            )
         if state["model"] != self.model.name or state["config"] != self.model.config():
             raise LutcliError(
                 f"cannot resume: '{self.state_path}' trains a different model "
                 f"({state['model']} {state['config']})"
             )
+        if state["steps_per_epoch"] != self.steps_per_epoch:
+            raise LutcliError(
+                f"cannot resume: '{self.state_path}' trained on other pairs or crops "
+                f"({state['steps_per_epoch']} steps an epoch, now {self.steps_per_epoch})"
+            )
         self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
-        self.generator.set_state(state["generator"])
         self.epoch = state["epoch"]
+        self.step = state["step"]
+        self.epoch_loss = state["epoch_loss"]
         self.best_psnr = state["best_psnr"]
         self.best_epoch = state["best_epoch"]
         self.history = list(state["history"])
@@ -210,14 +299,16 @@ class Trainer:
             self._end_epoch(math.nan, on_status)
         stopped_early = False
         self.model.train()
+        batches = iter(self._loader())
         while self.epoch < self.options.epochs:
             # Patience counts from the stage's start: a new stage gets its chance.
             if self.epoch - max(self.best_epoch, self.stage_started) >= self.options.patience:
                 stopped_early = True
                 break
-            loss = self._train_epoch(on_status)
+            loss = self._train_epoch(batches, on_status)
             self.epoch += 1
             self._end_epoch(loss, on_status)
+        del batches  # its worker processes end here
         return TrainingResult(
             best_psnr=self.best_psnr,
             best_epoch=self.best_epoch,
@@ -227,15 +318,28 @@ class Trainer:
             history=self.history,
         )
 
+    def _loader(self) -> torch.utils.data.DataLoader:
+        """The crops of every step left to take, read ahead by the worker processes."""
+        options = self.options
+        batches = CropBatches(
+            self.train_samples.sizes,
+            range(self.step, options.epochs * self.steps_per_epoch),
+            options.seed,
+            options.batch_size,
+            options.crop_size,
+            distributed.rank(),
+            distributed.world_size(),
+        )
+        return crop_loader(self.train_samples, batches, options.workers, self.device.type == "cuda")
+
     def _warm_start(self) -> None:
-        """Let the model set itself from the training colors, if it knows how."""
-        inputs = torch.cat([s.input.reshape(3, -1) for s in self.train_samples], dim=1)
-        targets = torch.cat([s.target.reshape(3, -1) for s in self.train_samples], dim=1)
-        if inputs.shape[1] > self.options.warm_start_pixels:
-            keep = torch.randperm(inputs.shape[1], generator=self.generator)
-            keep = keep[: self.options.warm_start_pixels]
-            inputs, targets = inputs[:, keep], targets[:, keep]
-        self.model.warm_start(inputs, targets, self.options.smoothness_weight)
+        """Let the model set itself from the training colors, if it knows how; under torchrun
+        rank 0's result is the one every process keeps."""
+        inputs, targets = warm_start_colors(
+            self.train_samples, self.options.warm_start_pixels, self.options.seed
+        )
+        if self.model.warm_start(inputs, targets, self.options.smoothness_weight):
+            self._wrap()
 
     def _end_epoch(self, loss: float, on_status: Callable[[TrainingStatus], None]) -> None:
         """Validate, keep the model if it is the best so far, save the resumable state."""
@@ -246,7 +350,8 @@ class Trainer:
         )
         if score > self.best_psnr:
             self.best_psnr, self.best_epoch = score, self.epoch
-            save_model(self.output, self.model, self._model_info())
+            if distributed.is_writer():
+                save_model(self.output, self.model, self._model_info())
         if score > self.stage_best_psnr:
             self.stage_best_psnr, self.stage_best_epoch = score, self.epoch
         status = self._status(self.epoch, self.steps_per_epoch, loss, score)
@@ -255,26 +360,31 @@ class Trainer:
         self._save_state()
         on_status(status)
 
-    def _train_epoch(self, on_status: Callable[[TrainingStatus], None]) -> float:
-        total = 0.0
-        for step in range(1, self.steps_per_epoch + 1):
-            picks = torch.randint(
-                len(self.train_samples), (self.options.batch_size,), generator=self.generator
-            )
-            batch = [self.train_samples[i] for i in picks.tolist()]
+    def _train_epoch(
+        self, batches: Iterator[list[torch.Tensor]], on_status: Callable[[TrainingStatus], None]
+    ) -> float:
+        """The rest of this epoch's steps; the mean training loss over all of its steps."""
+        every = self.options.checkpoint_every
+        for step in range(
+            self.step - self.epoch * self.steps_per_epoch + 1, self.steps_per_epoch + 1
+        ):
             inputs, targets, contexts = (
-                t.to(self.device)
-                for t in random_crops(batch, self.options.crop_size, self.generator)
+                t.to(self.device, non_blocking=True) for t in next(batches)
             )
-            loss = self.model.training_loss(inputs, targets, contexts)
+            loss = self._loss(inputs, targets, contexts)
             objective = loss + regularization(self.model, self.options).to(self.device)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
             self.schedule.step()
-            total += loss.item()
-            on_status(self._status(self.epoch + 1, step, total / step, None))
-        return total / self.steps_per_epoch
+            self.step += 1
+            self.epoch_loss += loss.item()
+            if every and self.step % every == 0 and step < self.steps_per_epoch:
+                self._save_state()
+            on_status(self._status(self.epoch + 1, step, self.epoch_loss / step, None))
+        (total,) = distributed.sum_over_processes([self.epoch_loss])
+        self.epoch_loss = 0.0
+        return total / distributed.world_size() / self.steps_per_epoch
 
     def _status(self, epoch: int, step: int, loss: float, score: float | None) -> TrainingStatus:
         return TrainingStatus(
@@ -299,18 +409,23 @@ class Trainer:
         }
 
     def _save_state(self) -> None:
+        """The resumable state, beside the model (by rank 0 alone under torchrun)."""
+        if not distributed.is_writer():
+            return
         save_payload(
             self.state_path,
             {
                 "format": STATE_FORMAT,
-                "format_version": 1,
+                "format_version": STATE_VERSION,
                 "model": self.model.name,
                 "config": self.model.config(),
                 "state_dict": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict(),
-                "generator": self.generator.get_state(),
+                "steps_per_epoch": self.steps_per_epoch,
                 "epoch": self.epoch,
+                "step": self.step,
+                "epoch_loss": self.epoch_loss,
                 "best_psnr": self.best_psnr,
                 "best_epoch": self.best_epoch,
                 "history": self.history,

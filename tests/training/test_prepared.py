@@ -1,0 +1,157 @@
+"""The prepared training cache: pairs decoded once, kept on disk as integers, read a crop at a
+time, reused by later runs, refreshed when a photo or a setting changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_data import noise, write_rgb
+
+from lutcli.models.networks import FIXED_SIZE
+from lutcli.processing import picture_context
+from lutcli.training.data import Pair
+from lutcli.training.prepared import (
+    PreparedSamples,
+    TrainingCache,
+    prepare_pairs,
+    training_size,
+)
+
+
+def pair_of(tmp_path: Path, source: np.ndarray, target: np.ndarray, name: str = "a") -> Pair:
+    return Pair(
+        name,
+        write_rgb(tmp_path / f"{name}-in.png", source),
+        write_rgb(tmp_path / f"{name}-out.png", target),
+    )
+
+
+def prepared(
+    pair: Pair, root: Path, resolution: int | None = 480, warnings: list[str] | None = None
+) -> PreparedSamples:
+    warn = (warnings if warnings is not None else []).append
+    samples, _ = prepare_pairs([pair], TrainingCache(root, resolution), warn=warn)
+    assert len(samples) == 1
+    return samples
+
+
+def test_a_pair_reads_back_as_rgb_floats_with_its_size_fixed_context(tmp_path):
+    source = noise(20, 30, seed=1)
+    source[0, 0] = (255, 0, 0)  # red, which BGR order would turn blue
+    target = noise(20, 30, seed=2)
+    warnings: list[str] = []
+    sample = prepared(pair_of(tmp_path, source, target), tmp_path / "cache", None, warnings)
+    sample = sample.sample(0)
+    assert warnings == []
+    assert sample.name == "a"
+    assert sample.input.shape == sample.target.shape == (3, 20, 30)
+    assert sample.input.dtype == sample.target.dtype == torch.float32
+    assert sample.input[:, 0, 0].tolist() == [1.0, 0.0, 0.0]
+    torch.testing.assert_close(sample.input, torch.from_numpy(source).permute(2, 0, 1) / 255)
+    torch.testing.assert_close(sample.target, torch.from_numpy(target).permute(2, 0, 1) / 255)
+    # The context is what `apply` shows an adaptive look, to 16-bit precision.
+    assert sample.context.shape == (3, FIXED_SIZE, FIXED_SIZE)
+    torch.testing.assert_close(sample.context, picture_context(source)[0], atol=1e-5, rtol=0)
+
+
+def test_pairs_are_stored_as_integers_16_bit_when_either_photo_is(tmp_path):
+    source = noise(10, 12).astype(np.uint16) * 257
+    entries = prepared(pair_of(tmp_path, source, noise(10, 12)), tmp_path / "cache").entries
+    stored = np.load(entries[0].pixels_path)
+    assert stored.dtype == np.uint16 and stored.shape == (2, 10, 12, 3)
+    sample = PreparedSamples(entries).sample(0)
+    torch.testing.assert_close(sample.input, sample.target)
+    assert np.load(entries[0].context_path).dtype == np.uint16
+
+
+def test_a_target_of_another_size_is_resized_to_its_input_with_a_warning(tmp_path):
+    # A flat-colored target: resizing keeps its color, so the pair still teaches the same look.
+    target = np.full((40, 60, 3), (200, 100, 50), dtype=np.uint8)
+    warnings: list[str] = []
+    sample = prepared(pair_of(tmp_path, noise(20, 30), target), tmp_path / "c", None, warnings)
+    sample = sample.sample(0)
+    assert len(warnings) == 1
+    assert "60x40" in warnings[0] and "30x20" in warnings[0]
+    assert sample.target.shape == sample.input.shape == (3, 20, 30)
+    expected = torch.tensor([200, 100, 50]).view(3, 1, 1).expand(3, 20, 30) / 255
+    torch.testing.assert_close(sample.target, expected)
+
+
+@pytest.mark.parametrize(
+    ("size", "resolution", "expected"),
+    [
+        ((3000, 4500), 480, (480, 720)),
+        ((4500, 3000), 480, (720, 480)),
+        ((300, 400), 480, (300, 400)),
+        ((3000, 4500), None, (3000, 4500)),
+    ],
+)
+def test_the_training_resolution_is_the_short_side(size, resolution, expected):
+    assert training_size(*size, resolution) == expected
+
+
+def test_photos_are_shrunk_to_the_training_resolution_keeping_their_shape(tmp_path):
+    pair = pair_of(tmp_path, noise(100, 80), noise(100, 80, seed=3))
+    sample = prepared(pair, tmp_path / "cache", resolution=40).sample(0)
+    assert sample.input.shape == sample.target.shape == (3, 50, 40)
+    assert sample.context.shape == (3, FIXED_SIZE, FIXED_SIZE)
+    assert 0 <= sample.input.min() and sample.input.max() <= 1
+
+
+def test_the_context_is_the_whole_picture_shrunk(tmp_path):
+    # Left half black, right half white: the context shows the same halves.
+    source = np.zeros((64, 512, 3), dtype=np.uint8)
+    source[:, 256:] = 255
+    context = prepared(pair_of(tmp_path, source, source), tmp_path / "c", 16).sample(0).context
+    assert context[:, :, :120].max() < 0.01
+    assert context[:, :, 136:].min() > 0.99
+
+
+def test_a_crop_is_the_window_of_the_whole_pair(tmp_path):
+    samples = prepared(pair_of(tmp_path, noise(40, 50), noise(40, 50, 4)), tmp_path / "cache")
+    whole, piece = samples.sample(0), samples.crop(0, 5, 7, 16)
+    window = (slice(None), slice(5, 21), slice(7, 23))
+    assert torch.equal(piece.input, whole.input[window])
+    assert torch.equal(piece.target, whole.target[window])
+    assert torch.equal(piece.context, whole.context)
+
+
+def test_a_second_run_reuses_the_cache_and_a_changed_photo_or_setting_does_not(tmp_path):
+    pairs = [pair_of(tmp_path, noise(16, 16, i), noise(16, 16, i + 9), f"p{i}") for i in range(3)]
+    cache = TrainingCache(tmp_path / "cache", 480)
+    first, cached = prepare_pairs(pairs, cache, workers=2)
+    assert (len(first), cached) == (3, 0)
+    again, cached = prepare_pairs(pairs, cache, workers=2)
+    assert cached == 3 and again.entries == first.entries
+    write_rgb(pairs[1].target_path, noise(16, 16, 99))  # an edited target: prepared afresh
+    edited, cached = prepare_pairs(pairs, cache)
+    assert cached == 2 and edited.entries[1] != first.entries[1]
+    _, cached = prepare_pairs(pairs, TrainingCache(tmp_path / "cache", 8))
+    assert cached == 0  # another resolution: other entries
+
+
+def test_a_damaged_entry_is_prepared_again(tmp_path):
+    pair = pair_of(tmp_path, noise(16, 16), noise(16, 16, 1))
+    entry = prepared(pair, tmp_path / "cache").entries[0]
+    entry.pixels_path.write_bytes(b"not an array")
+    samples, cached = prepare_pairs([pair], TrainingCache(tmp_path / "cache", 480))
+    assert cached == 0
+    assert samples.sample(0).input.shape == (3, 16, 16)
+
+
+def test_a_pair_that_cannot_be_read_is_named_and_left_out(tmp_path):
+    good = pair_of(tmp_path, noise(16, 16), noise(16, 16, 1), "good")
+    broken = pair_of(tmp_path, noise(16, 16), noise(16, 16, 1), "broken")
+    broken.target_path.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    missing = Pair("missing", tmp_path / "gone.png", tmp_path / "gone-too.png")
+    warnings: list[str] = []
+    samples, _ = prepare_pairs(
+        [broken, good, missing], TrainingCache(tmp_path / "c", 480), 2, warnings.append
+    )
+    assert samples.names == ["good"]
+    assert len(warnings) == 2
+    assert "'broken'" in warnings[0] and "'missing'" in warnings[1]
+    assert all("\n" not in warning for warning in warnings)
