@@ -12,8 +12,10 @@ of at most ``4 * FIXED_SIZE`` pixels a side, never of the whole photo.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -25,7 +27,8 @@ import torch
 
 from lutcli.errors import LutcliError, is_out_of_memory, os_error_message
 from lutcli.fileutil import DestinationExistsError
-from lutcli.io.folders import is_image_path, scan_folder
+from lutcli.io import remote
+from lutcli.io.folders import FolderContents, is_image_path, scan_folder
 from lutcli.io.images import (
     SUPPORTED_EXTENSIONS,
     from_tensor,
@@ -35,11 +38,13 @@ from lutcli.io.images import (
     to_tensor,
     write_image,
 )
+from lutcli.io.remote import RemotePath
 from lutcli.kernels import cpu as kernels_cpu
-from lutcli.lut.cube import CubeFile
+from lutcli.lut.cube import CubeFile, read_cube
 from lutcli.lut.interpolate import apply_lut
 from lutcli.models.base import LutModel
 from lutcli.models.export import sample_lut
+from lutcli.models.files import load_model
 from lutcli.models.networks import FIXED_SIZE, fix_picture_size
 
 # A look maps (1, 3, H, W) float RGB in [0, 1] to the same shape; the optional second argument
@@ -170,12 +175,60 @@ def cube_look(cube: CubeFile, interp: str, device: torch.device) -> Look:
     return look
 
 
+# The kinds of look file that apply reads.
+LOOK_KINDS = ("model", "cube")
+
+
+def open_look(kind: str, path: str | os.PathLike, interp: str, device: torch.device) -> Look:
+    """The look that a model file (``kind`` "model") or a .cube file ("cube") holds."""
+    if kind == "model":
+        return model_look(load_model(path)[0], interp, device)
+    if kind == "cube":
+        return cube_look(read_cube(path), interp, device)
+    raise ValueError(f"kind must be one of {LOOK_KINDS}, got {kind!r}")
+
+
+@dataclass(frozen=True)
+class LookFile:
+    """A look as its file's bytes: what a machine that cannot see the file (a cluster's
+    worker) builds the same look from. Model and .cube files are small."""
+
+    kind: str
+    name: str
+    data: bytes
+    interp: str
+
+    @classmethod
+    def read(cls, kind: str, path: str | os.PathLike, interp: str) -> LookFile:
+        with open(path, "rb") as handle:
+            return cls(kind, Path(path).name, handle.read(), interp)
+
+    @property
+    def digest(self) -> str:
+        """What tells this look from any other (its kind, bytes and interpolation)."""
+        key = hashlib.sha256(f"{self.kind}\0{self.interp}\0".encode())
+        key.update(self.data)
+        return key.hexdigest()
+
+    def open(self, device: torch.device) -> Look:
+        """The look, built from a temporary copy of the file (``open_look``)."""
+        with tempfile.TemporaryDirectory(prefix="lutcli-look-") as folder:
+            path = Path(folder) / self.name
+            path.write_bytes(self.data)
+            return open_look(self.kind, path, self.interp, device)
+
+
+# A file or folder given to apply: a local path, or an fsspec URL (lutcli.io.remote).
+Place = Path | RemotePath
+
+
 @dataclass(frozen=True)
 class Job:
-    """One image to process: where it is read from and where its result goes."""
+    """One image to process: where it is read from and where its result goes, each a local
+    path or a URL."""
 
-    source: Path
-    destination: Path
+    source: Place
+    destination: Place
 
 
 @dataclass(frozen=True)
@@ -187,16 +240,21 @@ class Plan:
     left_out: list[Path] = field(default_factory=list)
 
 
-def plan_jobs(source: str | os.PathLike, destination: str | os.PathLike, recursive: bool) -> Plan:
+def plan_jobs(
+    source: str | os.PathLike | RemotePath,
+    destination: str | os.PathLike | RemotePath,
+    recursive: bool,
+) -> Plan:
     """Pair every input image with its output path.
 
     A file goes to ``destination`` (or into it, when it is a folder). A folder's images go to the
     same relative paths under ``destination``; with ``recursive`` subfolders are walked, leaving
     out ``destination`` itself when it lies inside ``source``. Raises LutcliError when there is
-    nothing to do or when an output would replace an input.
+    nothing to do or when an output would replace an input. Either may be an fsspec URL
+    (``s3://bucket/photos``; see lutcli.io.remote).
     """
-    left_out: list[Path] = []
-    source, destination = Path(source), Path(destination)
+    left_out: list[Place] = []
+    source, destination = _place(source), _place(destination)
     if source.is_file():
         if not is_image_path(source):
             raise LutcliError(f"'{source}' is not an image lutcli reads ({_extensions()})")
@@ -212,14 +270,12 @@ def plan_jobs(source: str | os.PathLike, destination: str | os.PathLike, recursi
                 f"the output folder is the input folder '{source}': that would overwrite the "
                 "input images; choose another output folder"
             )
-        contents = scan_folder(source, recursive)
+        contents = _scan_folder(source, recursive)
         images, left_out = contents.images, contents.left_out
         outputs = destination.resolve()
-        if outputs.is_relative_to(source.resolve()):  # not when OUT is above IN: all would go
-            images = [path for path in images if not path.resolve().is_relative_to(outputs)]
-            left_out = [
-                path for path in left_out if not path.parent.resolve().is_relative_to(outputs)
-            ]
+        if _inside(outputs, source.resolve()):  # not when OUT is above IN: all would go
+            images = [path for path in images if not _inside(path.resolve(), outputs)]
+            left_out = [path for path in left_out if not _inside(path.parent.resolve(), outputs)]
         if not images:
             where = "or its subfolders " if recursive else ""
             raise LutcliError(f"no images in '{source}' {where}({_extensions()})")
@@ -241,7 +297,24 @@ def plan_jobs(source: str | os.PathLike, destination: str | os.PathLike, recursi
     return Plan(jobs, left_out)
 
 
-def _same_path(a: Path, b: Path) -> bool:
+def _place(name: str | os.PathLike | RemotePath) -> Place:
+    return name if isinstance(name, RemotePath) else remote.location(name)
+
+
+def _scan_folder(folder: Place, recursive: bool) -> FolderContents:
+    if isinstance(folder, RemotePath):
+        return remote.scan_folder(folder, recursive)
+    return scan_folder(folder, recursive)
+
+
+def _inside(place: Place, folder: Place) -> bool:
+    """Whether ``place`` is ``folder`` or lies inside it (never for places of two kinds)."""
+    if isinstance(place, RemotePath):
+        return place.is_relative_to(folder)
+    return isinstance(folder, Path) and place.is_relative_to(folder)
+
+
+def _same_path(a: Place, b: Place) -> bool:
     return a.resolve() == b.resolve()
 
 
@@ -266,8 +339,12 @@ def process_image(
     colors it would at full size), an enlarged one after. ``threads``: cores for the LUT
     kernel (default: all). With ``replace`` False an existing output is kept and
     DestinationExistsError raised. Inputs and outputs of more than ``max_pixels`` pixels
-    (default: ``max_pixels_setting()``) are refused.
+    (default: ``max_pixels_setting()``) are refused. Either file may be a URL (RemotePath).
     """
+    if isinstance(job.source, RemotePath) or isinstance(job.destination, RemotePath):
+        return _process_through_local_files(
+            look, job, jpeg_quality, scale, threads, replace, max_pixels
+        )
     if scale <= 0:
         raise LutcliError(f"the scale must be above 0, got {scale:g}")
     limit = max_pixels_setting() if max_pixels is None else max_pixels
@@ -298,6 +375,41 @@ def process_image(
     return picture.notes
 
 
+def _process_through_local_files(
+    look: Look,
+    job: Job,
+    jpeg_quality: int,
+    scale: float,
+    threads: int | None,
+    replace: bool,
+    max_pixels: int | None,
+) -> list[str]:
+    """``process_image`` of a job with a URL: a remote input is processed from a local copy, a
+    remote output is written to a local file and then uploaded (lutcli.io.remote). Only one
+    photo's files are on the local disk at a time; messages and notes name the URLs."""
+    with tempfile.TemporaryDirectory(prefix="lutcli-") as folder:
+        source, destination = job.source, job.destination
+        if isinstance(source, RemotePath):  # the same name: the same type, the same notes
+            source = Path(folder, "in", source.name)
+            source.parent.mkdir()
+            remote.download(job.source, source)
+        if isinstance(destination, RemotePath):
+            destination = Path(folder, "out", destination.name)
+        local = Job(source, destination)
+
+        def named(text: str) -> str:
+            text = text.replace(str(local.source), str(job.source))
+            return text.replace(str(local.destination), str(job.destination))
+
+        try:
+            notes = process_image(look, local, jpeg_quality, scale, threads, replace, max_pixels)
+        except LutcliError as error:
+            raise type(error)(named(str(error))) from None
+        if isinstance(job.destination, RemotePath):
+            remote.upload(destination, job.destination, replace)
+        return [named(note) for note in notes]
+
+
 def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W) or (H, W, C) uint8 or uint16 pixels to ``size`` (height, width), by OpenCV on the
     integers (no float copy): area-averaged when shrinking, bicubic when enlarging (clipped to
@@ -316,12 +428,56 @@ class Summary:
 
     written: int = 0
     skipped: int = 0
-    failed: list[tuple[Path, str]] = field(default_factory=list)
+    failed: list[tuple[Place, str]] = field(default_factory=list)
+
+    def record(self, job: Job, outcome: str, message: str) -> None:
+        """Count a job's outcome ("written", "skipped" or "failed", as ``run_job`` gives)."""
+        if outcome == "written":
+            self.written += 1
+        elif outcome == "skipped":
+            self.skipped += 1
+        else:
+            self.failed.append((job.source, message))
 
 
 def cores_per_job(parallel_jobs: int) -> int:
     """The cores each of ``parallel_jobs`` photos processed at once gets (at least one)."""
     return max(1, kernels_cpu.cpu_count() // parallel_jobs)
+
+
+def is_done(job: Job, overwrite: bool) -> bool:
+    """Whether a run leaves ``job`` out: its output is there, and not to be replaced."""
+    return not overwrite and job.destination.exists()
+
+
+def run_job(
+    look: Look,
+    job: Job,
+    overwrite: bool = False,
+    jpeg_quality: int = 95,
+    scale: float = 1.0,
+    threads: int | None = None,
+    max_pixels: int | None = None,
+) -> tuple[str, str]:
+    """Process one job of a run (``process_image``) and say how it went, as (outcome,
+    message) for ``process_jobs``'s ``on_done``: a file that cannot be read or written, or
+    that does not fit in memory, is an outcome, not an exception."""
+    try:
+        notes = process_image(look, job, jpeg_quality, scale, threads, overwrite, max_pixels)
+        return "written", "; ".join(notes)
+    except DestinationExistsError:
+        return (
+            "skipped",
+            f"'{job.destination}' appeared meanwhile and is kept (--overwrite replaces)",
+        )
+    except LutcliError as error:
+        return "failed", str(error)
+    except OSError as error:
+        return "failed", os_error_message(error)
+    except (MemoryError, RuntimeError) as error:  # torch's CPU allocator: a RuntimeError
+        if not is_out_of_memory(error):
+            raise
+        return "failed", f"cannot process '{job.source}': not enough memory (try fewer --jobs)"
 
 
 def process_jobs(
@@ -350,7 +506,7 @@ def process_jobs(
     summary = Summary()
     todo = []
     for job in jobs:
-        if job.destination.exists() and not overwrite:
+        if is_done(job, overwrite):
             summary.skipped += 1
             on_done(job, "skipped", "")
         else:
@@ -359,33 +515,10 @@ def process_jobs(
     threads = cores_per_job(parallel_jobs)
 
     def run(job: Job) -> tuple[str, str]:
-        try:
-            notes = process_image(look, job, jpeg_quality, scale, threads, overwrite, max_pixels)
-            return "written", "; ".join(notes)
-        except DestinationExistsError:
-            return (
-                "skipped",
-                f"'{job.destination}' appeared meanwhile and is kept (--overwrite replaces)",
-            )
-        except LutcliError as error:
-            return "failed", str(error)
-        except OSError as error:
-            return "failed", os_error_message(error)
-        except (MemoryError, RuntimeError) as error:  # torch's CPU allocator: a RuntimeError
-            if not is_out_of_memory(error):
-                raise
-            return (
-                "failed",
-                f"cannot process '{job.source}': not enough memory (try fewer --jobs)",
-            )
+        return run_job(look, job, overwrite, jpeg_quality, scale, threads, max_pixels)
 
     def record(job: Job, outcome: str, message: str) -> None:
-        if outcome == "written":
-            summary.written += 1
-        elif outcome == "skipped":
-            summary.skipped += 1
-        else:
-            summary.failed.append((job.source, message))
+        summary.record(job, outcome, message)
         on_done(job, outcome, message)
 
     if parallel_jobs == 1:

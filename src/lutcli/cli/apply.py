@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -10,13 +11,17 @@ from rich.markup import escape
 from lutcli.cli.options import device_option, interp_option, overwrite_option, quiet_option
 from lutcli.cli.progress import progress_bar, stderr, warn
 
+if TYPE_CHECKING:  # torch is imported only when the command runs
+    from lutcli.processing import Place
+
 # File names a "left out" line lists before it only counts the rest.
 LISTED_NAMES = 10
 
 
 @click.command(short_help="Apply a model, a .cube or a preset to images or folders.")
-@click.argument("source", metavar="IN", type=click.Path(path_type=Path))
-@click.argument("destination", metavar="OUT", type=click.Path(path_type=Path))
+# Text, not Path: IN and OUT may be URLs (s3://bucket/photos), which a Path would mangle.
+@click.argument("source", metavar="IN", type=click.Path())
+@click.argument("destination", metavar="OUT", type=click.Path())
 @click.option(
     "--model",
     "model_path",
@@ -60,15 +65,25 @@ LISTED_NAMES = 10
     "--jobs",
     "parallel_jobs",
     type=click.IntRange(min=1),
-    help="Photos processed at once [default: one per core].",
+    help="Photos processed at once [default: one per core]; with --cluster local, its "
+    "worker processes; with a scheduler's address, at most this many photos at once "
+    "[default: twice the cluster's threads].",
+)
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Spread the photos over a Dask cluster: its scheduler's address "
+    "(tcp://scheduler:8786), or 'local' for worker processes on this machine. Needs "
+    "pip install 'lutcli[cluster]' here and on the workers; plain paths must name the same "
+    "files on every worker.",
 )
 @interp_option
 @device_option
 @overwrite_option
 @quiet_option
 def apply(
-    source: Path,
-    destination: Path,
+    source: str,
+    destination: str,
     model_path: Path | None,
     cube_path: Path | None,
     requirement: str | None,
@@ -77,6 +92,7 @@ def apply(
     jpeg_quality: int,
     max_pixels: int | None,
     parallel_jobs: int | None,
+    cluster: str | None,
     interp: str,
     device: str,
     overwrite: bool,
@@ -88,29 +104,24 @@ def apply(
     those another run writes meanwhile, are skipped unless --overwrite; an input is never
     overwritten. Photos are processed in parallel, --jobs at a time, with only those in
     memory, and none of more than --max-pixels. A file that cannot be read (or does not fit in
-    memory) is reported and skipped, and the exit status is 1 at the end.
+    memory) is reported and skipped, and the exit status is 1 at the end. IN and OUT may be
+    fsspec URLs (s3://bucket/photos, gs://…, with s3fs, gcsfs… installed); --cluster spreads
+    the photos over a Dask cluster, with the same guarantees.
 
     \b
       lutcli apply photos/ graded/ --model look.pt
       lutcli apply photo.jpg graded.jpg --cube film.cube --interp tetrahedral
       lutcli apply photos/ fixed/ --requirement auto
       lutcli apply photos/ previews/ --requirement film --scale 0.25
+      lutcli apply s3://bucket/raw s3://bucket/graded --model look.pt --cluster tcp://sched:8786
     """
     import torch
 
     from lutcli.io.images import max_pixels_setting
+    from lutcli.io.remote import location
     from lutcli.kernels.cpu import cpu_count
-    from lutcli.lut.cube import read_cube
-    from lutcli.models.files import load_model
     from lutcli.presets import find_preset
-    from lutcli.processing import (
-        Job,
-        cores_per_job,
-        cube_look,
-        model_look,
-        plan_jobs,
-        process_jobs,
-    )
+    from lutcli.processing import Job, LookFile, cores_per_job, open_look, plan_jobs, process_jobs
     from lutcli.training.trainer import resolve_device
 
     if sum(look is not None for look in (model_path, cube_path, requirement)) != 1:
@@ -124,15 +135,16 @@ def apply(
     plan = plan_jobs(source, destination, recursive)
     jobs = plan.jobs
     if plan.left_out and not quiet:
-        warn(left_out_line(plan.left_out, source))
-    parallel_jobs = parallel_jobs or cpu_count()
-    # Parallel photos share the cores: an adaptive model's network gets its part of them.
-    torch.set_num_threads(cores_per_job(parallel_jobs))
-    target = resolve_device(device)
-    if model_path is not None:
-        look = model_look(load_model(model_path)[0], interp, target)
-    else:
-        look = cube_look(read_cube(cube_path), interp, target)
+        warn(left_out_line(plan.left_out, location(source)))
+    kind, look_path = ("model", model_path) if model_path is not None else ("cube", cube_path)
+    if cluster is None:
+        parallel_jobs = parallel_jobs or cpu_count()
+        # Parallel photos share the cores: an adaptive model's network gets its part of them.
+        torch.set_num_threads(cores_per_job(parallel_jobs))
+        look = open_look(kind, look_path, interp, resolve_device(device))
+    else:  # read here, once, so that a bad file is named by its own path; the workers get it
+        open_look(kind, look_path, interp, torch.device("cpu"))
+        look_file = LookFile.read(kind, look_path, interp)
     with progress_bar(quiet) as progress:
         task = progress.add_task("applying", total=len(jobs), detail="")
 
@@ -148,21 +160,39 @@ def apply(
                 text = f"[{color}]skipped:[/] {escape(message)}"
                 stderr.print(text, highlight=False, soft_wrap=True)
 
-        summary = process_jobs(
-            look, jobs, overwrite, jpeg_quality, scale, on_done, parallel_jobs, max_pixels
-        )
+        if cluster is None:
+            summary = process_jobs(
+                look, jobs, overwrite, jpeg_quality, scale, on_done, parallel_jobs, max_pixels
+            )
+        else:  # Dask is imported only here: the other commands do not pay for it
+            from lutcli.cluster import LOCAL, connect, process_jobs_on_cluster
+
+            local = cluster == LOCAL
+            with connect(cluster, parallel_jobs if local else None) as client:
+                summary = process_jobs_on_cluster(
+                    client,
+                    look_file,
+                    jobs,
+                    overwrite,
+                    jpeg_quality,
+                    scale,
+                    on_done,
+                    None if local else parallel_jobs,
+                    max_pixels,
+                    device,
+                )
     if not quiet:
         existing = (
             f", {summary.skipped} already there (--overwrite replaces)" if summary.skipped else ""
         )
-        click.echo(f"{summary.written} written to {destination}{existing}")
+        click.echo(f"{summary.written} written to {location(destination)}{existing}")
     if summary.failed:
         raise click.ClickException(
             f"{len(summary.failed)} of {len(jobs)} images could not be processed"
         )
 
 
-def left_out_line(paths: list[Path], folder: Path) -> str:
+def left_out_line(paths: list[Place], folder: Place) -> str:
     """One line naming the files of ``folder`` that apply does not read (relative to it)."""
     count = len(paths)
     names = ", ".join(str(path.relative_to(folder)) for path in paths[:LISTED_NAMES])
