@@ -66,11 +66,12 @@ def train_from_pairs(
     """Learn ``model_name`` from input/target ``pairs`` into ``output``.
 
     ``model_options`` are the zoo model's own settings (``lutcli models`` lists them); ``info``
-    goes into the model file beside how it was trained. ``train_only`` pairs are always trained
-    on, never held out for validation. The pairs are prepared once into the training cache
-    under ``cache_root`` (default: ``default_cache_root()``) and read from there. The best model
-    by validation PSNR is written to ``output``, the resumable state and a PNG report (curves
-    and validation photos) beside it. A pair that cannot be read is named through ``warn`` and
+    goes into the model file beside how it was trained. ``train_only`` pairs (color charts such
+    as distill's probe) are always trained on, never held out for validation, and never shrunk.
+    The pairs are prepared once into the training cache under ``cache_root`` (default:
+    ``default_cache_root()``) and read from there. The best model by validation PSNR is
+    written to ``output``, the resumable state and a PNG report (curves and validation photos)
+    beside it. A pair that cannot be read is named through ``warn`` and
     left out. Under torchrun every process calls this alike (see ``distributed``).
     """
     options = options or TrainingOptions()
@@ -84,8 +85,11 @@ def train_from_pairs(
     try:
         if not distributed.is_writer():  # rank 0 tells the user
             warn, on_prepared = (lambda *_: None), (lambda *_: None)
-        cache = TrainingCache(cache_root or default_cache_root(), options.resolution)
-        photos, extra = _prepare(pairs, train_only or [], cache, options.workers, warn, on_prepared)
+        root = cache_root or default_cache_root()
+        caches = TrainingCache(root, options.resolution), TrainingCache(root, None)
+        photos, extra = _prepare(
+            pairs, train_only or [], caches, options.workers, warn, on_prepared
+        )
         if len(photos) == 1:
             warn("only one pair: it is used for training and validation alike")
         return _train(
@@ -108,25 +112,27 @@ def train_from_pairs(
 def _prepare(
     pairs: list[Pair],
     train_only: list[Pair],
-    cache: TrainingCache,
+    caches: tuple[TrainingCache, TrainingCache],
     workers: int,
     warn: Callable[[str], None],
     on_prepared: Callable[[int, int], None],
 ) -> tuple[PreparedSamples, PreparedSamples]:
-    """The cache entries of ``pairs`` and of ``train_only``, the pairs that cannot be read left
-    out. Under torchrun each process first prepares its share, so that together they decode
-    every pair once; then each finds them all (preparing any that its file system lacks)."""
+    """The cache entries of ``pairs`` (in ``caches[0]``, at the training resolution) and of
+    ``train_only`` (in ``caches[1]``, at full size), the pairs that cannot be read left out.
+    Under torchrun each process first prepares its share, so that together they decode every
+    pair once; then each finds them all (preparing any that its file system lacks)."""
     every_pair = [*pairs, *train_only]
     if distributed.world_size() > 1:
-        share = every_pair[distributed.rank() :: distributed.world_size()]
-        prepare_pairs(share, cache, workers)
+        share = slice(distributed.rank(), None, distributed.world_size())
+        prepare_pairs(pairs[share], caches[0], workers)
+        prepare_pairs(train_only[share], caches[1], workers)
         distributed.wait_for_all()
     photos, _ = prepare_pairs(
-        pairs, cache, workers, warn, lambda done: on_prepared(done, len(every_pair))
+        pairs, caches[0], workers, warn, lambda done: on_prepared(done, len(every_pair))
     )
     extra, _ = prepare_pairs(
         train_only,
-        cache,
+        caches[1],
         workers,
         warn,
         lambda done: on_prepared(len(pairs) + done, len(every_pair)),

@@ -238,7 +238,9 @@ class Trainer:
         self._loss = DistributedDataParallel(
             _TrainingLoss(self.model),
             device_ids=[self.device.index] if self.device.type == "cuda" else None,
-            find_unused_parameters=True,  # a stage or an input may leave parameters unused
+            # The same parameters take part in every step of a stage (some may take none: an
+            # unused input), which a static graph lets DDP learn once.
+            static_graph=True,
         )
 
     def _stage_is_over(self) -> bool:
