@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,12 +63,17 @@ def connect(address: str, workers: int | None = None) -> Iterator[Client]:
         if address == LOCAL:
             from lutcli.kernels.cpu import cpu_count
 
+            # Its scheduler and nannies run in this process: when a signal has ended the
+            # workers, their closing connections are no news to a user (asyncio would print
+            # "Future exception was never retrieved" with a traceback).
+            stack.enter_context(_quiet_logger("asyncio"))
             cluster = LocalCluster(
                 n_workers=workers or cpu_count(),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,  # lutcli reports what went wrong itself
+                preload=[__name__],  # dask_setup: a Ctrl-C is the client's to handle
             )
             stack.enter_context(cluster)
             client = stack.enter_context(Client(cluster))
@@ -80,6 +87,26 @@ def connect(address: str, workers: int | None = None) -> Iterator[Client]:
                 ) from None
         check_workers(client)
         yield client
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Only critical messages from the logger ``name`` meanwhile."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def dask_setup(worker) -> None:
+    """Run by the worker processes of a ``LOCAL`` cluster as they start: they ignore SIGINT.
+    A Ctrl-C in the terminal reaches every process of the group; lutcli stops the run and
+    closes the cluster, and the workers are not to print tracebacks of their own meanwhile."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def check_workers(client: Client) -> None:
