@@ -396,3 +396,30 @@ def test_training_onto_a_full_disk_is_one_line_and_keeps_the_previous_model(
     assert_one_error_line(result, f"cannot write '{output}': no space left on device")
     assert output.read_bytes() == before
     assert not temp_files(tmp_path)
+
+
+@pytest.mark.parametrize("resolution", ["0", "big", "-480"])
+def test_a_bad_resolution_is_a_usage_error(tmp_path, pairs, invoke, resolution):
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--resolution", resolution, *FAST)
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.stderr
+    assert "'--resolution'" in errors[0] and "'full'" in errors[0]
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(("resolution", "side"), [("full", 48), ("24", 24)])
+def test_the_training_resolution_is_what_the_model_trains_on(
+    tmp_path, pairs, invoke, resolution, side
+):
+    output, cache = tmp_path / "m.pt", tmp_path / "cache"
+    arguments = ("--resolution", resolution, "--cache", cache, "--epochs", "1", "-q")
+    result = invoke("train", pairs, "-o", output, *arguments, *FAST)
+    assert result.exit_code == 0, result.output
+    stored = [np.load(path, mmap_mode="r") for path in (cache / "training").glob("*[0-9a-f].npy")]
+    assert len(stored) == 3
+    assert {array.shape for array in stored} == {(2, side, side, 3)}
+    assert load_model(output)[1]["training_options"]["resolution"] == (
+        None if resolution == "full" else side
+    )

@@ -387,6 +387,43 @@ def test_an_interrupted_run_resumes_to_the_same_model_as_an_uninterrupted_one(
     assert resumed.statuses[0].step == 3 * resumed.statuses[0].total_steps // 6 + 1
 
 
+def test_a_run_interrupted_mid_epoch_resumes_from_its_last_checkpoint(pairs, tmp_path):
+    whole = train(pairs, output_in(tmp_path / "a"), epochs=2, **MOVING)
+    steps = whole.statuses[-1].total_steps // 2  # a step's status comes after its step
+    middle = steps + steps // 2  # half-way through the second epoch
+
+    def interrupt_mid_epoch(status: TrainingStatus) -> None:
+        if status.validation_psnr is None and status.step == middle:
+            raise Interrupted
+
+    output = output_in(tmp_path / "b")
+    with pytest.raises(Interrupted):
+        train(pairs, output, epochs=2, checkpoint_every=1, on_status=interrupt_mid_epoch, **MOVING)
+    saved = load_state(state_path_for(output))
+    assert (saved["epoch"], saved["step"]) == (1, middle)
+    resumed = train(pairs, output, epochs=2, resume=True, checkpoint_every=1, **MOVING)
+    assert resumed.statuses[0].step == middle + 1  # it went on from the saved step
+    assert_same_history(resumed.result.history, whole.result.history)
+    assert same_tensors(final_tensors(resumed), final_tensors(whole))
+
+
+def test_checkpoints_every_n_steps_are_saved_within_the_epoch(pairs, tmp_path):
+    saved_steps: list[int] = []
+    output = output_in(tmp_path / "a")
+
+    def watch(status: TrainingStatus) -> None:
+        if status.validation_psnr is None and state_path_for(output).exists():
+            saved_steps.append(load_state(state_path_for(output))["step"])
+
+    run = train(pairs, output, epochs=1, checkpoint_every=2, on_status=watch, **MOVING)
+    steps = run.statuses[-1].total_steps
+    assert steps >= 4
+    # After the warm start (step 0), the state follows every second step within the epoch; the
+    # epoch's last step is saved with the epoch, after its validation.
+    expected = [2 * (min(step, steps - 1) // 2) for step in range(1, steps + 1)]
+    assert saved_steps == expected
+
+
 def test_resuming_with_more_epochs_extends_a_finished_run(pairs, tmp_path):
     short = train(pairs, output_in(tmp_path / "a"), epochs=3, **MOVING)
     short_history = list(short.result.history)
