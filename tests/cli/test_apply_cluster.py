@@ -4,27 +4,33 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import distributed
 import fsspec
+import numpy as np
 import pytest
 from cli_support import (
     LUTCLI,
     assert_one_error_line,
+    finish,
     gradient,
     is_running,
     noise,
     snapshot,
+    start_lutcli,
     temp_files,
     write_picture,
 )
 
 import lutcli.cluster
+from lutcli.io.images import read_image
 
 
 @pytest.fixture(scope="module")
@@ -188,4 +194,48 @@ def test_cluster_local_runs_worker_processes_and_leaves_none(tmp_path, photos, m
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == f"6 written to {tmp_path / 'out'}"
     assert snapshot(tmp_path / "out") == snapshot(tmp_path / "alone")
+    assert not processes_with(marker)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_cluster_local_stopped_by_a_signal_ends_with_one_line(tmp_path, model_path, signal_number):
+    """A Ctrl-C (SIGINT to the terminal's whole process group) or a SIGTERM to it mid-run:
+    lutcli's one line, no worker's traceback, no worker left, only whole outputs."""
+    folder = tmp_path / "photos"
+    base = gradient(800, 1200)
+    for index in range(40):
+        write_picture(folder / f"{index:02d}.png", np.roll(base, 7 * index, axis=1))
+    output = tmp_path / "out"
+    marker = f"LUTCLI_TEST_RUN={uuid.uuid4().hex}"
+
+    def as_from_a_terminal() -> None:  # its own process group, signals at their defaults
+        os.setsid()
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+
+    process = start_lutcli(
+        "apply", folder, output, "--model", model_path, "-q", "--cluster", "local", "--jobs", "2",
+        preexec_fn=as_from_a_terminal,
+        env={**os.environ, marker.split("=")[0]: marker.split("=")[1]},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (output.is_dir() and any(p.suffix == ".png" for p in output.iterdir())):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no output appeared"
+            time.sleep(0.005)
+        os.killpg(process.pid, signal_number)
+        stdout, stderr = finish(process, timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 128 + signal_number, stderr
+    said = "interrupted" if signal_number == signal.SIGINT else "stopped by SIGTERM"
+    assert stderr.strip().splitlines() == [f"lutcli: {said}"], stderr
+    written = sorted(output.iterdir())
+    assert 1 <= len(written) < 40 and not temp_files(output)
+    for path in written:
+        assert read_image(path).pixels.shape == (800, 1200, 3), path
     assert not processes_with(marker)
