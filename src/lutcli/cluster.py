@@ -216,12 +216,16 @@ def process_jobs_on_cluster(
         running[future.key] = future, job
         return future
 
-    finished = as_completed([submit(*item) for item in itertools.islice(waiting, window)])
+    # Results are fetched as soon as each photo is done, not when this thread gets to them: a
+    # result still held by a worker that dies is computed again, and the photo, written by
+    # then, would be reported as there before the run.
+    first = [submit(*item) for item in itertools.islice(waiting, window)]
+    finished = as_completed(first, with_results=True, raise_errors=False)
     try:
-        for future in finished:
+        for future, result in finished:
             _, job = running.pop(future.key)
             try:
-                outcome, message = future.result()
+                outcome, message = result if future.status == "finished" else future.result()
             except KilledWorker:
                 outcome = "failed"
                 message = (
