@@ -114,7 +114,7 @@ def check_workers(client: Client) -> None:
     version): a worker without it could not run a single photo."""
     try:
         versions = client.run(_lutcli_version)
-    except Exception as error:  # noqa: BLE001 (what a worker fails with is its own business)
+    except Exception as error:  # whatever a worker fails with: most often, no lutcli there
         raise LutcliError(
             f"the Dask workers cannot run lutcli ({type(error).__name__}: {error}): install "
             f"lutcli {lutcli.__version__} on every worker"
