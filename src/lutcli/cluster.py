@@ -147,7 +147,7 @@ class LookPlugin(WorkerPlugin):
     def setup(self, worker) -> None:
         import torch
 
-        from lutcli.training.trainer import resolve_device
+        from lutcli.kernels.cuda import resolve_device
 
         host = urlsplit(worker.address).hostname
         self.threads = cores_per_job(self.threads_by_host.get(host, worker.state.nthreads))

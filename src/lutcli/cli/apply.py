@@ -120,9 +120,9 @@ def apply(
     from lutcli.io.images import max_pixels_setting
     from lutcli.io.remote import location
     from lutcli.kernels.cpu import cpu_count
+    from lutcli.kernels.cuda import resolve_device
     from lutcli.presets import find_preset
     from lutcli.processing import Job, LookFile, cores_per_job, open_look, plan_jobs, process_jobs
-    from lutcli.training.trainer import resolve_device
 
     if sum(look is not None for look in (model_path, cube_path, requirement)) != 1:
         raise click.UsageError(

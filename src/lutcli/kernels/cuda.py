@@ -18,6 +18,7 @@ import threading
 
 import torch
 
+from lutcli.errors import LutcliError
 from lutcli.kernels import is_tetrahedral
 
 BLOCK = 256
@@ -25,6 +26,15 @@ BLOCK = 256
 # Triton's interpreter is not thread-safe, and ``lutcli apply`` runs photos on threads: under
 # it, one launch at a time. Compiled launches on a GPU need no lock.
 _interpreter_lock = threading.Lock()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when a GPU is present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LutcliError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(name)
 
 
 @functools.cache

@@ -75,15 +75,6 @@ def load_state(path: str | os.PathLike) -> dict[str, Any]:
     return load_payload(path, STATE_FORMAT, STATE_VERSION)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when a GPU is present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise LutcliError("--device cuda was asked for, but no CUDA GPU is available")
-    return torch.device(name)
-
-
 def split_samples(
     count: int, fraction: float, seed: int, most: int | None = None
 ) -> tuple[list[int], list[int]]:
