@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: install system-deps demo test bench lint presets clean
+.PHONY: install system-deps demo test bench bench-cluster bench-scale lint presets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ test: install system-deps
 # the README's tables and writes bench-output/speed.json.
 bench: install system-deps
 	$(BIN)/python bench/speed.py
+
+# apply --cluster local (2 Dask workers) against plain apply --jobs 2 on 12 MP JPEGs: the
+# engine's cost (bench/cluster.py, bench-output/cluster.json).
+bench-cluster: install
+	$(BIN)/python bench/cluster.py
+
+# Training on a FiveK-shaped job of 200 and 2,000 pairs of 12 MP JPEGs: cache build, peak
+# memory, steps/s, unseen PSNR (bench/scale.py, bench-output/scale.json). Making the job's
+# ~15 GB of photos takes about an hour on 2 cores, the measurements about as long.
+bench-scale: install system-deps
+	$(BIN)/python bench/scale.py
 
 lint: install
 	$(BIN)/ruff check src tests scripts bench
