@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from lutcli.cli.options import output_option, training_options
-from lutcli.cli.progress import TrainingProgress, echo_training_summary, progress_bar, warn
+from lutcli.cli.progress import (
+    TrainingProgress,
+    echo_training_summary,
+    gpu_in_use,
+    progress_bar,
+    warn,
+)
 from lutcli.training.options import TrainingOptions
 
 
@@ -72,7 +78,7 @@ def distill(
     the_teacher = parse_teacher(teacher, teacher_timeout)
     with progress_bar(quiet) as progress:
         teaching = progress.add_task("teacher", total=None, detail="")
-        shown = TrainingProgress(progress)
+        shown = TrainingProgress(progress, gpu_in_use(device))
 
         def on_taught(done: int, total: int) -> None:
             progress.update(teaching, completed=done, total=total)

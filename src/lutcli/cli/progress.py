@@ -58,22 +58,37 @@ def warn(message: str) -> None:
     stderr.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def gpu_in_use(device: str) -> bool:
+    """Whether ``--device`` (auto, cpu, cuda) will compute on a GPU here."""
+    import torch
+
+    return device != "cpu" and torch.cuda.is_available()
+
+
 class TrainingProgress:
     """Progress of a training run (preparing pairs, then epochs) on ``progress``; its methods
     are the callbacks that ``train_from_pairs`` takes."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, on_gpu: bool = False) -> None:
         self.progress = progress
         self.preparing = progress.add_task("preparing pairs", total=None, detail="")
         self.training: TaskID | None = None
         self.last_score = ""
+        # Between the pairs and the first step: the warm start and the first validation, and
+        # on a GPU the kernels' compilation; said, so that a quiet bar is not taken for a hang.
+        self.starting = "warm start, first validation" + (
+            "; compiling the GPU kernels on a first run" if on_gpu else ""
+        )
 
     def on_prepared(self, done: int, total: int) -> None:
         self.progress.update(self.preparing, completed=done, total=total)
+        if done == total and self.training is None:
+            self.training = self.progress.add_task("starting", total=None, detail=self.starting)
 
     def on_status(self, status: TrainingStatus) -> None:
         if self.training is None:
             self.training = self.progress.add_task("training", total=status.total_steps, detail="")
+        self.progress.update(self.training, total=status.total_steps)
         if status.validation_psnr is not None:
             self.last_score = f"val {status.validation_psnr:.2f} dB  best {status.best_psnr:.2f} dB"
         loss = f"loss {status.loss:.2e}  " if status.loss == status.loss else ""  # not NaN

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from lutcli.cli.options import output_option, training_options
-from lutcli.cli.progress import TrainingProgress, echo_training_summary, progress_bar, warn
+from lutcli.cli.progress import (
+    TrainingProgress,
+    echo_training_summary,
+    gpu_in_use,
+    progress_bar,
+    warn,
+)
 from lutcli.training.options import TrainingOptions
 
 
@@ -45,7 +51,7 @@ def train(
     options = TrainingOptions(**training)
     quiet = quiet or launched_rank() != 0  # under torchrun, rank 0 alone shows the progress
     with progress_bar(quiet) as progress:
-        shown = TrainingProgress(progress)
+        shown = TrainingProgress(progress, gpu_in_use(device))
         result = train_from_folder(
             pairs,
             output,
