@@ -25,6 +25,7 @@ writes JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import multiprocessing
@@ -32,6 +33,8 @@ import os
 import platform
 import shlex
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,9 +43,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import psutil
 
 from lutcli.fileutil import atomic_write
+from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import load_model, load_payload
 from lutcli.samples import (
@@ -186,8 +189,15 @@ def generate(job: Job, subsets: list[int]) -> dict:
     for pairs in subsets:
         if pairs < job.train_pairs:
             link_subset(job.data, pairs)
+    # The time that writing the job took, over all the runs that wrote part of it.
+    record = job.data / "generation.json"
+    total = json.loads(record.read_text()) if record.is_file() else {"seconds": 0, "pairs": 0}
+    if written:
+        total = {"seconds": total["seconds"] + seconds, "pairs": total["pairs"] + written}
+        with atomic_write(record) as handle:
+            handle.write(json.dumps(total).encode())
     used = sum(path.stat().st_size for path in job.data.rglob("*.jpg") if not path.is_symlink())
-    return {"pairs_written": written, "seconds": seconds, "bytes_on_disk": used}
+    return {"pairs_written": written, "seconds": seconds, "bytes_on_disk": used, "total": total}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,72 +206,99 @@ def generate(job: Job, subsets: list[int]) -> dict:
 
 @dataclass
 class Run:
-    """One command as measured: wall time, the peak memory of its process tree, and when its
-    training state said which step it was at (seconds since the start, step)."""
+    """One command as measured: wall time; the peak over the run of its process tree's memory
+    summed over the processes (RSS; its anonymous part, which is what no file backs; PSS, shared
+    pages split among their sharers); and when its training state said which step it was at
+    (seconds since the start, step)."""
 
     command: str
-    seconds: float
-    peak_rss_bytes: int
-    peak_pss_bytes: int
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
+    peak_anonymous_bytes: int = 0
+    peak_pss_bytes: int = 0
     checkpoints: list[tuple[float, int]] = field(default_factory=list)
+    stopped: bool = False
 
 
-def _tree_memory(process: psutil.Process, proportional: bool) -> int:
-    """Resident bytes of ``process`` and all of its descendants, summed: RSS, or PSS (shared
-    pages split among their sharers, so the sum is the memory the tree really takes)."""
-    total = 0
-    for member in (process, *process.children(recursive=True)):
-        try:
-            total += member.memory_full_info().pss if proportional else member.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            pass  # a worker that ended between the listing and the reading
-    return total
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and all of its descendants (the DataLoader workers, the preparing processes)."""
+    tree = [pid]
+    for member in tree:  # grows while it is walked
+        for children in Path(f"/proc/{member}/task").glob("*/children"):
+            with contextlib.suppress(OSError):  # a thread or process that just ended
+                tree += [int(child) for child in children.read_text().split()]
+    return tree
 
 
-def _saved_step(state: Path) -> int:
-    """The step of the training state at ``state``."""
-    return int(load_payload(state, STATE_FORMAT, STATE_VERSION)["step"])
+def _kilobytes(path: str, fields: tuple[str, ...]) -> list[int]:
+    """The values (in bytes) of ``fields`` ("VmRSS", ...) of a /proc file given in kB; zeros
+    for a process that has ended."""
+    values = dict.fromkeys(fields, 0)
+    with contextlib.suppress(OSError):
+        for line in Path(path).read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in values:
+                values[name] = int(value.split()[0]) * 1024
+    return list(values.values())
 
 
-def run_measured(command: list[str], state: Path | None = None) -> Run:
+def _poll_memory(run: Run, pid: int, proportional: bool) -> None:
+    """Sum the tree's memory now and raise ``run``'s peaks (PSS only when ``proportional``:
+    it costs the kernel a walk of every mapping)."""
+    tree = _process_tree(pid)
+    rss = anonymous = 0
+    for member in tree:
+        member_rss, member_anonymous = _kilobytes(f"/proc/{member}/status", ("VmRSS", "RssAnon"))
+        rss, anonymous = rss + member_rss, anonymous + member_anonymous
+    run.peak_rss_bytes = max(run.peak_rss_bytes, rss)
+    run.peak_anonymous_bytes = max(run.peak_anonymous_bytes, anonymous)
+    if proportional:
+        pss = sum(_kilobytes(f"/proc/{p}/smaps_rollup", ("Pss",))[0] for p in tree)
+        run.peak_pss_bytes = max(run.peak_pss_bytes, pss)
+
+
+def _saved_state(state: Path) -> dict:
+    """The training state at ``state``."""
+    return load_payload(state, STATE_FORMAT, STATE_VERSION)
+
+
+def run_measured(command: list[str], state: Path | None = None, max_steps: int = 0) -> Run:
     """Run ``command``, printed as ``$ command``, polling its process tree's memory every
-    POLL_SECONDS (PSS every fifth poll: it costs more to read) and, when ``state`` is the
-    training state it writes, the step of each state saved; a failure ends the benchmark."""
+    POLL_SECONDS (PSS every tenth poll) and, when ``state`` is the training state it writes,
+    the step of each state saved; past ``max_steps`` (0: no limit) the run is stopped as a user
+    stops it (SIGTERM; lutcli exits cleanly). A failure ends the benchmark."""
     shown = shlex.join(command)
     print(f"$ {shown}", flush=True)
     if state is not None:
         state.unlink(missing_ok=True)  # a previous run's
+    run = Run(shown)
     started, wall_started = time.perf_counter(), time.time()
-    process = psutil.Popen(command)
-    run = Run(shown, 0.0, 0, 0)
-    saved = None
-    polls = 0
+    process = subprocess.Popen(command)
+    saved, polls = None, 0
     while process.poll() is None:
-        try:
-            run.peak_rss_bytes = max(run.peak_rss_bytes, _tree_memory(process, False))
-            if polls % 5 == 0:
-                run.peak_pss_bytes = max(run.peak_pss_bytes, _tree_memory(process, True))
-        except psutil.NoSuchProcess:
-            break  # it ended while being measured
+        _poll_memory(run, process.pid, polls % 10 == 0)
+        polls += 1
         if state is not None and state.is_file() and state.stat().st_mtime != saved:
             # Written atomically (a whole file, old or new); a step read while a newer state
             # took its place is left for the next poll.
-            mtime, step = state.stat().st_mtime, _saved_step(state)
+            mtime, step = state.stat().st_mtime, int(_saved_state(state)["step"])
             if state.stat().st_mtime == mtime:
                 saved = mtime
                 run.checkpoints.append((mtime - wall_started, step))
-        polls += 1
+                if max_steps and step >= max_steps and not run.stopped:
+                    process.send_signal(signal.SIGTERM)
+                    run.stopped = True
         time.sleep(POLL_SECONDS)
     run.seconds = time.perf_counter() - started
-    if process.wait() != 0:
+    if process.returncode != 0 and not (run.stopped and process.returncode == 128 + 15):
         sys.exit(f"the benchmark stops: exit status {process.returncode} of: {shown}")
     return run
 
 
-def steps_per_second(checkpoints: list[tuple[float, int]]) -> float:
-    """Training speed between the first and the last checkpoint saved during an epoch (the
-    warm start's and the epoch's end, which also validate, left out)."""
-    during = [(seconds, step) for seconds, step in checkpoints[:-1] if step > 0]
+def steps_per_second(checkpoints: list[tuple[float, int]], steps_per_epoch: int) -> float:
+    """Training speed between the first and the last state saved during an epoch (those saved
+    at an epoch's end, after its validation, and the warm start's are left out)."""
+    during = [(time, step) for time, step in checkpoints if step % steps_per_epoch]
     if len(during) < 2:
         return math.nan
     (first_time, first_step), (last_time, last_step) = during[0], during[-1]
@@ -288,15 +325,14 @@ def train_command(
     return [*command, "--quiet", "--overwrite"]
 
 
-def unseen_psnr(model_path: Path, unseen: Path) -> float:
+def unseen_psnr(model: LutModel, unseen: Path) -> float:
     """Mean PSNR (dB) of the model's outputs on the unseen pairs, as ``lutcli apply`` writes."""
-    model, _ = load_model(model_path)
     return float(np.mean(list(evaluate(model, unseen).values())))
 
 
 def unseen_psnr_identity(unseen: Path) -> float:
     """Mean PSNR (dB) of the unseen inputs left as they are (a 2³ identity LUT is exact)."""
-    return float(np.mean(list(evaluate(BasicLookupModel(2), unseen).values())))
+    return unseen_psnr(BasicLookupModel(2), unseen)
 
 
 def measure(job: Job, pairs: int, args: argparse.Namespace) -> dict:
@@ -309,40 +345,53 @@ def measure(job: Job, pairs: int, args: argparse.Namespace) -> dict:
     built = run_measured(train_command(folder, work / f"{pairs}-cache.pt", "basic", 0, args, cache))
     result = {"pairs": pairs, "cache_build": asdict(built)}
     result["cache_bytes"] = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
-    for model in MODELS:
-        output = work / f"{pairs}-{model}.pt"
-        command = train_command(folder, output, model, args.epochs, args, cache)
-        run = run_measured(command, state_path_for(output))
-        result[model] = {
+    for name in MODELS:
+        output = work / f"{pairs}-{name}.pt"
+        command = train_command(folder, output, name, args.epochs, args, cache)
+        run = run_measured(command, state_path_for(output), args.max_steps)
+        state = _saved_state(state_path_for(output))
+        model, _ = load_model(output)
+        if run.stopped:  # the weights where it stopped; else the model the run kept
+            model.load_state_dict(state["state_dict"])
+        result[name] = {
             **asdict(run),
-            "steps": _saved_step(state_path_for(output)),
-            "steps_per_second": steps_per_second(run.checkpoints),
-            "unseen_psnr": unseen_psnr(output, job.data / "unseen"),
+            "steps": int(state["step"]),
+            "steps_per_epoch": int(state["steps_per_epoch"]),
+            "steps_per_second": steps_per_second(run.checkpoints, state["steps_per_epoch"]),
+            "unseen_psnr": unseen_psnr(model, job.data / "unseen"),
         }
-        shown = {key: value for key, value in result[model].items() if key != "checkpoints"}
-        print(f"{pairs} pairs, {model}: {json.dumps(shown)}", flush=True)
+        shown = {key: value for key, value in result[name].items() if key != "checkpoints"}
+        print(f"{pairs} pairs, {name}: {json.dumps(shown)}", flush=True)
     return result
 
 
 def table(results: list[dict], identity: float) -> str:
     """The Markdown table of the measurements."""
     lines = [
-        "| pairs | cache build | model | training run | steps | steps/s | peak RSS | unseen PSNR |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| pairs | cache build | model | training run | steps | steps/s "
+        "| peak RSS | of it anonymous | peak PSS | unseen PSNR |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         built = result["cache_build"]
-        cache = f"{built['seconds']:.0f} s ({built['peak_rss_bytes'] / 1e9:.2f} GB)"
+        cache = f"{built['seconds']:.0f} s, {_gigabytes(built['peak_rss_bytes'])} RSS"
         for model in MODELS:
             run = result[model]
+            steps = f"{run['steps']:,} of {run['steps_per_epoch']:,}"
             lines.append(
-                f"| {result['pairs']:,} | {cache} | {model} | {run['seconds']:.0f} s "
-                f"| {run['steps']:,} | {run['steps_per_second']:.2f} "
-                f"| {run['peak_rss_bytes'] / 1e9:.2f} GB | {run['unseen_psnr']:.2f} dB |"
+                f"| {result['pairs']:,} | {cache} | {model} | {run['seconds']:.0f} s | {steps} "
+                f"| {run['steps_per_second']:.2f} | {_gigabytes(run['peak_rss_bytes'])} "
+                f"| {_gigabytes(run['peak_anonymous_bytes'])} "
+                f"| {_gigabytes(run['peak_pss_bytes'])} "
+                f"| {run['unseen_psnr']:.2f} dB |"
             )
             cache = ""
-    lines.append(f"| | | unseen inputs as they are | | | | | {identity:.2f} dB |")
+    lines.append(f"| | | unseen inputs as they are | | | | | | | {identity:.2f} dB |")
     return "\n".join(lines)
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 1e9:.2f} GB"
 
 
 def parse_args() -> argparse.Namespace:
@@ -364,6 +413,12 @@ def parse_args() -> argparse.Namespace:
         "(default 25, 4 with --quick)",
     )
     parser.add_argument(
+        "--max-steps",
+        type=int,
+        help="stop each training run after this many steps, 0: never (default 250, 36 with "
+        "--quick): a full epoch of 2,000 pairs takes hours on 2 cores",
+    )
+    parser.add_argument(
         "--generate-only", action="store_true", help="make the job, measure nothing"
     )
     return parser.parse_args()
@@ -374,6 +429,8 @@ def main() -> None:
     args = parse_args()
     quick = args.quick
     args.checkpoint_every = args.checkpoint_every or (4 if quick else 25)
+    if args.max_steps is None:
+        args.max_steps = 36 if quick else 250
     counts = [int(n) for n in (args.pairs or ("20,40" if quick else "200,2000")).split(",")]
     default = Path("/tmp/lutcli-scale-quick") if quick else Path("/work/scale-data")
     job = Job(
@@ -387,7 +444,8 @@ def main() -> None:
     generation = generate(job, counts)
     print(
         f"generation: {generation['pairs_written']} pairs written "
-        f"in {generation['seconds']:.0f} s, "
+        f"in {generation['seconds']:.0f} s ({generation['total']['pairs']} "
+        f"in {generation['total']['seconds']:.0f} s in all), "
         f"{generation['bytes_on_disk'] / 1e9:.1f} GB on disk",
         flush=True,
     )
@@ -405,9 +463,10 @@ def main() -> None:
             "epochs": args.epochs,
             "device": args.device,
             "checkpoint_every": args.checkpoint_every,
+            "max_steps": args.max_steps,
         },
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
         "unseen_identity_psnr": identity,
         "results": results,
     }
