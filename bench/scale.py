@@ -17,7 +17,7 @@ the lutcli process and its worker processes, polled every 0.1 s), its steps/s an
 model on the unseen pairs. Every command is printed as ``$ command``. Prints a Markdown table and
 writes JSON.
 
-    nice -n 19 .venv/bin/python bench/scale.py --generate-only   # the data (~15 GB, hours)
+    nice -n 19 .venv/bin/python bench/scale.py --generate-only   # the data (3 GB, 1 h on 2 cores)
     nice -n 5 .venv/bin/python bench/scale.py --out bench-output/scale.json
     .venv/bin/python bench/scale.py --quick                      # 20 and 40 pairs of 1 MP
 """
