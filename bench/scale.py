@@ -12,7 +12,8 @@ smaller pair count: links to the first N training pairs. Generation is determini
 
 Then, for each pair count: the time to build the prepared training cache (the first run of
 ``lutcli train --epochs 0`` on an empty cache), and a one-epoch training of ``basic`` and of
-``first-linear`` reusing that cache, each with its peak memory (the sum of the resident memory of
+``first-linear`` reusing that cache (stopped after ``--max-steps``, as a user stops it, where the
+epoch is longer), each with its peak memory (the sum of the resident memory of
 the lutcli process and its worker processes, polled every 0.1 s), its steps/s and the PSNR of its
 model on the unseen pairs. Every command is printed as ``$ command``. Prints a Markdown table and
 writes JSON.
