@@ -150,7 +150,7 @@ _TRAINING_OPTIONS = [
     click.option(
         "--resolution",
         callback=parse_resolution,
-        default=str(_DEFAULTS.resolution),
+        default="full" if _DEFAULTS.resolution is None else str(_DEFAULTS.resolution),
         show_default=True,
         metavar="SIDE|full",
         help="Train on photos shrunk to this short side in pixels (480: FiveK's usual), "
