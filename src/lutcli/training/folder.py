@@ -71,8 +71,8 @@ def train_from_pairs(
     The pairs are prepared once into the training cache under ``cache_root`` (default:
     ``default_cache_root()``) and read from there. The best model by validation PSNR is
     written to ``output``, the resumable state and a PNG report (curves and validation photos)
-    beside it. A pair that cannot be read is named through ``warn`` and
-    left out. Under torchrun every process calls this alike (see ``distributed``).
+    beside it. A pair that cannot be read is named through ``warn`` and left out. Under
+    torchrun every process calls this alike (see ``distributed``).
     """
     options = options or TrainingOptions()
     model_options = dict(model_options or {})
