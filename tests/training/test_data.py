@@ -16,8 +16,10 @@ from lutcli.training.data import (
     Pair,
     PictureSample,
     SampleList,
+    SampleSet,
     find_pairs,
     plan_crops,
+    row_bands,
 )
 
 
@@ -26,6 +28,11 @@ def write_rgb(path: Path, rgb: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
     return path
+
+
+def whole(samples: SampleSet, index: int) -> PictureSample:
+    """Pair ``index`` of ``samples`` at full size: the crop that is the whole picture."""
+    return samples.crop(index, 0, 0, *samples.sizes[index])
 
 
 def noise(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -152,15 +159,34 @@ def test_crops_are_windows_of_the_pictures_with_matching_targets():
         assert len(crops) == 3
         for index, top, left, side in crops:
             assert side == 16
-            whole = samples.sample(index)
-            assert 0 <= top <= whole.input.shape[1] - 16
-            assert 0 <= left <= whole.input.shape[2] - 16
-            piece = samples.crop(index, top, left, side)
+            picture = samples.samples[index]
+            assert 0 <= top <= picture.input.shape[1] - 16
+            assert 0 <= left <= picture.input.shape[2] - 16
+            piece = samples.crop(index, top, left, side, side)
             assert crop_corner(piece.input) == (top, left)
             window = (slice(None), slice(top, top + 16), slice(left, left + 16))
-            assert torch.equal(piece.input, whole.input[window])
-            assert torch.equal(piece.target, whole.target[window])
-            assert torch.equal(piece.context, whole.context)
+            assert torch.equal(piece.input, picture.input[window])
+            assert torch.equal(piece.target, picture.target[window])
+            assert torch.equal(piece.context, picture.context)
+
+
+@pytest.mark.parametrize(("height", "width", "pixels"), [(10, 7, 21), (10, 7, 1), (3, 500, 10)])
+def test_row_bands_cover_every_row_once(height, width, pixels):
+    bands = list(row_bands(height, width, pixels))
+    assert [top for top, _ in bands] == list(np.cumsum([0] + [rows for _, rows in bands])[:-1])
+    assert sum(rows for _, rows in bands) == height
+    assert all(rows * width <= max(pixels, width) for _, rows in bands)
+
+
+def test_a_list_gives_colors_and_previews_like_the_cache():
+    samples = SampleList([coordinate_sample(40, 50)])
+    picture = samples.samples[0]
+    inputs, targets = samples.colors(0, np.array([0, 51]))
+    assert inputs[:, 1].tolist()[:2] == [1.0, 1.0]  # row 1, column 1
+    torch.testing.assert_close(targets, picture.target.reshape(3, -1)[:, [0, 51]])
+    preview = samples.preview(0, 25)
+    assert preview.input.shape == preview.target.shape == (3, 20, 25)
+    assert samples.preview(0, 100) is picture
 
 
 def test_crops_reach_every_position_including_the_last():

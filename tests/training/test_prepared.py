@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_data import noise, write_rgb
+from test_data import noise, whole, write_rgb
 
 from lutcli.models.networks import FIXED_SIZE
 from lutcli.processing import picture_context
 from lutcli.training.data import Pair
 from lutcli.training.prepared import (
+    PreparedPair,
     PreparedSamples,
     TrainingCache,
     prepare_pairs,
@@ -44,7 +45,7 @@ def test_a_pair_reads_back_as_rgb_floats_with_its_size_fixed_context(tmp_path):
     target = noise(20, 30, seed=2)
     warnings: list[str] = []
     sample = prepared(pair_of(tmp_path, source, target), tmp_path / "cache", None, warnings)
-    sample = sample.sample(0)
+    sample = whole(sample, 0)
     assert warnings == []
     assert sample.name == "a"
     assert sample.input.shape == sample.target.shape == (3, 20, 30)
@@ -62,7 +63,7 @@ def test_pairs_are_stored_as_integers_16_bit_when_either_photo_is(tmp_path):
     entries = prepared(pair_of(tmp_path, source, noise(10, 12)), tmp_path / "cache").entries
     stored = np.load(entries[0].pixels_path)
     assert stored.dtype == np.uint16 and stored.shape == (2, 10, 12, 3)
-    sample = PreparedSamples(entries).sample(0)
+    sample = whole(PreparedSamples(entries), 0)
     torch.testing.assert_close(sample.input, sample.target)
     assert np.load(entries[0].context_path).dtype == np.uint16
 
@@ -72,7 +73,7 @@ def test_a_target_of_another_size_is_resized_to_its_input_with_a_warning(tmp_pat
     target = np.full((40, 60, 3), (200, 100, 50), dtype=np.uint8)
     warnings: list[str] = []
     sample = prepared(pair_of(tmp_path, noise(20, 30), target), tmp_path / "c", None, warnings)
-    sample = sample.sample(0)
+    sample = whole(sample, 0)
     assert len(warnings) == 1
     assert "60x40" in warnings[0] and "30x20" in warnings[0]
     assert sample.target.shape == sample.input.shape == (3, 20, 30)
@@ -95,7 +96,7 @@ def test_the_training_resolution_is_the_short_side(size, resolution, expected):
 
 def test_photos_are_shrunk_to_the_training_resolution_keeping_their_shape(tmp_path):
     pair = pair_of(tmp_path, noise(100, 80), noise(100, 80, seed=3))
-    sample = prepared(pair, tmp_path / "cache", resolution=40).sample(0)
+    sample = whole(prepared(pair, tmp_path / "cache", resolution=40), 0)
     assert sample.input.shape == sample.target.shape == (3, 50, 40)
     assert sample.context.shape == (3, FIXED_SIZE, FIXED_SIZE)
     assert 0 <= sample.input.min() and sample.input.max() <= 1
@@ -105,18 +106,40 @@ def test_the_context_is_the_whole_picture_shrunk(tmp_path):
     # Left half black, right half white: the context shows the same halves.
     source = np.zeros((64, 512, 3), dtype=np.uint8)
     source[:, 256:] = 255
-    context = prepared(pair_of(tmp_path, source, source), tmp_path / "c", 16).sample(0).context
+    context = whole(prepared(pair_of(tmp_path, source, source), tmp_path / "c", 16), 0).context
     assert context[:, :, :120].max() < 0.01
     assert context[:, :, 136:].min() > 0.99
 
 
 def test_a_crop_is_the_window_of_the_whole_pair(tmp_path):
     samples = prepared(pair_of(tmp_path, noise(40, 50), noise(40, 50, 4)), tmp_path / "cache")
-    whole, piece = samples.sample(0), samples.crop(0, 5, 7, 16)
-    window = (slice(None), slice(5, 21), slice(7, 23))
-    assert torch.equal(piece.input, whole.input[window])
-    assert torch.equal(piece.target, whole.target[window])
-    assert torch.equal(piece.context, whole.context)
+    picture, piece = whole(samples, 0), samples.crop(0, 5, 7, 16, 20)
+    window = (slice(None), slice(5, 21), slice(7, 27))
+    assert torch.equal(piece.input, picture.input[window])
+    assert torch.equal(piece.target, picture.target[window])
+    assert torch.equal(piece.context, picture.context)
+
+
+def test_colors_are_the_pixels_at_the_positions_asked_for(tmp_path):
+    samples = prepared(pair_of(tmp_path, noise(40, 50), noise(40, 50, 4)), tmp_path / "cache")
+    picture = whole(samples, 0)
+    positions = np.array([0, 7, 49, 50, 1999, 1234])
+    inputs, targets = samples.colors(0, positions)
+    at = torch.from_numpy(np.sort(positions))
+    torch.testing.assert_close(inputs, picture.input.reshape(3, -1)[:, at])
+    torch.testing.assert_close(targets, picture.target.reshape(3, -1)[:, at])
+
+
+def test_a_preview_is_the_pair_area_averaged_to_the_side_asked_for(tmp_path):
+    source = np.zeros((40, 80, 3), dtype=np.uint8)
+    source[:, 40:] = 200  # two halves, which averaging keeps apart
+    samples = prepared(pair_of(tmp_path, source, source), tmp_path / "cache")
+    preview = samples.preview(0, 20)
+    assert preview.input.shape == preview.target.shape == (3, 10, 20)
+    assert preview.input[:, :, :10].max() == 0
+    torch.testing.assert_close(preview.input[:, :, 10:], torch.full((3, 10, 10), 200 / 255))
+    assert torch.equal(preview.context, whole(samples, 0).context)
+    assert samples.preview(0, 500).input.shape == (3, 40, 80)  # never enlarged
 
 
 def test_a_second_run_reuses_the_cache_and_a_changed_photo_or_setting_does_not(tmp_path):
@@ -133,13 +156,35 @@ def test_a_second_run_reuses_the_cache_and_a_changed_photo_or_setting_does_not(t
     assert cached == 0  # another resolution: other entries
 
 
+def test_a_known_entry_is_taken_without_reading_the_photos_when_its_files_are_here(tmp_path):
+    pairs = [pair_of(tmp_path, noise(16, 16, i), noise(16, 16, i + 9), f"p{i}") for i in range(2)]
+    cache = TrainingCache(tmp_path / "cache", 480)
+    first, _ = prepare_pairs(pairs, cache)
+    known = {entry.name: entry for entry in first.entries}
+    for pair in pairs:  # what another process prepared needs no photo here
+        pair.input_path.unlink()
+    again, cached = prepare_pairs(pairs, cache, known=known)
+    assert cached == 2 and again.entries == first.entries
+    # Another machine's entry, whose files this one lacks: prepared here (the photos are read).
+    elsewhere = TrainingCache(tmp_path / "elsewhere", 480)
+    pairs[0] = pair_of(tmp_path, noise(16, 16), noise(16, 16, 9), "p0")
+    local, cached = prepare_pairs(
+        pairs[:1],
+        elsewhere,
+        known={
+            "p0": PreparedPair("p0", tmp_path / "gone.npy", tmp_path / "gone.context.npy", 16, 16)
+        },
+    )
+    assert cached == 0 and local.entries[0].pixels_path.parent == elsewhere.folder
+
+
 def test_a_damaged_entry_is_prepared_again(tmp_path):
     pair = pair_of(tmp_path, noise(16, 16), noise(16, 16, 1))
     entry = prepared(pair, tmp_path / "cache").entries[0]
     entry.pixels_path.write_bytes(b"not an array")
     samples, cached = prepare_pairs([pair], TrainingCache(tmp_path / "cache", 480))
     assert cached == 0
-    assert samples.sample(0).input.shape == (3, 16, 16)
+    assert whole(samples, 0).input.shape == (3, 16, 16)
 
 
 def test_a_pair_that_cannot_be_read_is_named_and_left_out(tmp_path):

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from lutcli.errors import DatasetError
@@ -78,25 +79,42 @@ Crop = tuple[int, int, int, int]
 
 
 class SampleSet(Protocol):
-    """Pairs that training reads one at a time, wherever they live (the prepared cache on disk,
-    or tensors in memory): memory stays bounded by what one step or one picture needs."""
+    """Pairs that training reads a piece at a time, wherever they live (the prepared cache on
+    disk, or tensors in memory): memory stays bounded by what one step or one strip needs, never
+    by the size of a photo or the number of pairs."""
 
     names: list[str]
     sizes: list[tuple[int, int]]  # (height, width) of each pair
 
     def __len__(self) -> int: ...
 
-    def sample(self, index: int) -> PictureSample:
-        """The whole pair ``index``."""
+    def crop(self, index: int, top: int, left: int, height: int, width: int) -> PictureSample:
+        """A window of pair ``index`` (with the whole picture's context)."""
         ...
 
-    def crop(self, index: int, top: int, left: int, side: int) -> PictureSample:
-        """A square window of pair ``index`` (with the whole picture's context)."""
+    def colors(self, index: int, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(3, P) input and target colors of pair ``index`` at flat pixel ``positions``."""
+        ...
+
+    def preview(self, index: int, longest_side: int) -> PictureSample:
+        """Pair ``index`` shrunk to at most ``longest_side`` pixels a side (area average)."""
         ...
 
     def subset(self, indices: Sequence[int]) -> SampleSet:
         """These pairs, in this order."""
         ...
+
+
+def row_bands(height: int, width: int, pixels: int) -> Iterator[tuple[int, int]]:
+    """(top, rows) bands of about ``pixels`` pixels that cover a ``height`` x ``width`` picture."""
+    rows = max(1, pixels // max(1, width))
+    return ((top, min(rows, height - top)) for top in range(0, height, rows))
+
+
+def shrunk_size(height: int, width: int, longest_side: int) -> tuple[int, int]:
+    """(height, width) scaled to at most ``longest_side`` a side (never enlarged)."""
+    scale = min(1.0, longest_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 class SampleList:
@@ -110,13 +128,24 @@ class SampleList:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def sample(self, index: int) -> PictureSample:
-        return self.samples[index]
-
-    def crop(self, index: int, top: int, left: int, side: int) -> PictureSample:
+    def crop(self, index: int, top: int, left: int, height: int, width: int) -> PictureSample:
         whole = self.samples[index]
-        window = (slice(None), slice(top, top + side), slice(left, left + side))
+        window = (slice(None), slice(top, top + height), slice(left, left + width))
         return PictureSample(whole.name, whole.input[window], whole.target[window], whole.context)
+
+    def colors(self, index: int, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        whole, at = self.samples[index], torch.from_numpy(positions)
+        return whole.input.reshape(3, -1)[:, at], whole.target.reshape(3, -1)[:, at]
+
+    def preview(self, index: int, longest_side: int) -> PictureSample:
+        whole = self.samples[index]
+        size = shrunk_size(*whole.input.shape[1:], longest_side)
+        if size == tuple(whole.input.shape[1:]):
+            return whole
+        small = (
+            F.interpolate(t[None], size=size, mode="area")[0] for t in (whole.input, whole.target)
+        )
+        return PictureSample(whole.name, *small, whole.context)
 
     def subset(self, indices: Sequence[int]) -> SampleList:
         return SampleList([self.samples[i] for i in indices])
@@ -182,7 +211,8 @@ class _Crops(Dataset):
         self.samples = samples
 
     def __getitem__(self, crop: Crop) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        piece = self.samples.crop(*crop)
+        index, top, left, side = crop
+        piece = self.samples.crop(index, top, left, side, side)
         return piece.input, piece.target, piece.context
 
 

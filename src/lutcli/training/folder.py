@@ -19,7 +19,7 @@ from lutcli.models.registry import create_model
 from lutcli.training import distributed
 from lutcli.training.data import Pair, SampleSet, find_pairs
 from lutcli.training.options import TrainingOptions
-from lutcli.training.prepared import PreparedSamples, TrainingCache, prepare_pairs
+from lutcli.training.prepared import PreparedPair, PreparedSamples, TrainingCache, prepare_pairs
 from lutcli.training.report import write_report
 from lutcli.training.trainer import (
     STATE_FORMAT,
@@ -36,6 +36,9 @@ MODEL_SUFFIX = ".pt"
 # A training report is a PNG drawn by Matplotlib, which names itself in a text chunk up front.
 _REPORT_START = b"\x89PNG\r\n\x1a\n"
 _REPORT_SOFTWARE = b"tEXtSoftware\x00Matplotlib"
+# The report shows this many validation photos, each at most this many pixels a side.
+REPORT_PHOTOS = 6
+REPORT_SIDE = 512
 
 
 def train_from_folder(
@@ -120,15 +123,22 @@ def _prepare(
     """The cache entries of ``pairs`` (in ``caches[0]``, at the training resolution) and of
     ``train_only`` (in ``caches[1]``, at full size), the pairs that cannot be read left out.
     Under torchrun each process first prepares its share, so that together they decode every
-    pair once; then each finds them all (preparing any that its file system lacks)."""
+    pair once, and tells the others its entries; then each takes those its file system has and
+    prepares any it lacks (a cache that is not shared between machines)."""
     every_pair = [*pairs, *train_only]
+    known: tuple[dict[str, PreparedPair], ...] = ({}, {})
     if distributed.world_size() > 1:
         share = slice(distributed.rank(), None, distributed.world_size())
-        prepare_pairs(pairs[share], caches[0], workers)
-        prepare_pairs(train_only[share], caches[1], workers)
-        distributed.wait_for_all()
+        for group, cache, found in zip((pairs, train_only), caches, known, strict=True):
+            mine, _ = prepare_pairs(group[share], cache, workers)
+            found.update((entry.name, entry) for entry in distributed.gather(mine.entries))
     photos, _ = prepare_pairs(
-        pairs, caches[0], workers, warn, lambda done: on_prepared(done, len(every_pair))
+        pairs,
+        caches[0],
+        workers,
+        warn,
+        lambda done: on_prepared(done, len(every_pair)),
+        known[0],
     )
     extra, _ = prepare_pairs(
         train_only,
@@ -136,6 +146,7 @@ def _prepare(
         workers,
         warn,
         lambda done: on_prepared(len(pairs) + done, len(every_pair)),
+        known[1],
     )
     if not len(photos) and not len(extra):
         raise DatasetError(
@@ -254,11 +265,12 @@ def report_path_for(model_path: Path) -> Path:
 def write_training_report(
     path: Path, model_path: Path, result: TrainingResult, validation: SampleSet
 ) -> None:
-    """Curves of the run and the best model's output on (up to six) validation photos."""
+    """Curves of the run and the best model's output on (up to REPORT_PHOTOS) validation
+    photos, each shrunk to REPORT_SIDE (the stored context is the whole photo's)."""
     model, _ = load_model(model_path)
     rows = []
-    for index in range(min(6, len(validation))):
-        sample = validation.sample(index)
+    for index in range(min(REPORT_PHOTOS, len(validation))):
+        sample = validation.preview(index, REPORT_SIDE)
         output = model(sample.input[None], context=sample.context[None])
         pictures = (from_tensor(t, np.uint8) for t in (sample.input, output, sample.target))
         rows.append((sample.name, *pictures))

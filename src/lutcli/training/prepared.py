@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from lutcli.fileutil import atomic_write, file_digest
 from lutcli.io.images import read_image
 from lutcli.models.networks import FIXED_SIZE
 from lutcli.processing import picture_context, resize_pixels
-from lutcli.training.data import Pair, PictureSample
+from lutcli.training.data import Pair, PictureSample, shrunk_size
 
 # Changes whenever the layout of an entry does: older entries are then simply not found.
 CACHE_VERSION = 1
@@ -121,15 +121,20 @@ def prepare_pairs(
     workers: int = 1,
     warn: Callable[[str], None] = lambda _: None,
     on_prepared: Callable[[int], None] = lambda done: None,
+    known: Mapping[str, PreparedPair] | None = None,
 ) -> tuple[PreparedSamples, int]:
     """The cache entries of ``pairs`` (in order) and how many were there already; pairs are
-    decoded by ``workers`` threads (decoding and resizing release the GIL).
+    decoded by ``workers`` threads (decoding and resizing release the GIL). An entry in
+    ``known`` (by pair name) whose files are here is taken as it is, without hashing the photos.
 
     A pair that cannot be read is named through ``warn`` and left out, so one bad file among
     thousands does not stop training.
     """
 
     def prepare(pair: Pair) -> tuple[PreparedPair, bool] | None:
+        entry = (known or {}).get(pair.name)
+        if entry is not None and entry.pixels_path.is_file() and entry.context_path.is_file():
+            return entry, True
         try:
             return cache.prepare(pair, warn)
         except ImageReadError as error:
@@ -149,8 +154,8 @@ def prepare_pairs(
 
 
 class PreparedSamples:
-    """A SampleSet read from the cache: a crop maps only its rows from disk, a picture its own
-    arrays, and nothing stays mapped after, so memory does not grow with the pairs read."""
+    """A SampleSet read from the cache: each read maps the pair's array, copies out only the
+    pixels it asks for and unmaps it, so memory does not grow with the pairs or their size."""
 
     def __init__(self, entries: Sequence[PreparedPair]) -> None:
         self.entries = list(entries)
@@ -160,24 +165,40 @@ class PreparedSamples:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def sample(self, index: int) -> PictureSample:
-        entry = self.entries[index]
-        return _sample(entry, np.load(entry.pixels_path))
-
-    def crop(self, index: int, top: int, left: int, side: int) -> PictureSample:
+    def crop(self, index: int, top: int, left: int, height: int, width: int) -> PictureSample:
         entry = self.entries[index]
         pixels = np.load(entry.pixels_path, mmap_mode="r")
-        window = np.array(pixels[:, top : top + side, left : left + side])
+        window = np.array(pixels[:, top : top + height, left : left + width])
         del pixels  # unmapped here
         return _sample(entry, window)
+
+    def colors(self, index: int, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        entry = self.entries[index]
+        pixels = np.load(entry.pixels_path, mmap_mode="r")
+        picked = pixels.reshape(2, -1, 3)[:, np.sort(positions)]  # reads only their pages
+        del pixels
+        both = torch.from_numpy(_to_float(picked)).permute(0, 2, 1)
+        return both[0], both[1]
+
+    def preview(self, index: int, longest_side: int) -> PictureSample:
+        entry = self.entries[index]
+        size = shrunk_size(entry.height, entry.width, longest_side)
+        pixels = np.load(entry.pixels_path, mmap_mode="r")
+        small = np.stack([resize_pixels(np.asarray(picture), size) for picture in pixels])
+        del pixels
+        return _sample(entry, small)
 
     def subset(self, indices: Sequence[int]) -> PreparedSamples:
         return PreparedSamples([self.entries[i] for i in indices])
 
 
+def _to_float(pixels: np.ndarray) -> np.ndarray:
+    """Stored integers as float32 in [0, 1]."""
+    return pixels.astype(np.float32) / np.float32(np.iinfo(pixels.dtype).max)
+
+
 def _sample(entry: PreparedPair, pixels: np.ndarray) -> PictureSample:
     """(2, H, W, 3) stored integers and the entry's context as float tensors in [0, 1]."""
-    scale = np.float32(np.iinfo(pixels.dtype).max)
-    both = torch.from_numpy(pixels.astype(np.float32) / scale).permute(0, 3, 1, 2)
+    both = torch.from_numpy(_to_float(pixels)).permute(0, 3, 1, 2)
     context = torch.from_numpy(np.load(entry.context_path).astype(np.float32) / _CONTEXT_SCALE)
     return PictureSample(entry.name, both[0], both[1], context)

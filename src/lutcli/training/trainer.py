@@ -25,8 +25,9 @@ from lutcli import __version__
 from lutcli.errors import LutcliError
 from lutcli.models.base import LutModel
 from lutcli.models.files import load_payload, save_model, save_payload
+from lutcli.processing import STRIP_PIXELS
 from lutcli.training import distributed
-from lutcli.training.data import CropBatches, SampleSet, crop_loader
+from lutcli.training.data import CropBatches, SampleSet, crop_loader, row_bands
 from lutcli.training.losses import monotonicity, smoothness
 from lutcli.training.options import TrainingOptions
 
@@ -106,17 +107,21 @@ def regularization(model: LutModel, options: TrainingOptions) -> torch.Tensor:
 def validate(model: LutModel, samples: SampleSet, device: torch.device) -> float:
     """PSNR (dB) of the model's outputs against the targets, over all validation pixels.
 
-    Pictures are read one at a time; under torchrun each process measures its share and the
-    sums are added up, so every process gets the same score.
+    Pictures are read in strips of STRIP_PIXELS (each strip with its whole picture's context,
+    so the outputs are those of the whole picture); under torchrun each process measures its
+    share and the sums are added up, so every process gets the same score.
     """
     model.eval()
     squared_error, pixels = 0.0, 0
     for index in range(distributed.rank(), len(samples), distributed.world_size()):
-        sample = samples.sample(index)
-        output = model(sample.input[None].to(device), context=sample.context[None].to(device))
-        error = (output.clamp(0, 1) - sample.target[None].to(device)) ** 2
-        squared_error += error.sum().item()
-        pixels += error.numel()
+        height, width = samples.sizes[index]
+        for top, rows in row_bands(height, width, STRIP_PIXELS):
+            strip = samples.crop(index, top, 0, rows, width)
+            context = strip.context[None].to(device)
+            output = model(strip.input[None].to(device), context=context)
+            error = (output.clamp(0, 1) - strip.target[None].to(device)) ** 2
+            squared_error += error.sum().item()
+            pixels += error.numel()
     model.train()
     squared_error, pixels = distributed.sum_over_processes([squared_error, pixels])
     mse = squared_error / pixels
@@ -127,20 +132,22 @@ def warm_start_colors(
     samples: SampleSet, count: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Training colors for the warm start, (3, P) inputs and targets: every pixel when the pairs
-    hold at most ``count``, else about ``count`` drawn at random, read a pair at a time from at
-    most WARM_START_PAIRS pairs (memory holds the colors, never the pictures)."""
+    hold at most ``count``, else about ``count`` drawn at random, from at most WARM_START_PAIRS
+    pairs; only the drawn pixels are read, so memory holds the colors, never a picture."""
     rng = np.random.default_rng([seed, count])
     chosen = rng.permutation(len(samples))[:WARM_START_PAIRS].tolist()
     total = sum(samples.sizes[i][0] * samples.sizes[i][1] for i in chosen)
     inputs, targets = [], []
     for index in sorted(chosen):
-        sample = samples.sample(index)
-        colors = torch.cat([sample.input.reshape(3, -1), sample.target.reshape(3, -1)])
+        height, width = samples.sizes[index]
         if total > count:
-            share = math.ceil(count * colors.shape[1] / total)
-            colors = colors[:, torch.from_numpy(rng.integers(colors.shape[1], size=share))]
-        inputs.append(colors[:3])
-        targets.append(colors[3:])
+            share = math.ceil(count * height * width / total)
+            positions = rng.integers(height * width, size=share)
+        else:
+            positions = np.arange(height * width)
+        colors = samples.colors(index, positions)
+        inputs.append(colors[0])
+        targets.append(colors[1])
     return torch.cat(inputs, dim=1), torch.cat(targets, dim=1)
 
 
