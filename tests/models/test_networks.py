@@ -1,4 +1,5 @@
-"""The networks' color statistics: what exposure and color cast look like to an adaptive model."""
+"""The picture networks: what exposure and color cast look like to an adaptive model, and the
+precision they run in."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from lutcli.models.networks import (
     SamplingLayers,
     color_statistics,
     fix_picture_size,
+    use_mixed_precision,
 )
+from lutcli.models.registry import create_model
 
 
 def split(statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -65,3 +68,23 @@ def test_sampling_layers_give_one_feature_vector_per_picture_whatever_its_size()
     picture = torch.rand(1, 3, 300, 200)
     features = layers(fix_picture_size(picture))
     assert features.shape == (1, layers.layers[-2].out_channels * 2 + COLOR_STATISTICS)
+
+
+def test_mixed_precision_runs_the_convolutions_in_bfloat16_and_keeps_the_lut_float32() -> None:
+    torch.manual_seed(0)
+    model = create_model("second-linear", lut_size=17)  # a network generates its LUT
+    with torch.no_grad():  # one that generates something, so the outputs can differ
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.normal_(0, 0.02)
+    picture = torch.rand(2, 3, 64, 96)
+    exact = model(picture)
+    use_mixed_precision(model, True)
+    mixed = model(picture)
+    assert mixed.dtype == torch.float32
+    difference = (mixed - exact).abs().max().item()
+    assert 0 < difference < 0.5 / 255  # bfloat16 ran; an output moved by under half a level
+    mixed.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    use_mixed_precision(model, False)
+    assert torch.equal(model(picture), exact)

@@ -165,6 +165,13 @@ _TRAINING_OPTIONS = [
         "also the threads that prepare the pairs.",
     ),
     click.option(
+        "--mixed-precision/--no-mixed-precision",
+        default=_DEFAULTS.mixed_precision,
+        show_default=True,
+        help="On a GPU, train the picture networks' convolutions in bfloat16 "
+        "(LUTs stay float32; the saved model applies in float32).",
+    ),
+    click.option(
         "--checkpoint-every",
         type=click.IntRange(0),
         default=_DEFAULTS.checkpoint_every,

@@ -85,6 +85,9 @@ class SamplingLayers(nn.Module):
     pooling together let the features see both the overall cast and the extremes.
     """
 
+    # Set by ``use_mixed_precision``; never saved with a model, so applying one stays float32.
+    mixed_precision = False
+
     def __init__(self) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -96,9 +99,23 @@ class SamplingLayers(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, picture: torch.Tensor) -> torch.Tensor:
-        features = self.layers(picture)
+        with torch.autocast(picture.device.type, torch.bfloat16, enabled=self.mixed_precision):
+            features = self.layers(picture)
+        features = features.float()
         pooled = [features.mean(dim=(2, 3)), features.amax(dim=(2, 3))]
         return torch.cat([*pooled, color_statistics(picture)], dim=1)
+
+
+def use_mixed_precision(model: nn.Module, enabled: bool) -> None:
+    """Run the convolutions of ``model``'s picture networks in bfloat16, or back in float32.
+
+    The convolutions are most of an adaptive model's arithmetic and what a GPU's tensor cores
+    speed up; their pooled features go on in float32, as do the color statistics, the output
+    layers and every LUT, where bfloat16's 8-bit mantissa would band the colors.
+    """
+    for module in model.modules():
+        if isinstance(module, SamplingLayers):
+            module.mixed_precision = enabled
 
 
 class WeightModel(nn.Module):

@@ -28,6 +28,8 @@ class TrainingOptions:
     workers: int = 2
     # Also save the resumable state every this many steps (0: only after every epoch).
     checkpoint_every: int = 0
+    # On a GPU, the picture networks' convolutions train in bfloat16 (LUTs stay float32).
+    mixed_precision: bool = True
     warm_start: bool = True
     # Staged models (product combinations) train their derived part alone first, for at most
     # this many epochs, or until its validation PSNR stalls this many epochs; then everything.

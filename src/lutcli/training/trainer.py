@@ -25,6 +25,7 @@ from lutcli import __version__
 from lutcli.errors import LutcliError
 from lutcli.models.base import LutModel
 from lutcli.models.files import load_payload, save_model, save_payload
+from lutcli.models.networks import use_mixed_precision
 from lutcli.processing import STRIP_PIXELS
 from lutcli.training import distributed
 from lutcli.training.data import CropBatches, SampleSet, crop_loader, row_bands
@@ -183,6 +184,7 @@ class Trainer:
         info: dict[str, Any] | None = None,
     ) -> None:
         self.model = model.to(device)
+        use_mixed_precision(self.model, options.mixed_precision and device.type == "cuda")
         self.train_samples = train
         self.validation_samples = validation
         self.output = Path(output)
