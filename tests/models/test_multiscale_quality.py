@@ -5,10 +5,11 @@ model trained at full size only, and the two outputs are hard to tell apart.
 The two outputs are compared in CIE ΔE 2000 after shrinking the full-size one to the quarter
 size. Most of the difference is the order of operations (the LUT of an average color is not the
 average of the LUT's colors), which no training changes: the total is about the same with and
-without multi-scale training (2.44 without, 2.59 with, measured here), so it is held only
+without multi-scale training (2.64 without, 2.74 with, measured here), so it is held only
 below 3. The part the model controls is the LUT it chooses from the picture, measured by giving
-the quarter-size copy the full photo to look at: that is what multi-scale training reduces, and
-what is held to a margin. ``pytest -s`` shows the figures.
+the quarter-size copy the full photo to look at: the multi-scale model chooses it from the
+coarsest scale, where the two look alike, and that part is held to a margin. ``pytest -s``
+shows the figures.
 """
 
 from __future__ import annotations
@@ -78,4 +79,5 @@ def test_a_multiscale_model_gives_a_photo_and_its_quarter_size_the_same_colors(t
     print(f"\n  mean ΔE 2000 (total, from the LUT choice): {figures}")
     plain, multiscale = figures["full size only"], figures["multi-scale"]
     assert multiscale[0] < 3.0  # hard to tell apart side by side
-    assert multiscale[1] < 0.8 * plain[1]  # measured here: 0.14 against 0.24
+    # Measured here: 0.034 against 0.100 (with --seed 1: 0.058 against 0.127).
+    assert multiscale[1] < 0.7 * plain[1]

@@ -18,6 +18,7 @@ import torch
 from lutcli.errors import LutcliError
 from lutcli.fileutil import default_cache_root
 from lutcli.models.files import load_model
+from lutcli.models.networks import fix_picture_size
 from lutcli.models.registry import create_model
 from lutcli.training.data import PictureSample, SampleList, find_pairs
 from lutcli.training.folder import train_from_folder
@@ -292,6 +293,29 @@ def test_a_single_pair_trains_and_validates_on_itself(tmp_path):
     assert any("only one pair" in warning for warning in run.warnings)
     assert run.result.best_psnr > 35
     assert load_model(run.output)[1]["validation_pairs"] == ["pair0"]
+
+
+def test_validation_in_strips_scores_what_the_whole_pictures_score():
+    torch.manual_seed(0)
+    model = create_model("second-linear", lut_size=9).eval()
+    with torch.no_grad():  # a generated LUT that depends on the whole picture
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.normal_(0, 0.05)
+    generator = torch.Generator().manual_seed(1)
+    pictures = [torch.rand(3, 700, 500, generator=generator) for _ in range(2)]  # 2 strips each
+    samples = [
+        PictureSample(f"p{i}", p, p.flip(0), fix_picture_size(p[None])[0])
+        for i, p in enumerate(pictures)
+    ]
+    with torch.no_grad():
+        errors = [
+            ((model(s.input[None], context=s.context[None]).clamp(0, 1) - s.target) ** 2).mean()
+            for s in samples
+        ]
+    expected = -10 * math.log10(float(torch.stack(errors).mean()))
+    score = validate(model, SampleList(samples), torch.device("cpu"))
+    assert score == pytest.approx(expected, abs=1e-4)
 
 
 # The best model, early stopping ----------------------------------------------------------------

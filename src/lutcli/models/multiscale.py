@@ -1,9 +1,10 @@
 """The multi-scale model (SPEC "third optimization model"): any zoo model, trained on a pyramid.
 
 Training compares the model's output with the ground truth at full size and at each integer
-down-sampling factor (``scales``), in turn, the picture it looks at shrunk by the same factor. The
-wrapped model thereby learns to choose the same colors whether it sees a 24 MP photo or its
-thumbnail. Applying it is applying the wrapped model; ``apply --scale`` resizes outputs.
+down-sampling factor (``scales``), in turn. The coarsest scale provides the picture-level context
+for the finer ones: the wrapped model always chooses its LUT from the picture averaged down by the
+largest factor, so a 24 MP photo and its thumbnail (down to that size) get the same colors.
+``apply --scale`` resizes outputs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lutcli.models.base import LutModel
+from lutcli.models.networks import FIXED_SIZE
 
 # Down-sampling factors are integers in this range: beyond it a 256² context is a few pixels.
 MAX_SCALE = 64
@@ -66,21 +68,31 @@ class MultiScaleModel(LutModel):
     def forward(
         self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
     ) -> torch.Tensor:
-        return self.inner(image, context, adaptive)
+        """The wrapped model's colors for ``image``, its LUT chosen at the coarsest scale."""
+        return self.inner(image, self.coarsest(image if context is None else context), adaptive)
+
+    def coarsest(self, picture: torch.Tensor) -> torch.Tensor:
+        """``picture`` as the coarsest scale sees it: resized (antialiased) to a square of the
+        fixed size divided by the largest factor. The coarser result provides the context for
+        the finer: a photo and any copy of it down to that size look alike here, so they are
+        given the same LUT (a filter of fixed shape, unlike block averages, lines up pictures
+        whose sizes are not multiples of each other)."""
+        side = FIXED_SIZE // self.scales[-1]
+        return F.interpolate(picture, size=(side, side), mode="bilinear", antialias=True)
 
     def training_loss(
         self, inputs: torch.Tensor, targets: torch.Tensor, contexts: torch.Tensor
     ) -> torch.Tensor:
         """Mean squared error at one scale per step, in turn: full size, then each factor (one
-        that leaves the crop a pixel). Over a cycle of steps this is the loss averaged over the
-        scales, at the cost of one forward pass a step instead of one per scale."""
+        that leaves the crop a pixel), the crops and their ground truth averaged down alike and
+        the LUT chosen from the coarsest context. Over a cycle of steps this is the loss
+        averaged over the scales, at the cost of one forward pass a step instead of one per
+        scale."""
         usable = [f for f in (1, *self.scales) if min(inputs.shape[-2:]) >= f]
         factor = usable[int(self.steps_taken) % len(usable)]
         self.steps_taken += 1
         if factor > 1:
-            inputs, targets, contexts = (
-                F.avg_pool2d(t, factor) for t in (inputs, targets, contexts)
-            )
+            inputs, targets = F.avg_pool2d(inputs, factor), F.avg_pool2d(targets, factor)
         return super().training_loss(inputs, targets, contexts)
 
     def smooth_luts(self) -> list[torch.Tensor]:
