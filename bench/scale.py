@@ -398,7 +398,9 @@ def _gigabytes(count: int) -> str:
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="the job's folder (default /work/scale-data)")
+    parser.add_argument(
+        "--data", type=Path, help="the job's folder (default bench-output/scale-data)"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-output/scale.json"))
     parser.add_argument("--quick", action="store_true", help="20 and 40 pairs of 1 MP")
     parser.add_argument("--pairs", help="comma-separated pair counts (default 200,2000)")
@@ -433,7 +435,7 @@ def main() -> None:
     if args.max_steps is None:
         args.max_steps = 36 if quick else 250
     counts = [int(n) for n in (args.pairs or ("20,40" if quick else "200,2000")).split(",")]
-    default = Path("/tmp/lutcli-scale-quick") if quick else Path("/work/scale-data")
+    default = Path("bench-output") / ("scale-quick" if quick else "scale-data")
     job = Job(
         data=args.data or default,
         train_pairs=max(counts),
