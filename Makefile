@@ -51,7 +51,7 @@ bench-cluster: install
 
 # Training on a FiveK-shaped job of 200 and 2,000 pairs of 12 MP JPEGs: cache build, peak
 # memory, steps/s, unseen PSNR (bench/scale.py, bench-output/scale.json). Making the job's
-# ~15 GB of photos takes about an hour on 2 cores, the measurements about as long.
+# 3 GB of photos takes about 45 minutes on 2 cores, the measurements about 15.
 bench-scale: install system-deps
 	$(BIN)/python bench/scale.py
 
