@@ -212,7 +212,13 @@ def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
     assert names == sorted(["next.png", running, elsewhere, "photo.png.lutcli-tmp.txt"])
 
 
-def test_stale_temporary_files_are_looked_for_once_per_folder(tmp_path):
-    left = killed_writer(tmp_path)
+def test_writes_look_for_stale_temporary_files_once_per_folder(tmp_path):
+    with atomic_write(tmp_path / "first.png") as handle:
+        handle.write(b"x")
+    left = killed_writer(tmp_path)  # after this process's first write there
+    with atomic_write(tmp_path / "second.png") as handle:
+        handle.write(b"x")
+    assert left in os.listdir(tmp_path)
+    # Asked for, the folder is looked at again (as after a cluster's workers were stopped).
     assert remove_stale_temp_files(tmp_path) == [tmp_path / left]
     assert remove_stale_temp_files(tmp_path) == []

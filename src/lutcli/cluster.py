@@ -244,11 +244,16 @@ def process_jobs_on_cluster(
         client.cancel([future for future, _ in running.values()])
         with contextlib.suppress(Exception):
             client.unregister_worker_plugin(plugin)
-        # A worker killed while writing leaves a temporary file, never a partial output: those
-        # of this machine's dead processes go (other machines' go on their next write there).
-        for folder in {job.destination.parent for job in jobs if isinstance(job.destination, Path)}:
-            remove_stale_temp_files(folder)
     return summary
+
+
+def remove_temp_files_left(jobs: list[Job]) -> None:
+    """Remove what workers killed while writing left in the jobs' output folders: a temporary
+    file, never a partial output. Those of this machine's dead processes go (other machines' go
+    on their next write there); called once the cluster is closed, when its local workers are
+    gone, not merely stopping."""
+    for folder in {job.destination.parent for job in jobs if isinstance(job.destination, Path)}:
+        remove_stale_temp_files(folder)
 
 
 def _threads_by_host(client: Client) -> dict[str, int]:

@@ -46,7 +46,7 @@ def atomic_write(path: str | os.PathLike, replace: bool = True) -> Iterator[Bina
     and ``path`` is left as it was. The file gets the usual permissions (0o666 less the umask).
     """
     path = Path(path)
-    remove_stale_temp_files(path.parent)
+    _remove_stale_temp_files_once(path.parent)
     temporary = path.parent / _temp_name(path.name)
     # Created with mode 0o666, less the umask that the OS applies: none is read or changed.
     handle = open(temporary, "xb")  # noqa: SIM115 (closed below, before the rename)
@@ -109,16 +109,20 @@ def _is_running(pid: int) -> bool:
     return True
 
 
-def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files in ``folder`` that a process of this machine left when it was
-    killed; once per folder and process. Returns the files removed."""
-    folder = Path(folder)
-    if os.name != "posix":  # the check by process id is the POSIX one
-        return []
+def _remove_stale_temp_files_once(folder: Path) -> None:
+    """``remove_stale_temp_files`` the first time this process writes into ``folder``."""
     with _cleaning:
         if folder in _cleaned_folders:
-            return []
+            return
         _cleaned_folders.add(folder)
+    remove_stale_temp_files(folder)
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files in ``folder`` that a process of this machine left when it was
+    killed. Returns the files removed."""
+    if os.name != "posix":  # the check by process id is the POSIX one
+        return []
     removed = []
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:

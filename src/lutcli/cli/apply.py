@@ -165,22 +165,30 @@ def apply(
                 look, jobs, overwrite, jpeg_quality, scale, on_done, parallel_jobs, max_pixels
             )
         else:  # Dask is imported only here: the other commands do not pay for it
-            from lutcli.cluster import LOCAL, connect, process_jobs_on_cluster
+            from lutcli.cluster import (
+                LOCAL,
+                connect,
+                process_jobs_on_cluster,
+                remove_temp_files_left,
+            )
 
             local = cluster == LOCAL
-            with connect(cluster, parallel_jobs if local else None) as client:
-                summary = process_jobs_on_cluster(
-                    client,
-                    look_file,
-                    jobs,
-                    overwrite,
-                    jpeg_quality,
-                    scale,
-                    on_done,
-                    None if local else parallel_jobs,
-                    max_pixels,
-                    device,
-                )
+            try:
+                with connect(cluster, parallel_jobs if local else None) as client:
+                    summary = process_jobs_on_cluster(
+                        client,
+                        look_file,
+                        jobs,
+                        overwrite,
+                        jpeg_quality,
+                        scale,
+                        on_done,
+                        None if local else parallel_jobs,
+                        max_pixels,
+                        device,
+                    )
+            finally:
+                remove_temp_files_left(jobs)
     if not quiet:
         existing = (
             f", {summary.skipped} already there (--overwrite replaces)" if summary.skipped else ""
