@@ -73,8 +73,9 @@ def picture_context(pixels: np.ndarray, channel_order: str = "RGB") -> torch.Ten
     return context.flip(1) if channel_order == "BGR" else context
 
 
-def _strips(height: int, width: int) -> Iterator[slice]:
-    """Row ranges of about STRIP_PIXELS pixels each."""
+def strips(height: int, width: int) -> Iterator[slice]:
+    """Row ranges of about STRIP_PIXELS pixels each that cover a ``height`` x ``width`` picture
+    (the last may reach past its end)."""
     rows = max(1, STRIP_PIXELS // max(1, width))
     return (slice(top, top + rows) for top in range(0, height, rows))
 
@@ -134,7 +135,7 @@ class LutLook:
         kernels_cpu.notice_fallback()
         out = np.empty_like(pixels) if out is None else out
         lut = lut.to(self.device)
-        for rows in _strips(*pixels.shape[:2]):  # a float copy of a strip at a time
+        for rows in strips(*pixels.shape[:2]):  # a float copy of a strip at a time
             strip = pixels[rows]
             if strip.dtype == np.float32:
                 image = torch.from_numpy(np.ascontiguousarray(strip)).permute(2, 0, 1)[None]
@@ -365,7 +366,7 @@ def process_image(
     if fast:  # in place: the decoded pixels are this function's own
         look.apply(pixels, context, threads, pixels, order)
     else:
-        for rows in _strips(*pixels.shape[:2]):
+        for rows in strips(*pixels.shape[:2]):
             pixels[rows] = from_tensor(look(to_tensor(pixels[rows]), context), pixels.dtype)
     pixels = resize_pixels(pixels, size)  # enlarging: after the look
     alpha = None if picture.alpha is None else resize_pixels(picture.alpha, size)

@@ -19,7 +19,6 @@ from lutcli.training.data import (
     SampleSet,
     find_pairs,
     plan_crops,
-    row_bands,
 )
 
 
@@ -168,14 +167,6 @@ def test_crops_are_windows_of_the_pictures_with_matching_targets():
             assert torch.equal(piece.input, picture.input[window])
             assert torch.equal(piece.target, picture.target[window])
             assert torch.equal(piece.context, picture.context)
-
-
-@pytest.mark.parametrize(("height", "width", "pixels"), [(10, 7, 21), (10, 7, 1), (3, 500, 10)])
-def test_row_bands_cover_every_row_once(height, width, pixels):
-    bands = list(row_bands(height, width, pixels))
-    assert [top for top, _ in bands] == list(np.cumsum([0] + [rows for _, rows in bands])[:-1])
-    assert sum(rows for _, rows in bands) == height
-    assert all(rows * width <= max(pixels, width) for _, rows in bands)
 
 
 def test_a_list_gives_colors_and_previews_like_the_cache():

@@ -105,12 +105,6 @@ class SampleSet(Protocol):
         ...
 
 
-def row_bands(height: int, width: int, pixels: int) -> Iterator[tuple[int, int]]:
-    """(top, rows) bands of about ``pixels`` pixels that cover a ``height`` x ``width`` picture."""
-    rows = max(1, pixels // max(1, width))
-    return ((top, min(rows, height - top)) for top in range(0, height, rows))
-
-
 def shrunk_size(height: int, width: int, longest_side: int) -> tuple[int, int]:
     """(height, width) scaled to at most ``longest_side`` a side (never enlarged)."""
     scale = min(1.0, longest_side / max(height, width))

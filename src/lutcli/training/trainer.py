@@ -26,9 +26,9 @@ from lutcli.errors import LutcliError
 from lutcli.models.base import LutModel
 from lutcli.models.files import load_payload, save_model, save_payload
 from lutcli.models.networks import use_mixed_precision
-from lutcli.processing import STRIP_PIXELS
+from lutcli.processing import strips
 from lutcli.training import distributed
-from lutcli.training.data import CropBatches, SampleSet, crop_loader, row_bands
+from lutcli.training.data import CropBatches, SampleSet, crop_loader
 from lutcli.training.losses import monotonicity, smoothness
 from lutcli.training.options import TrainingOptions
 
@@ -108,7 +108,7 @@ def regularization(model: LutModel, options: TrainingOptions) -> torch.Tensor:
 def validate(model: LutModel, samples: SampleSet, device: torch.device) -> float:
     """PSNR (dB) of the model's outputs against the targets, over all validation pixels.
 
-    Pictures are read in strips of STRIP_PIXELS (each strip with its whole picture's context,
+    Pictures are read in strips (``processing.strips``, each with its whole picture's context,
     so the outputs are those of the whole picture); under torchrun each process measures its
     share and the sums are added up, so every process gets the same score.
     """
@@ -116,8 +116,8 @@ def validate(model: LutModel, samples: SampleSet, device: torch.device) -> float
     squared_error, pixels = 0.0, 0
     for index in range(distributed.rank(), len(samples), distributed.world_size()):
         height, width = samples.sizes[index]
-        for top, rows in row_bands(height, width, STRIP_PIXELS):
-            strip = samples.crop(index, top, 0, rows, width)
+        for rows in strips(height, width):
+            strip = samples.crop(index, rows.start, 0, rows.stop - rows.start, width)
             context = strip.context[None].to(device)
             output = model(strip.input[None].to(device), context=context)
             error = (output.clamp(0, 1) - strip.target[None].to(device)) ** 2
