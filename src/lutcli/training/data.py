@@ -93,7 +93,8 @@ class SampleSet(Protocol):
         ...
 
     def colors(self, index: int, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """(3, P) input and target colors of pair ``index`` at flat pixel ``positions``."""
+        """(3, P) input and target colors of pair ``index`` at flat pixel ``positions``, in their
+        order (ascending positions read a file in one pass)."""
         ...
 
     def preview(self, index: int, longest_side: int) -> PictureSample:

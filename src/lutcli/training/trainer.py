@@ -143,7 +143,7 @@ def warm_start_colors(
         height, width = samples.sizes[index]
         if total > count:
             share = math.ceil(count * height * width / total)
-            positions = rng.integers(height * width, size=share)
+            positions = np.sort(rng.integers(height * width, size=share))
         else:
             positions = np.arange(height * width)
         colors = samples.colors(index, positions)
