@@ -5,7 +5,7 @@ model trained at full size only, and the two outputs are hard to tell apart.
 The two outputs are compared in CIE ΔE 2000 after shrinking the full-size one to the quarter
 size. Most of the difference is the order of operations (the LUT of an average color is not the
 average of the LUT's colors), which no training changes: the total is about the same with and
-without multi-scale training (2.64 without, 2.74 with, measured here), so it is held only
+without multi-scale training (MEASURED, per training seed), so it is held only
 below 3. The part the model controls is the LUT it chooses from the picture, measured by giving
 the quarter-size copy the full photo to look at: the multi-scale model chooses it from the
 coarsest scale, where the two look alike, and that part is held to a margin. ``pytest -s``
@@ -67,17 +67,21 @@ def consistency(model_path: Path) -> tuple[float, float]:
     return float(np.mean(total)), float(np.mean(chosen))
 
 
-def test_a_multiscale_model_gives_a_photo_and_its_quarter_size_the_same_colors(tmp_path):
+# Measured (total, from the LUT choice), full size only against multi-scale:
+MEASURED = {0: "(2.64, 0.100) against (2.74, 0.034)", 1: "(2.45, 0.127) against (2.59, 0.058)"}
+
+
+@pytest.mark.parametrize("seed", sorted(MEASURED))
+def test_a_multiscale_model_gives_a_photo_and_its_quarter_size_the_same_colors(tmp_path, seed):
     seen, _ = split_photos()
     write_adaptive_pairs(tmp_path / "pairs", seen, variants=8, seed=1, max_side=FULL_SIDE)
     figures = {}
     for label, scales in (("full size only", ()), ("multi-scale", (2, 4, 8))):
         output = tmp_path / f"{label}.pt"
-        options = TrainingOptions(epochs=10, scales=scales)
+        options = TrainingOptions(epochs=10, scales=scales, seed=seed)
         train_from_folder(tmp_path / "pairs", output, "first-linear", options=options)
         figures[label] = consistency(output)
-    print(f"\n  mean ΔE 2000 (total, from the LUT choice): {figures}")
+    print(f"\n  mean ΔE 2000 (total, from the LUT choice): {figures}; measured {MEASURED[seed]}")
     plain, multiscale = figures["full size only"], figures["multi-scale"]
     assert multiscale[0] < 3.0  # hard to tell apart side by side
-    # Measured here: 0.034 against 0.100 (with --seed 1: 0.058 against 0.127).
     assert multiscale[1] < 0.7 * plain[1]
