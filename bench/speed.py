@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 from lutcli.kernels import chosen_kernels, cpu
-from lutcli.lut.cube import read_cube
+from lutcli.lut.formats import read_lut
 from lutcli.lut.interpolate import apply_lut, reference_apply_lut
 from lutcli.samples import sample_photos
 
@@ -89,7 +89,7 @@ def mosaic(size: tuple[int, int]) -> np.ndarray:
 
 def lut_tensor() -> torch.Tensor:
     """The benchmark LUT as (3, D, D, D)."""
-    return torch.from_numpy(read_cube(LUT_PATH).lut3d.table)
+    return torch.from_numpy(read_lut(LUT_PATH).lut.table)
 
 
 def pillow_table(lut: torch.Tensor) -> list[float]:

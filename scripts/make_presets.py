@@ -22,9 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lutcli.lut.cube import CubeFile, Lut3D, write_cube
+from lutcli.lut.formats.cube import write_cube
 from lutcli.lut.grading import apply_operations
 from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut3D, LutFile
 from lutcli.presets import DESCRIPTION_PREFIX
 from lutcli.samples import write_adaptive_job
 from lutcli.training.folder import train_from_folder
@@ -46,7 +47,7 @@ def make_cube(name: str, definition: dict) -> Path:
         + json.dumps(definition["operations"]),
     ]
     path = SHIPPED_PRESETS / f"{name}.cube"
-    write_cube(path, CubeFile(name, None, Lut3D(table.numpy()), comments), CUBE_DECIMALS)
+    write_cube(LutFile(Lut3D(table.numpy()), name, comments), path, CUBE_DECIMALS)
     return path
 
 

@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 import torch
 
-from lutcli.lut.cube import CubeFile, Lut3D, write_cube
+from lutcli.lut.formats.cube import write_cube
 from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut3D, LutFile
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import save_model
 
@@ -115,10 +116,10 @@ def gamma_lut(size: int, gammas: tuple[float, float, float] = (0.8, 1.2, 2.0)) -
     return torch.stack([lattice[c] ** gammas[c] for c in range(3)]).contiguous()
 
 
-def write_look_cube(path: Path, size: int = 9, gammas=(0.8, 1.2, 2.0)) -> CubeFile:
+def write_look_cube(path: Path, size: int = 9, gammas=(0.8, 1.2, 2.0)) -> LutFile:
     """A .cube file of ``gamma_lut``; returns what it holds."""
-    cube = CubeFile(title="test look", lut3d=Lut3D(gamma_lut(size, gammas).numpy()))
-    write_cube(path, cube)
+    cube = LutFile(Lut3D(gamma_lut(size, gammas).numpy()), title="test look")
+    write_cube(cube, path)
     return cube
 
 

@@ -17,10 +17,11 @@ import torch
 from skimage import data
 
 from lutcli.errors import LutcliError
-from lutcli.io.images import from_tensor, to_tensor
-from lutcli.lut.cube import CubeFile, Lut3D, read_cube, write_cube
+from lutcli.io.pixels import from_tensor, to_tensor
+from lutcli.lut.formats.cube import read_cube, write_cube
 from lutcli.lut.grading import apply_operations
 from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut3D, LutFile
 from lutcli.models.files import save_model
 from lutcli.models.registry import create_model
 from lutcli.presets import (
@@ -61,7 +62,7 @@ def photo(side: int = 64) -> np.ndarray:
 
 
 def through(cube_path: Path, pixels: np.ndarray) -> np.ndarray:
-    return from_tensor(read_cube(cube_path).apply(to_tensor(pixels)), pixels.dtype)
+    return from_tensor(read_cube(cube_path).lut.apply(to_tensor(pixels)), pixels.dtype)
 
 
 def user_cube(folder: Path, name: str, description: str | None = None, size: int = 3) -> Path:
@@ -70,7 +71,7 @@ def user_cube(folder: Path, name: str, description: str | None = None, size: int
     comments = [] if description is None else [DESCRIPTION_PREFIX + description]
     path = folder / f"{name}.cube"
     lut = Lut3D((1 - identity_lut(size)).numpy())
-    write_cube(path, CubeFile(title=name, lut3d=lut, comments=comments))
+    write_cube(LutFile(lut, title=name, comments=comments), path)
     return path
 
 
@@ -91,11 +92,11 @@ def test_every_defined_look_is_shipped_as_a_cube_file(name):
 def test_a_shipped_cube_is_a_fresh_sampling_of_its_definition(name):
     script = make_presets_script()
     cube = read_cube(SHIPPED_PRESETS / f"{name}.cube")
-    assert cube.lut3d is not None and cube.shaper is None
-    assert cube.lut3d.size == script.CUBE_SIZE == 33
+    assert isinstance(cube.lut, Lut3D)
+    assert cube.lut.size == script.CUBE_SIZE == 33
     definition = LOOKS[name]
     fresh = apply_operations(identity_lut(script.CUBE_SIZE), definition["operations"]).numpy()
-    difference = np.abs(cube.lut3d.table - fresh).max()
+    difference = np.abs(cube.lut.table - fresh).max()
     # The file keeps 4 decimals: half a 1e-4 step of rounding at most, unless it is stale.
     assert difference <= 1e-4, f"presets/{name}.cube is stale: run `make presets` ({difference})"
     assert (

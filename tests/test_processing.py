@@ -13,9 +13,11 @@ import pytest
 import tifffile
 import torch
 
+import lutcli.io.pixels
 import lutcli.processing
 from lutcli.errors import LutcliError
-from lutcli.io.images import read_image, to_tensor
+from lutcli.io.images import read_image
+from lutcli.io.pixels import resize_pixels, to_tensor
 from lutcli.models.networks import FIXED_SIZE, fix_picture_size
 from lutcli.models.registry import create_model
 from lutcli.processing import (
@@ -28,7 +30,6 @@ from lutcli.processing import (
     plan_jobs,
     process_image,
     process_jobs,
-    resize_pixels,
 )
 from zoo_support import perturb
 
@@ -262,8 +263,8 @@ def test_jpeg_quality_is_passed_on(tmp_path):
 
 
 def test_model_and_cube_looks(tmp_path):
-    from lutcli.lut.cube import CubeFile, Lut3D
     from lutcli.lut.lattice import identity_lut
+    from lutcli.lut.luts import Lut3D
     from lutcli.models.basic import BasicLookupModel
 
     model = BasicLookupModel(5)
@@ -272,44 +273,9 @@ def test_model_and_cube_looks(tmp_path):
     picture = torch.rand(1, 3, 4, 5)
     for look in (
         model_look(model, "tetrahedral", torch.device("cpu")),
-        cube_look(CubeFile(lut3d=Lut3D((1 - identity_lut(5)).numpy())), "trilinear", "cpu"),
+        cube_look(Lut3D((1 - identity_lut(5)).numpy()), "trilinear", "cpu"),
     ):
         torch.testing.assert_close(look(picture), 1 - picture, atol=1e-6, rtol=0)
-
-
-# Resizing (apply --scale) -----------------------------------------------------------------------
-
-
-def test_resize_shrinks_by_averaging_the_integer_pixels():
-    noisy = pixels(0, np.uint8, (64, 64, 3))
-    small = resize_pixels(noisy, (8, 8))
-    assert small.shape == (8, 8, 3) and small.dtype == np.uint8
-    # Every output pixel averages its block: the noise is smoothed away instead of sampled.
-    blocks = noisy.reshape(8, 8, 8, 8, 3).mean(axis=(1, 3))
-    assert np.abs(small - blocks).max() <= 0.5 + 1e-9
-    assert small.std() < 12 < noisy.std()
-
-
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_resize_enlarges_bicubic_within_the_range_of_the_type(dtype):
-    top = np.iinfo(dtype).max
-    edge = np.zeros((6, 7, 3), dtype)
-    edge[:, 3:] = top  # a hard edge: bicubic overshoots beside it
-    large = resize_pixels(edge, (15, 20))
-    assert large.shape == (15, 20, 3) and large.dtype == dtype
-    assert large.min() == 0 and large.max() == top  # clipped, not wrapped around
-    cubic = cv2.resize(edge.astype(np.float32), (20, 15), interpolation=cv2.INTER_CUBIC)
-    assert np.abs(large - cubic.clip(0, top)).max() <= 0.5 + 1e-3
-
-
-def test_resize_to_the_same_size_gives_the_pixels_themselves():
-    picture = pixels(2, np.uint16, (5, 9, 3))
-    assert resize_pixels(picture, (5, 9)) is picture
-
-
-def test_resize_takes_an_alpha_channel_alone():
-    alpha = pixels(3, np.uint8, (12, 16, 1))[..., 0]
-    assert resize_pixels(alpha, (6, 8)).shape == (6, 8)
 
 
 # What an adaptive look sees of a photo, without a float copy of it ------------------------------
@@ -509,7 +475,7 @@ def test_without_the_compiled_kernel_the_lut_runs_a_strip_of_float_at_a_time(mon
     context = picture_context(photo)
     compiled = look.apply(photo, context)
     monkeypatch.setenv("LUTCLI_KERNELS", "reference")
-    monkeypatch.setattr(lutcli.processing, "STRIP_PIXELS", 7 * 60)  # 6 strips, the last short
+    monkeypatch.setattr(lutcli.io.pixels, "STRIP_PIXELS", 7 * 60)  # 6 strips, the last short
     seen = []
     real = lutcli.processing.to_tensor
     monkeypatch.setattr(lutcli.processing, "to_tensor", lambda p: seen.append(p.shape) or real(p))
@@ -521,7 +487,7 @@ def test_without_the_compiled_kernel_the_lut_runs_a_strip_of_float_at_a_time(mon
 def test_a_look_that_is_not_a_lut_gets_a_strip_at_a_time_and_the_whole_photos_context(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(lutcli.processing, "STRIP_PIXELS", 10 * 32)
+    monkeypatch.setattr(lutcli.io.pixels, "STRIP_PIXELS", 10 * 32)
     source = big_image(tmp_path / "a.png")
     look = Spy()
     process_image(look, Job(source, tmp_path / "b.png"))
@@ -639,11 +605,11 @@ def test_parallel_jobs_record_failures_and_go_on(tmp_path):
 
 
 def test_a_cube_look_runs_the_kernel_on_pixels_as_the_float_path_does(tmp_path):
-    from lutcli.lut.cube import CubeFile, Lut3D
     from lutcli.lut.lattice import identity_lut
+    from lutcli.lut.luts import Lut3D
 
     table = identity_lut(9) ** 1.5  # a real change of every channel
-    look = cube_look(CubeFile(lut3d=Lut3D(table.numpy())), "tetrahedral", torch.device("cpu"))
+    look = cube_look(Lut3D(table.numpy()), "tetrahedral", torch.device("cpu"))
     picture = pixels(4, np.uint8, (20, 30, 3))
     fast = look.apply(picture)
     slow = (look(to_tensor(picture))[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()

@@ -10,8 +10,9 @@ class LutcliError(Exception):
     """Base of every error caused by input (files, folders, options), not by a bug."""
 
 
-class CubeFormatError(LutcliError):
-    """A .cube file that cannot be read; the message names the file and the line."""
+class LutFormatError(LutcliError):
+    """A LUT file that cannot be read; the message names the file (and the line of a text
+    format)."""
 
 
 class ImageReadError(LutcliError):

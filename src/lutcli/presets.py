@@ -44,9 +44,9 @@ class Preset:
 
             _, info = load_model(self.path)
             return str(info.get("description", ""))
-        from lutcli.lut.cube import read_cube
+        from lutcli.lut.formats import read_lut
 
-        for comment in read_cube(self.path).comments:
+        for comment in read_lut(self.path).comments:
             if comment.startswith(DESCRIPTION_PREFIX):
                 return comment[len(DESCRIPTION_PREFIX) :]
         return ""

@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,17 +31,17 @@ from lutcli.io import remote
 from lutcli.io.folders import FolderContents, is_image_path, scan_folder
 from lutcli.io.images import (
     SUPPORTED_EXTENSIONS,
-    from_tensor,
     max_pixels_setting,
     over_pixel_limit,
     read_image,
-    to_tensor,
     write_image,
 )
+from lutcli.io.pixels import from_tensor, resize_pixels, strips, to_tensor
 from lutcli.io.remote import RemotePath
 from lutcli.kernels import cpu as kernels_cpu
-from lutcli.lut.cube import CubeFile, read_cube
+from lutcli.lut.formats import read_lut
 from lutcli.lut.interpolate import apply_lut
+from lutcli.lut.luts import Lut, Lut3D
 from lutcli.models.base import LutModel
 from lutcli.models.export import sample_lut
 from lutcli.models.files import load_model
@@ -51,9 +51,6 @@ from lutcli.models.networks import FIXED_SIZE, fix_picture_size
 # is the whole picture that image-adaptive models look at, as ``picture_context`` gives it
 # (default: the image itself). Photos are handed to it a strip of rows at a time.
 Look = Callable[..., torch.Tensor]
-
-# Pixels converted to float at a time where the compiled kernel does not run (a 4 MB strip).
-STRIP_PIXELS = 1 << 18
 
 
 def picture_context(pixels: np.ndarray, channel_order: str = "RGB") -> torch.Tensor:
@@ -71,13 +68,6 @@ def picture_context(pixels: np.ndarray, channel_order: str = "RGB") -> torch.Ten
         pixels = cv2.resize(pixels, smaller, interpolation=cv2.INTER_AREA)
     context = fix_picture_size(to_tensor(pixels))
     return context.flip(1) if channel_order == "BGR" else context
-
-
-def strips(height: int, width: int) -> Iterator[slice]:
-    """Row ranges of about STRIP_PIXELS pixels each that cover a ``height`` x ``width`` picture
-    (the last may reach past its end)."""
-    rows = max(1, STRIP_PIXELS // max(1, width))
-    return (slice(top, top + rows) for top in range(0, height, rows))
 
 
 class LutLook:
@@ -160,18 +150,18 @@ def model_look(model: LutModel, interp: str, device: torch.device) -> LutLook:
     return LutLook(picture_lut, model.adaptive, interp, device)
 
 
-def cube_look(cube: CubeFile, interp: str, device: torch.device) -> Look:
-    """A look that applies a .cube file (1D, 3D, or shaper + 3D); a plain 3D table is a
-    LutLook, run by the compiled kernel."""
+def cube_look(lut: Lut, interp: str, device: torch.device) -> Look:
+    """A look that applies a LUT file's LUT; a plain 3D table is a LutLook, run by the
+    compiled kernel."""
     device = torch.device(device)
-    table = cube.lut3d
-    if cube.shaper is None and table is not None and table.has_default_domain:
-        lut = torch.from_numpy(table.table)
-        return LutLook(lambda context: lut, False, interp, device)
+    lut = lut.with_interpolation(interp)
+    if isinstance(lut, Lut3D) and lut.has_default_domain:
+        table = torch.from_numpy(lut.table)
+        return LutLook(lambda context: table, False, interp, device)
 
     @torch.no_grad()
     def look(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        return cube.apply(image.to(device), interp).cpu()  # the same colors for any picture
+        return lut.apply(image.to(device)).cpu()  # the same colors for any picture
 
     return look
 
@@ -185,7 +175,7 @@ def open_look(kind: str, path: str | os.PathLike, interp: str, device: torch.dev
     if kind == "model":
         return model_look(load_model(path)[0], interp, device)
     if kind == "cube":
-        return cube_look(read_cube(path), interp, device)
+        return cube_look(read_lut(path).lut, interp, device)
     raise ValueError(f"kind must be one of {LOOK_KINDS}, got {kind!r}")
 
 
@@ -409,18 +399,6 @@ def _process_through_local_files(
         if isinstance(job.destination, RemotePath):
             remote.upload(destination, job.destination, replace)
         return [named(note) for note in notes]
-
-
-def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W) or (H, W, C) uint8 or uint16 pixels to ``size`` (height, width), by OpenCV on the
-    integers (no float copy): area-averaged when shrinking, bicubic when enlarging (clipped to
-    the type's range, since bicubic overshoots at edges). The pixels themselves at their size.
-    """
-    if pixels.shape[:2] == size:
-        return pixels
-    shrinking = size[0] <= pixels.shape[0] and size[1] <= pixels.shape[1]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-    return cv2.resize(pixels, (size[1], size[0]), interpolation=interpolation)
 
 
 @dataclass

@@ -22,9 +22,10 @@ from cli_support import (
 from skimage import data as skimage_data
 
 from lutcli.io.images import read_image
-from lutcli.lut.cube import read_cube
+from lutcli.lut.formats.cube import read_cube
 from lutcli.lut.interpolate import apply_lut
 from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut3D
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.export import sample_lut
 from lutcli.models.files import save_model
@@ -37,8 +38,8 @@ def test_exported_cube_holds_the_models_lut(tmp_path, model_path, invoke):
     assert result.exit_code == 0, result.output
     assert result.stdout == f"wrote {output} (17x17x17)\n"
     cube = read_cube(output)
-    assert cube.shaper is None and cube.lut3d.size == 17
-    np.testing.assert_allclose(cube.lut3d.table, warm_lut(17).numpy(), rtol=0, atol=1e-6)
+    assert isinstance(cube.lut, Lut3D) and cube.lut.size == 17
+    np.testing.assert_allclose(cube.lut.table, warm_lut(17).numpy(), rtol=0, atol=1e-6)
     assert cube.title == "look"  # the model file's name
     assert any("look.pt" in comment for comment in cube.comments)
 
@@ -54,7 +55,7 @@ def test_size_resamples_the_model(tmp_path, model_path, invoke):
     assert len(data_lines) == 9**3
     lattice = identity_lut(9).reshape(1, 3, 81, 9)  # the lattice colors as a picture
     expected = apply_lut(lattice, warm_lut(17)).reshape(3, 9, 9, 9)
-    np.testing.assert_allclose(read_cube(output).lut3d.table, expected.numpy(), atol=1e-6)
+    np.testing.assert_allclose(read_cube(output).lut.table, expected.numpy(), atol=1e-6)
 
 
 def test_title(tmp_path, model_path, invoke):
@@ -74,7 +75,7 @@ def test_existing_output_needs_overwrite(tmp_path, model_path, invoke):
     assert output.read_text() == "a user's own LUT"
     result = invoke("export-cube", model_path, "-o", output, "--overwrite")
     assert result.exit_code == 0, result.output
-    assert read_cube(output).lut3d.size == 17
+    assert read_cube(output).lut.size == 17
 
 
 @pytest.mark.parametrize("name", ["look.txt", "look", "look.cube.bak"])
@@ -183,7 +184,7 @@ def test_an_adaptive_model_without_image_warns_and_exports_its_fixed_part(tmp_pa
     warning = result.stderr.strip()
     assert warning.startswith("warning:") and "--image" in warning
     assert len(result.stderr.splitlines()) <= 2  # one message (wrapped at most once)
-    table = read_cube(output).lut3d.table
+    table = read_cube(output).lut.table
     np.testing.assert_allclose(table, sample_lut(model, 9).numpy(), rtol=0, atol=1e-6)
     assert any("picture-independent" in comment for comment in read_cube(output).comments)
 
@@ -214,7 +215,7 @@ def test_the_cube_for_a_photo_gives_that_photo_what_apply_model_gives(tmp_path, 
     coffee = small_photo(tmp_path, "coffee")
     result = invoke("export-cube", model, "-o", other, "--image", coffee)
     assert result.exit_code == 0, result.output
-    assert np.abs(read_cube(other).lut3d.table - read_cube(cube).lut3d.table).max() > 1e-4
+    assert np.abs(read_cube(other).lut.table - read_cube(cube).lut.table).max() > 1e-4
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])

@@ -7,8 +7,9 @@ import torch
 from cli_support import assert_one_error_line
 
 import lutcli.presets
-from lutcli.lut.cube import CubeFile, Lut3D, write_cube
+from lutcli.lut.formats.cube import write_cube
 from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut3D, LutFile
 from lutcli.models.files import save_model
 from lutcli.models.registry import create_model
 from lutcli.presets import DESCRIPTION_PREFIX, USER_PRESETS_VARIABLE, find_presets
@@ -56,7 +57,7 @@ def test_presets_lists_the_users_own_looks_and_models(tmp_path, monkeypatch, inv
     mine.mkdir()
     comments = [DESCRIPTION_PREFIX + "my own film stock"]
     lut = Lut3D((1 - identity_lut(3)).numpy())
-    write_cube(mine / "film.cube", CubeFile(title="film", lut3d=lut, comments=comments))
+    write_cube(LutFile(lut, title="film", comments=comments), mine / "film.cube")
     torch.manual_seed(0)
     model = create_model("first-linear", lut_size=5, basis_count=2)
     save_model(mine / "fixer.pt", model, {"description": "fixes my camera"})
@@ -78,7 +79,7 @@ def test_presets_lists_every_preset_when_some_user_presets_are_broken(
     (mine / "garbage.pt").write_bytes(bytes(range(256)) * 4)
     lut = Lut3D((1 - identity_lut(3)).numpy())
     comments = [DESCRIPTION_PREFIX + "my negative"]
-    write_cube(mine / "negative.cube", CubeFile(title="negative", lut3d=lut, comments=comments))
+    write_cube(LutFile(lut, title="negative", comments=comments), mine / "negative.cube")
     monkeypatch.setenv(USER_PRESETS_VARIABLE, str(mine))
     result = invoke("presets")
     # Every preset is listed, the broken ones with the reason on their own line...

@@ -20,7 +20,8 @@ from cli_support import (
 )
 
 from disk_support import fill_the_disk
-from lutcli.io.images import read_image, to_tensor
+from lutcli.io.images import read_image
+from lutcli.io.pixels import to_tensor
 from lutcli.models.files import load_model
 from lutcli.models.registry import MODELS
 from lutcli.training.trainer import load_state

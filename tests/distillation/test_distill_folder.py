@@ -12,7 +12,8 @@ import torch
 from lutcli.distillation.distill import BROKEN_AFTER, PROBE_NAME, distill_folder
 from lutcli.distillation.teachers import Teacher, TeacherError, parse_teacher
 from lutcli.errors import DatasetError
-from lutcli.io.images import read_image, to_tensor
+from lutcli.io.images import read_image
+from lutcli.io.pixels import to_tensor
 from lutcli.models.files import load_model
 from lutcli.training.options import TrainingOptions
 from teacher_support import (

@@ -22,8 +22,9 @@ from lutcli.distillation.teachers import (
     parse_teacher,
 )
 from lutcli.errors import ModelFileError
-from lutcli.io.images import from_tensor, read_image, to_tensor
-from lutcli.lut.cube import read_cube
+from lutcli.io.images import read_image
+from lutcli.io.pixels import from_tensor, to_tensor
+from lutcli.lut.formats.cube import read_cube
 from teacher_support import (
     FAIL,
     GARBAGE,
@@ -235,7 +236,7 @@ def test_a_cube_teacher_gives_the_cube_s_look_at_16_bits(tmp_path, picture):
     write_look_cube(path)
     pixels = parse_teacher(str(path)).teach(picture)
     assert pixels.dtype == np.uint16 and pixels.shape == (16, 24, 3)
-    expected = read_cube(path).apply(to_tensor(read_image(picture).pixels)).clamp(0, 1)
+    expected = read_cube(path).lut.apply(to_tensor(read_image(picture).pixels)).clamp(0, 1)
     difference = np.abs(pixels / 65535 - expected[0].permute(1, 2, 0).numpy())
     assert difference.max() <= 0.5 / 65535 + 1e-6
     # And it is the look, not the picture as it was.

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
-import torch
 from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
 from skimage import color as skimage_color
 from skimage import data as skimage_data
@@ -25,9 +24,7 @@ from lutcli.io.images import (
     MAX_PIXELS_VARIABLE,
     SUPPORTED_EXTENSIONS,
     Picture,
-    from_tensor,
     read_image,
-    to_tensor,
     write_image,
 )
 
@@ -556,32 +553,6 @@ def test_interrupted_encoding_writes_nothing(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_image(tmp_path / "out.webp", picture(gradient()))
     assert os.listdir(tmp_path) == []
-
-
-# Tensors ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_tensor_round_trip_is_exact_for_every_value(dtype, device):
-    values = np.arange(np.iinfo(dtype).max + 1, dtype=np.int64).astype(dtype)
-    pixels = np.stack([values, values[::-1], np.roll(values, 7)], axis=-1).reshape(-1, 256, 3)
-    tensor = to_tensor(pixels)
-    assert tensor.dtype == torch.float32 and tensor.shape == (1, 3, *pixels.shape[:2])
-    scaled = pixels.transpose(2, 0, 1)[None] / np.iinfo(dtype).max
-    torch.testing.assert_close(tensor, torch.from_numpy(scaled).float(), rtol=0, atol=1e-7)
-    result = from_tensor(tensor.to(device), dtype)
-    assert result.dtype == dtype and result.flags.c_contiguous
-    np.testing.assert_array_equal(result, pixels)
-    np.testing.assert_array_equal(from_tensor(tensor[0], dtype), pixels)  # (3, H, W) too
-
-
-@pytest.mark.parametrize(("dtype", "top"), [(np.uint8, 255), (np.uint16, 65535)])
-def test_from_tensor_clamps_and_rounds_to_nearest(dtype, top, device):
-    levels = torch.tensor([-0.1, 1.2, 10.4 / top, 10.6 / top, 0.0, 1.0], device=device)
-    image = levels.view(1, 1, 1, -1).expand(1, 3, 1, -1)
-    result = from_tensor(image, dtype)
-    np.testing.assert_array_equal(result[0, :, 0], [0, top, 10, 11, 0, top])
-    assert result.shape == (1, 6, 3)
 
 
 @pytest.mark.parametrize("extension", [".png", ".jpg", ".webp", ".tif"])

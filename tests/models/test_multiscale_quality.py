@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from lutcli.io.images import from_tensor, to_tensor
+from lutcli.io.pixels import from_tensor, to_tensor
 from lutcli.models.files import load_model
 from lutcli.samples import miscolor, split_photos, write_adaptive_pairs
 from lutcli.training.folder import train_from_folder

@@ -15,7 +15,7 @@ import torch
 from skimage import data as skimage_data
 
 from lutcli.errors import LutcliError
-from lutcli.io.images import to_tensor
+from lutcli.io.pixels import to_tensor
 from lutcli.lut.interpolate import INTERPOLATIONS, apply_lut
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel

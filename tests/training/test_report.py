@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lutcli.io.images import to_tensor
+from lutcli.io.pixels import to_tensor
 from lutcli.training import report
 from lutcli.training.losses import psnr
 from lutcli.training.report import DPI, WIDTH, _best, _psnr, write_report

@@ -52,8 +52,10 @@ def export_cube(
     import torch
 
     from lutcli.errors import LutcliError
-    from lutcli.io.images import read_image, to_tensor
-    from lutcli.lut.cube import CubeFile, Lut3D, write_cube
+    from lutcli.io.images import read_image
+    from lutcli.io.pixels import to_tensor
+    from lutcli.lut.formats.cube import write_cube
+    from lutcli.lut.luts import Lut3D, LutFile
     from lutcli.models.export import sample_lut
     from lutcli.models.files import load_model
 
@@ -76,11 +78,11 @@ def export_cube(
             f"{model.name} is image-adaptive: without --image the .cube holds only its "
             "picture-independent part; add --image PHOTO for the LUT of that photo"
         )
-    cube = CubeFile(
+    lut_file = LutFile(
+        Lut3D(table.numpy()),
         title=title or model_path.stem,
-        lut3d=Lut3D(table.numpy()),
         comments=[f"Exported by lutcli from {source}"],
     )
-    write_cube(output, cube)
+    write_cube(lut_file, output)
     if not quiet:
         click.echo(f"wrote {output} ({size}x{size}x{size})")

@@ -28,7 +28,8 @@ import torch
 
 from lutcli.errors import ImageReadError, LutcliError
 from lutcli.fileutil import file_digest
-from lutcli.io.images import from_tensor, read_image, to_tensor
+from lutcli.io.images import read_image
+from lutcli.io.pixels import from_tensor, to_tensor
 
 COMMAND_PREFIX = "cmd:"
 PLACEHOLDERS = ("{input}", "{output}")
@@ -96,13 +97,13 @@ class CubeTeacher(_TensorTeacher):
     kind = ".cube"
 
     def __init__(self, path: Path) -> None:
-        from lutcli.lut.cube import read_cube
+        from lutcli.lut.formats import read_lut
 
         super().__init__(str(path), file_digest(path))
-        self.cube = read_cube(path)
+        self.lut = read_lut(path).lut
 
     def map(self, image: torch.Tensor) -> torch.Tensor:
-        return self.cube.apply(image)
+        return self.lut.apply(image)
 
 
 class TorchScriptTeacher(_TensorTeacher):

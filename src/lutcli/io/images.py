@@ -41,7 +41,6 @@ from typing import BinaryIO, NamedTuple
 
 import cv2
 import numpy as np
-import torch
 from PIL import (
     BmpImagePlugin,
     Image,
@@ -55,6 +54,7 @@ from PIL import (
 
 from lutcli.errors import ImageReadError, LutcliError, os_error_reason
 from lutcli.fileutil import DestinationExistsError, atomic_write
+from lutcli.io.pixels import MAX_VALUE
 from lutcli.limits import environment_limit
 
 MAX_PIXELS_VARIABLE = "LUTCLI_MAX_PIXELS"
@@ -69,7 +69,6 @@ SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 )
 
-_MAX_VALUE = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 _SIGNATURES = (
     (b"\xff\xd8\xff", "jpeg"),
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -167,7 +166,7 @@ def read_image(
         array = None
     if array is None:
         raise _cannot_read(path)
-    if array.dtype not in _MAX_VALUE:
+    if array.dtype not in MAX_VALUE:
         raise _cannot_read(path, f"{array.dtype} samples are not supported (8 and 16-bit only)")
     array = _orient(array, header.orientation)
     if (
@@ -733,31 +732,3 @@ def _tiff_with_metadata(
     output = io.BytesIO()
     tags.save(output)
     return [output.getvalue(), *strips]
-
-
-# Tensors ----------------------------------------------------------------------------------------
-
-
-def to_tensor(pixels: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 or uint16 -> (1, 3, H, W) float32 in [0, 1] (divided by 255 or 65535)."""
-    if pixels.dtype not in _MAX_VALUE or pixels.ndim != 3:
-        raise ValueError(f"expected (H, W, C) uint8 or uint16, got {pixels.shape} {pixels.dtype}")
-    chw = np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
-    chw /= _MAX_VALUE[pixels.dtype]
-    return torch.from_numpy(chw).unsqueeze(0)
-
-
-def from_tensor(image: torch.Tensor, dtype: np.dtype | type[np.generic]) -> np.ndarray:
-    """(1, 3, H, W) or (3, H, W) float -> (H, W, 3) of ``dtype`` (uint8 or uint16).
-
-    Values are clamped to [0, 1], scaled to 255 or 65535 and rounded to nearest.
-    """
-    dtype = np.dtype(dtype)
-    if dtype not in _MAX_VALUE:
-        raise ValueError(f"expected uint8 or uint16, got {dtype}")
-    if image.dim() == 4 and image.shape[0] == 1:
-        image = image[0]
-    if image.dim() != 3:
-        raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) tensor, got {tuple(image.shape)}")
-    scaled = image.detach().float().clamp(0, 1).mul(_MAX_VALUE[dtype]).round()
-    return scaled.permute(1, 2, 0).cpu().numpy().astype(dtype, order="C")

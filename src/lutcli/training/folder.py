@@ -12,7 +12,7 @@ import torch
 
 from lutcli.errors import DatasetError, LutcliError
 from lutcli.fileutil import default_cache_root
-from lutcli.io.images import from_tensor
+from lutcli.io.pixels import from_tensor
 from lutcli.kernels.cuda import resolve_device
 from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, load_payload
 from lutcli.models.registry import create_model

@@ -23,10 +23,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from lutcli import __version__
 from lutcli.errors import LutcliError
+from lutcli.io.pixels import strips
 from lutcli.models.base import LutModel
 from lutcli.models.files import load_payload, save_model, save_payload
 from lutcli.models.networks import use_mixed_precision
-from lutcli.processing import strips
 from lutcli.training import distributed
 from lutcli.training.data import CropBatches, SampleSet, crop_loader
 from lutcli.training.losses import monotonicity, smoothness

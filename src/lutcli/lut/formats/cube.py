@@ -13,34 +13,28 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from itertools import chain
 from typing import BinaryIO
 
 import numpy as np
-import torch
 
-from lutcli.errors import CubeFormatError, LutcliError, os_error_reason
-from lutcli.fileutil import atomic_write
-from lutcli.limits import environment_limit
-from lutcli.lut.interpolate import apply_lut
+from lutcli.errors import LutFormatError, os_error_reason
+from lutcli.lut.formats.common import LutFormat, open_lut_file, size_limit, too_large, write_file
+from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake
 
 # Inclusive size limits of the specification, per size keyword.
 SIZE_LIMITS = {"LUT_1D_SIZE": (2, 65536), "LUT_3D_SIZE": (2, 256)}
-# Resolve writes these video-range flags; lutcli works on full-range values and ignores them.
-_IGNORED_KEYWORDS = ("LUT_IN_VIDEO_RANGE", "LUT_OUT_VIDEO_RANGE")
+# Resolve's flags for a table made for video-range (legal) values, in and out.
+VIDEO_RANGE_KEYWORDS = ("LUT_IN_VIDEO_RANGE", "LUT_OUT_VIDEO_RANGE")
+# Video (legal) range in lutcli's full-range 0..1 values: 10-bit code values 64 and 940.
+VIDEO_BLACK, VIDEO_WHITE = 64 / 1023, 940 / 1023
 _KEYWORDS = frozenset(
     ("TITLE", "DOMAIN_MIN", "DOMAIN_MAX", "LUT_1D_INPUT_RANGE", "LUT_3D_INPUT_RANGE")
     + tuple(SIZE_LIMITS)
-    + _IGNORED_KEYWORDS
+    + VIDEO_RANGE_KEYWORDS
 )
 # Rows formatted per string operation when writing: fast, with bounded memory for 256³ tables.
 _FORMAT_CHUNK = 1 << 16
-# The largest .cube file read, in MiB (LUTCLI_MAX_CUBE_MB raises it): a 256³ table, the most
-# the specification allows, is 430 MiB of text at 6 decimals. Reading streams the text, so
-# memory is the table's own (200 MB for 256³), whatever the file.
-MAX_CUBE_MB = 1024
-MAX_CUBE_MB_VARIABLE = "LUTCLI_MAX_CUBE_MB"
 # Bytes of text parsed at a time: large enough to be fast, small enough for small temporaries.
 _BLOCK_BYTES = 1 << 20
 # No line of a .cube file is longer (a title, a comment): a longer one is not a .cube file.
@@ -54,171 +48,39 @@ _NUMBER_BYTES = b"0123456789.+-eE \t\n"
 _FIXED_NUMBER = re.compile(rb"(-?)([0-9]{1,15})(?:\.([0-9]{0,15}))?")
 
 
-def _domain(domain_min: np.ndarray, domain_max: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both ends of an input domain as (3,) float64 arrays; ValueError unless min < max."""
-    low = np.array(np.broadcast_to(np.asarray(domain_min, dtype=np.float64), (3,)))
-    high = np.array(np.broadcast_to(np.asarray(domain_max, dtype=np.float64), (3,)))
-    if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
-        raise ValueError(f"domain_min must be below domain_max on every channel: {low}, {high}")
-    return low, high
-
-
-def _normalise(image: torch.Tensor, low: np.ndarray, high: np.ndarray) -> torch.Tensor:
-    """Image values mapped from the domain low..high to 0..1 per channel (not clamped)."""
-    if image.dim() != 4 or image.shape[1] != 3 or not image.is_floating_point():
-        raise ValueError(
-            f"image must be float (N, 3, H, W), got {image.dtype} {tuple(image.shape)}"
-        )
-    low_t = torch.tensor(low, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-    span_t = torch.tensor(high - low, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-    return (image - low_t) / span_t
-
-
-def _is_default_domain(lut: Lut1D | Lut3D) -> bool:
-    """Whether the table covers exactly 0..1 on every channel (no domain lines needed)."""
-    return bool((lut.domain_min == 0).all() and (lut.domain_max == 1).all())
-
-
-@dataclass(eq=False)
-class Lut1D:
-    """A per-channel curve: row i of ``table`` (N, 3) float32 is the output RGB for the input
-    ``domain_min + i / (N - 1) * (domain_max - domain_min)`` of each channel."""
-
-    table: np.ndarray
-    domain_min: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    domain_max: np.ndarray = field(default_factory=lambda: np.ones(3))
-
-    def __post_init__(self) -> None:
-        self.table = np.ascontiguousarray(self.table, dtype=np.float32)  # float32: not copied
-        if self.table.ndim != 2 or self.table.shape[1] != 3 or self.table.shape[0] < 2:
-            raise ValueError(f"a 1D LUT table must be (N >= 2, 3), got {self.table.shape}")
-        self.domain_min, self.domain_max = _domain(self.domain_min, self.domain_max)
-
-    @property
-    def size(self) -> int:
-        """Number of entries N."""
-        return self.table.shape[0]
-
-    def apply(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) float image -> same shape: each channel through its curve, linearly
-        interpolated; inputs outside the domain are clamped to it."""
-        size = self.size
-        position = _normalise(image, self.domain_min, self.domain_max).clamp(0, 1) * (size - 1)
-        lower = position.floor().clamp(0, size - 2)
-        # Channel-major flat table: channel c's curve starts at c * size.
-        curves = torch.from_numpy(self.table.T.copy()).to(image.device, image.dtype).reshape(-1)
-        start = torch.arange(3, device=image.device).view(1, 3, 1, 1) * size
-        index = lower.long() + start
-        below, above = curves[index], curves[index + 1]
-        return below + (position - lower) * (above - below)
-
-
-@dataclass(eq=False)
-class Lut3D:
-    """A 3D table (3, D, D, D) float32 indexed ``[c, b, g, r]``; lattice index i stands for the
-    input ``domain_min + i / (D - 1) * (domain_max - domain_min)`` on each axis."""
-
-    table: np.ndarray
-    domain_min: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    domain_max: np.ndarray = field(default_factory=lambda: np.ones(3))
-
-    def __post_init__(self) -> None:
-        self.table = np.ascontiguousarray(self.table, dtype=np.float32)  # float32: not copied
-        shape = self.table.shape
-        if len(shape) != 4 or shape[0] != 3 or not shape[1] == shape[2] == shape[3] >= 2:
-            raise ValueError(f"a 3D LUT table must be (3, D, D, D) with D >= 2, got {shape}")
-        self.domain_min, self.domain_max = _domain(self.domain_min, self.domain_max)
-
-    @property
-    def size(self) -> int:
-        """Lattice points per axis D."""
-        return self.table.shape[-1]
-
-    @property
-    def has_default_domain(self) -> bool:
-        """Whether the table spans [0, 1] on every axis, as ``apply_lut`` takes it."""
-        return _is_default_domain(self)
-
-    def apply(self, image: torch.Tensor, interp: str = "trilinear") -> torch.Tensor:
-        """(N, 3, H, W) float image -> same shape, through the table ("trilinear" or
-        "tetrahedral"); inputs outside the domain are clamped to it (by ``apply_lut``)."""
-        coords = _normalise(image, self.domain_min, self.domain_max)
-        lut = torch.from_numpy(self.table).to(image.device, image.dtype)
-        return apply_lut(coords, lut, interp)
-
-
-@dataclass(eq=False)
-class CubeFile:
-    """The content of a .cube file. ``shaper`` is its 1D table: alone in a 1D file, or applied
-    before ``lut3d`` in a Resolve file that has both. ``comments`` are without the '#'."""
-
-    title: str | None = None
-    shaper: Lut1D | None = None
-    lut3d: Lut3D | None = None
-    comments: list[str] = field(default_factory=list)
-
-    def apply(self, image: torch.Tensor, interp: str = "trilinear") -> torch.Tensor:
-        """(N, 3, H, W) float image -> same shape: the shaper (if any), then the 3D table."""
-        if self.shaper is not None:
-            image = self.shaper.apply(image)
-        if self.lut3d is not None:
-            image = self.lut3d.apply(image, interp)
-        return image
-
-
 # Reading ----------------------------------------------------------------------------------------
 
 
-def read_cube(path: str | os.PathLike) -> CubeFile:
-    """Read a .cube file; CubeFormatError (one line, naming the file) if it cannot be used.
+def read_cube(path: str | os.PathLike) -> LutFile:
+    """Read a .cube file; LutFormatError (one line, naming the file) if it cannot be used.
 
     The text is parsed in blocks straight into the table, so memory is about the table's own
-    size; a file over MAX_CUBE_MB (``$LUTCLI_MAX_CUBE_MB``) is refused before it is read.
+    size; a file over the size limit (``$LUTCLI_MAX_LUT_MB``) is refused before it is read.
     """
-    source = str(path)
-    limit = environment_limit(MAX_CUBE_MB_VARIABLE, MAX_CUBE_MB) << 20
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        raise CubeFormatError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise CubeFormatError(f"{source}: is a folder, not a .cube file") from None
-    except OSError as error:
-        raise CubeFormatError(f"{source}: cannot read: {os_error_reason(error)}") from None
-    with handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size > limit:
-            raise CubeFormatError(_too_large(source, size, limit))
-        return _parse(_blocks(handle, source, limit), source)
+    with open_lut_file(path, "a .cube file") as handle:
+        return _parse(_blocks(handle, str(path), size_limit()), str(path))
 
 
-def parse_cube(text: str, source: str = "<string>") -> CubeFile:
-    """Parse the text of a .cube file; ``source`` names it in CubeFormatError messages."""
+def parse_cube(text: str, source: str = "<string>") -> LutFile:
+    """Parse the text of a .cube file; ``source`` names it in LutFormatError messages."""
     data = text.encode("utf-8", "surrogateescape")
     return _parse(_blocks(io.BytesIO(data), source, len(data)), source)
 
 
-def _too_large(source: str, size: int, limit: int) -> str:
-    return (
-        f"{source}: over {size >> 20} MiB, more than the {limit >> 20} MiB a .cube file may "
-        f"have (set {MAX_CUBE_MB_VARIABLE} to raise the limit)"
-    )
-
-
 def _blocks(handle: BinaryIO, source: str, limit: int) -> Iterator[bytes]:
     """The bytes of ``handle`` in blocks of whole lines, each line ending in '\n' ('\r\n' and
-    '\r' become '\n'); CubeFormatError for binary data, an endless line or over ``limit``."""
+    '\r' become '\n'); LutFormatError for binary data, an endless line or over ``limit``."""
     carry, total = b"", 0
     while True:
         try:
             chunk = handle.read(_BLOCK_BYTES)
         except OSError as error:
-            raise CubeFormatError(f"{source}: cannot read: {os_error_reason(error)}") from None
+            raise LutFormatError(f"{source}: cannot read: {os_error_reason(error)}") from None
         total += len(chunk)
         if total > limit:  # a file that grows, or a pipe
-            raise CubeFormatError(_too_large(source, total, limit))
+            raise LutFormatError(too_large(source, total, limit))
         if b"\0" in chunk:
-            raise CubeFormatError(f"{source}: binary data, not a text .cube file")
+            raise LutFormatError(f"{source}: binary data, not a text .cube file")
         data = carry + chunk
         held = b""
         if chunk and data.endswith(b"\r"):  # its '\n' may start the next chunk
@@ -232,7 +94,7 @@ def _blocks(handle: BinaryIO, source: str, limit: int) -> Iterator[bytes]:
         end = data.rfind(b"\n") + 1
         carry = data[end:] + held
         if len(carry) > _MAX_LINE_BYTES:
-            raise CubeFormatError(
+            raise LutFormatError(
                 f"{source}: a line over {_MAX_LINE_BYTES >> 20} MiB: not a .cube file"
             )
         if end:
@@ -258,8 +120,8 @@ class _Comments(list):
             self.size += len(text)
 
 
-def _parse(blocks: Iterable[bytes], source: str) -> CubeFile:
-    """A CubeFile from the lines of ``blocks``: the keywords line by line, then the table data
+def _parse(blocks: Iterable[bytes], source: str) -> LutFile:
+    """A LutFile from the lines of ``blocks``: the keywords line by line, then the table data
     block by block into a table allocated from the size keywords."""
     blocks = iter(blocks)
     header = _Header(source)
@@ -286,8 +148,12 @@ def _parse(blocks: Iterable[bytes], source: str) -> CubeFile:
     size1, size3 = header.size("LUT_1D_SIZE"), header.size("LUT_3D_SIZE")
     if size1 is None and size3 is None:
         if not header.entries and not data:
-            raise CubeFormatError(f"{source}: empty file: no keywords and no table data")
-        raise CubeFormatError(f"{source}: no LUT_1D_SIZE or LUT_3D_SIZE keyword")
+            raise LutFormatError(f"{source}: empty file: no keywords and no table data")
+        hint = ""
+        first = data[: data.find(b"\n")].split()
+        if len(first) > 3 and all(token.isdigit() for token in first):
+            hint = " (its first line of numbers is an input mesh: a .3dl file?)"
+        raise LutFormatError(f"{source}: no LUT_1D_SIZE or LUT_3D_SIZE keyword{hint}")
     domains = header.domains(size1, size3)
 
     table = _Table(size1, size3, source)
@@ -296,12 +162,17 @@ def _parse(blocks: Iterable[bytes], source: str) -> CubeFile:
         lineno += block.count(b"\n")
     table.check_complete()
 
-    cube = CubeFile(title=header.title(), comments=list(comments))
+    luts: list[Lut1D | Lut3D] = []
+    if "LUT_IN_VIDEO_RANGE" in header.entries:  # full-range values into the table's legal range
+        luts.append(Lut1D(np.array([[VIDEO_BLACK] * 3, [VIDEO_WHITE] * 3])))
     if size1 is not None:
-        cube.shaper = Lut1D(table.shaper, *domains.pop(0))
+        luts.append(Lut1D(table.shaper, *domains.pop(0)))
     if size3 is not None:
-        cube.lut3d = Lut3D(table.lut.reshape(3, size3, size3, size3), *domains.pop(0))
-    return cube
+        luts.append(Lut3D(table.lut.reshape(3, size3, size3, size3), *domains.pop(0)))
+    if "LUT_OUT_VIDEO_RANGE" in header.entries:  # the table's legal-range output to full range
+        luts.append(Lut1D(np.array([[0.0] * 3, [1.0] * 3]), VIDEO_BLACK, VIDEO_WHITE))
+    lut = luts[0] if len(luts) == 1 else LutSequence(luts)
+    return LutFile(lut, header.title(), list(comments), "cube", header.notes)
 
 
 class _Table:
@@ -323,7 +194,7 @@ class _Table:
         room = self.expected - self.filled
         if len(rows) > room:
             lineno = _data_lineno(block, first_lineno, room)
-            raise CubeFormatError(
+            raise LutFormatError(
                 f"{self.source}:{lineno}: expected {self.expected} table lines for {self.what}, "
                 "found more"
             )
@@ -335,7 +206,7 @@ class _Table:
 
     def check_complete(self) -> None:
         if self.filled < self.expected:
-            raise CubeFormatError(
+            raise LutFormatError(
                 f"{self.source}: expected {self.expected} table lines for {self.what}, "
                 f"found {self.filled} (file truncated?)"
             )
@@ -343,7 +214,7 @@ class _Table:
 
 def _rows(block: bytes, first_lineno: int, source: str, comments: _Comments) -> np.ndarray:
     """The table rows (n, 3) float32 of the lines of ``block``; their comments go to
-    ``comments``. Plain data is parsed in bulk; CubeFormatError names the first bad line."""
+    ``comments``. Plain data is parsed in bulk; LutFormatError names the first bad line."""
     body = block
     if b"#" in block:
         kept = []
@@ -367,8 +238,8 @@ def _rows(block: bytes, first_lineno: int, source: str, comments: _Comments) -> 
         line = _decode(raw).strip()
         problem = _row_problem(line.split()) if line and line[0] != "#" else ""
         if problem:
-            raise CubeFormatError(f"{source}:{lineno}: {problem}")
-    raise CubeFormatError(f"{source}:{first_lineno + 1}: unreadable table data")  # not reached
+            raise LutFormatError(f"{source}:{lineno}: {problem}")
+    raise LutFormatError(f"{source}:{first_lineno + 1}: unreadable table data")  # not reached
 
 
 def _fixed_width(body: bytes) -> np.ndarray | None:
@@ -456,19 +327,22 @@ class _Header:
     def __init__(self, source: str) -> None:
         self.source = source
         self.entries: dict[str, tuple[int, str]] = {}
+        self.notes: list[str] = []
 
-    def error(self, keyword: str, message: str) -> CubeFormatError:
+    def error(self, keyword: str, message: str) -> LutFormatError:
         """An error located on the line of ``keyword``."""
-        return CubeFormatError(f"{self.source}:{self.entries[keyword][0]}: {message}")
+        return LutFormatError(f"{self.source}:{self.entries[keyword][0]}: {message}")
 
     def add(self, lineno: int, line: str) -> None:
-        """Record one keyword line; unknown and repeated keywords are errors."""
+        """Record one keyword line; a repeated keyword is an error, an unknown one a note (other
+        tools write keywords of their own, which readers of real exports must pass over)."""
         keyword, *rest = line.split(None, 1)
         if keyword not in _KEYWORDS:
-            raise CubeFormatError(f"{self.source}:{lineno}: unknown keyword {_quote(keyword)}")
+            self.notes.append(f"{self.source}:{lineno}: unknown keyword {_quote(keyword)} ignored")
+            return
         if keyword in self.entries:
             first = self.entries[keyword][0]
-            raise CubeFormatError(
+            raise LutFormatError(
                 f"{self.source}:{lineno}: {keyword} given twice (first on line {first})"
             )
         self.entries[keyword] = (lineno, rest[0] if rest else "")
@@ -533,7 +407,10 @@ class _Header:
             input_range = self.numbers(keyword, 2)
             if size is None:
                 if input_range is not None:
-                    raise self.error(keyword, f"{keyword} without {prefix}_SIZE")
+                    other = "LUT_3D" if prefix == "LUT_1D" else "LUT_1D"
+                    present = (size3 if prefix == "LUT_1D" else size1) is not None
+                    hint = f"; did you mean {other}_INPUT_RANGE?" if present else ""
+                    raise self.error(keyword, f"{keyword} without {prefix}_SIZE{hint}")
                 continue
             if input_range is not None:
                 if adobe in self.entries:
@@ -583,27 +460,36 @@ def _input_range(keyword: str, lut: Lut1D | Lut3D) -> str:
     return f"{keyword} {_number(lut.domain_min[0])} {_number(lut.domain_max[0])}"
 
 
-def format_cube(cube: CubeFile, decimals: int = 6) -> str:
-    """The text of a .cube file for ``cube``: data with ``decimals`` fixed decimals, red fastest.
+def cube_tables(lut: Lut) -> list[tuple[str, Lut1D | Lut3D]]:
+    """The tables a .cube file holds for ``lut``, with their size keywords: one table, or a
+    shaper and a 3D table; any other sequence is baked into one 3D table of the size of its
+    largest (or 33³)."""
+    luts = lut.luts if isinstance(lut, LutSequence) else [lut]
+    kinds = [type(part) for part in luts]
+    if kinds in ([Lut1D], [Lut3D], [Lut1D, Lut3D]):
+        return [
+            ("LUT_1D_SIZE" if isinstance(part, Lut1D) else "LUT_3D_SIZE", part) for part in luts
+        ]
+    sizes = [part.size for part in luts if isinstance(part, Lut3D)]
+    return [("LUT_3D_SIZE", bake(lut, max(sizes, default=33)))]
+
+
+def format_cube(lut_file: LutFile, decimals: int = 6) -> str:
+    """The text of a .cube file for ``lut_file``: data with ``decimals`` fixed decimals, red
+    fastest.
 
     One table is written Adobe-style (DOMAIN_MIN/DOMAIN_MAX when not 0..1); a shaper with a 3D
     table Resolve-style (LUT_1D_INPUT_RANGE / LUT_3D_INPUT_RANGE, and the title as the first
-    comment, since OpenColorIO's Resolve reader rejects TITLE). ValueError for a CubeFile that
-    no .cube file can hold (no table, sizes out of range, non-finite values).
+    comment, since OpenColorIO's Resolve reader rejects TITLE). ValueError for a LUT that no
+    .cube file can hold (sizes out of range, non-finite values).
     """
-    tables = [
-        (keyword, lut)
-        for keyword, lut in (("LUT_1D_SIZE", cube.shaper), ("LUT_3D_SIZE", cube.lut3d))
-        if lut is not None
-    ]
-    if not tables:
-        raise ValueError("a .cube file needs a 1D or a 3D table; the CubeFile has neither")
+    tables = cube_tables(lut_file.lut)
     if not isinstance(decimals, int) or decimals < 0:
         raise ValueError(f"decimals must be a non-negative integer, got {decimals!r}")
     lines = []
-    comments = [part for comment in cube.comments for part in comment.splitlines() or [""]]
-    if cube.title is not None:
-        title = " ".join(cube.title.splitlines())
+    comments = [part for comment in lut_file.comments for part in comment.splitlines() or [""]]
+    if lut_file.title is not None:
+        title = " ".join(lut_file.title.splitlines())
         if len(tables) == 2:
             comments.insert(0, title)  # OpenColorIO's Resolve reader rejects TITLE lines
         else:
@@ -618,9 +504,9 @@ def format_cube(cube: CubeFile, decimals: int = 6) -> str:
         lines += [
             _input_range(keyword.replace("SIZE", "INPUT_RANGE"), lut)
             for keyword, lut in tables
-            if not _is_default_domain(lut)
+            if not lut.has_default_domain
         ]
-    elif not _is_default_domain(tables[0][1]):
+    elif not tables[0][1].has_default_domain:
         lut = tables[0][1]
         lines.append("DOMAIN_MIN " + " ".join(_number(v) for v in lut.domain_min))
         lines.append("DOMAIN_MAX " + " ".join(_number(v) for v in lut.domain_max))
@@ -641,12 +527,21 @@ def format_cube(cube: CubeFile, decimals: int = 6) -> str:
     return "".join(parts)
 
 
-def write_cube(path: str | os.PathLike, cube: CubeFile, decimals: int = 6) -> None:
-    """Write ``cube`` to ``path`` atomically, so a crash or a full disk never leaves a partial
-    .cube; LutcliError when the file cannot be written."""
-    text = format_cube(cube, decimals).encode("utf-8")
-    try:
-        with atomic_write(path) as handle:
-            handle.write(text)
-    except OSError as error:
-        raise LutcliError(f"cannot write '{path}': {os_error_reason(error)}") from None
+def write_cube(lut_file: LutFile, path: str | os.PathLike, decimals: int = 6) -> None:
+    """Write ``lut_file`` to ``path`` atomically (``format_cube``)."""
+    write_file(path, format_cube(lut_file, decimals).encode("utf-8"))
+
+
+def _recognises(head: bytes) -> bool:
+    """A .cube file: a size keyword near the start (after a title and comments)."""
+    return b"LUT_3D_SIZE" in head or b"LUT_1D_SIZE" in head
+
+
+FORMAT = LutFormat(
+    name="cube",
+    description="Adobe/Resolve .cube (1D, 3D, shaper + 3D)",
+    extensions=(".cube",),
+    recognises=_recognises,
+    read=read_cube,
+    write=write_cube,
+)

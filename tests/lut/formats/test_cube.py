@@ -13,8 +13,6 @@ import numpy as np
 import PyOpenColorIO as ocio
 import pytest
 import torch
-
-from lutcli.errors import CubeFormatError, LutcliError
 from lutcli.lut.cube import (
     CubeFile,
     Lut1D,
@@ -24,6 +22,8 @@ from lutcli.lut.cube import (
     read_cube,
     write_cube,
 )
+
+from lutcli.errors import CubeFormatError, LutcliError
 from lutcli.lut.lattice import identity_lut
 
 # A 2x2x2 table whose line k (k = r + 2g + 4b, red fastest) is "k 10+k 20+k".
