@@ -13,21 +13,23 @@ import numpy as np
 import PyOpenColorIO as ocio
 import pytest
 import torch
-from lutcli.lut.cube import (
-    CubeFile,
-    Lut1D,
-    Lut3D,
+
+from lutcli.errors import LutcliError, LutFormatError
+from lutcli.lut.formats.cube import (
+    VIDEO_BLACK,
+    VIDEO_WHITE,
     format_cube,
     parse_cube,
     read_cube,
     write_cube,
 )
-
-from lutcli.errors import CubeFormatError, LutcliError
 from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence
 
 # A 2x2x2 table whose line k (k = r + 2g + 4b, red fastest) is "k 10+k 20+k".
 LINES_2X2X2 = "\n".join(f"{k} {10 + k} {20 + k}" for k in range(8))
+# The same as an identity table: line k is the lattice point's own color.
+IDENTITY_2X2X2 = "\n".join(f"{k & 1} {k >> 1 & 1} {k >> 2}" for k in range(8))
 
 
 def write_text(tmp_path: Path, text: str, name: str = "test.cube") -> Path:
@@ -62,15 +64,34 @@ def colour_to_ours(table_rgb: np.ndarray) -> np.ndarray:
     return table_rgb.transpose(3, 2, 1, 0)
 
 
-def shaper_cube(title: str | None = None) -> CubeFile:
+def only(lut_file: LutFile, kind: type) -> Lut1D | Lut3D:
+    """The file's one table, checked to be of ``kind``."""
+    assert isinstance(lut_file.lut, kind), lut_file.lut
+    return lut_file.lut
+
+
+def shaper_and_3d(lut_file: LutFile) -> tuple[Lut1D, Lut3D]:
+    """The shaper and the 3D table of a Resolve shaper file."""
+    lut = lut_file.lut
+    assert isinstance(lut, LutSequence), lut
+    assert [type(part) for part in lut.luts] == [Lut1D, Lut3D]
+    return lut.luts[0], lut.luts[1]
+
+
+def shaper_cube(title: str | None = None) -> LutFile:
     """A Resolve-style file: a square-root shaper on -0.25..4, then a 3D table on 0..2."""
     curve = np.sqrt(np.linspace(0.0, 1.0, 33))[:, None] * np.array([2.0, 1.9, 1.8])
-    return CubeFile(
+    shaper = Lut1D(curve, -0.25, 4.0)
+    return LutFile(
+        LutSequence([shaper, Lut3D(random_table(9, seed=3), 0.0, 2.0)]),
         title=title,
-        shaper=Lut1D(curve, -0.25, 4.0),
-        lut3d=Lut3D(random_table(9, seed=3), 0.0, 2.0),
         comments=["made by lutcli"],
     )
+
+
+def applied(lut_file: LutFile, image: torch.Tensor, interp: str = "trilinear") -> torch.Tensor:
+    """``image`` through the file's LUT with its 3D tables interpolated as ``interp``."""
+    return lut_file.lut.with_interpolation(interp).apply(image)
 
 
 # Round trips -----------------------------------------------------------------------------------
@@ -78,59 +99,62 @@ def shaper_cube(title: str | None = None) -> CubeFile:
 
 @pytest.mark.parametrize("size", [2, 17, 65])
 def test_round_trip_3d_with_title_and_comments(tmp_path, size):
-    cube = CubeFile("My warm  look", None, Lut3D(random_table(size)), ["first", "", "third"])
-    write_cube(tmp_path / "look.cube", cube)
+    lut = Lut3D(random_table(size))
+    write_cube(LutFile(lut, "My warm  look", ["first", "", "third"]), tmp_path / "look.cube")
     back = read_cube(tmp_path / "look.cube")
-    assert back.title == "My warm  look"
+    assert back.title == "My warm  look" and back.format == "cube" and back.notes == []
     assert back.comments == ["first", "", "third"]
-    assert back.shaper is None and back.lut3d.size == size
-    assert back.lut3d.table.dtype == np.float32 and back.lut3d.table.shape == (3,) + (size,) * 3
-    np.testing.assert_allclose(back.lut3d.table, cube.lut3d.table, rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(back.lut3d.domain_min, np.zeros(3))
-    np.testing.assert_array_equal(back.lut3d.domain_max, np.ones(3))
+    table = only(back, Lut3D)
+    assert table.size == size and table.interpolation == "trilinear"
+    assert table.table.dtype == np.float32 and table.table.shape == (3,) + (size,) * 3
+    np.testing.assert_allclose(table.table, lut.table, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(table.domain_min, np.zeros(3))
+    np.testing.assert_array_equal(table.domain_max, np.ones(3))
 
 
 def test_round_trip_1d(tmp_path):
     curve = np.linspace(0.0, 1.0, 1024)[:, None] ** np.array([0.5, 1.0, 2.2])
-    write_cube(tmp_path / "curve.cube", CubeFile("curve", Lut1D(curve)))
-    back = read_cube(tmp_path / "curve.cube")
-    assert back.lut3d is None and back.shaper.size == 1024
-    np.testing.assert_allclose(back.shaper.table, curve, rtol=0, atol=1e-6)
+    write_cube(LutFile(Lut1D(curve), "curve"), tmp_path / "curve.cube")
+    back = only(read_cube(tmp_path / "curve.cube"), Lut1D)
+    assert back.size == 1024
+    np.testing.assert_allclose(back.table, curve, rtol=0, atol=1e-6)
 
 
 def test_round_trip_shaper_and_3d(tmp_path):
     cube = shaper_cube(title="shaped")
-    write_cube(tmp_path / "shaped.cube", cube)
+    shaper, lut3d = shaper_and_3d(cube)
+    write_cube(cube, tmp_path / "shaped.cube")
     text = (tmp_path / "shaped.cube").read_text()
     assert "LUT_1D_INPUT_RANGE -0.25 4.0\n" in text and "LUT_3D_INPUT_RANGE 0.0 2.0\n" in text
     # OpenColorIO's Resolve reader rejects TITLE: the title becomes the first comment.
     assert "TITLE" not in text and "DOMAIN_" not in text
     back = read_cube(tmp_path / "shaped.cube")
     assert back.title is None and back.comments == ["shaped", "made by lutcli"]
-    np.testing.assert_allclose(back.shaper.table, cube.shaper.table, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(back.lut3d.table, cube.lut3d.table, rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(back.shaper.domain_min, [-0.25] * 3)
-    np.testing.assert_array_equal(back.shaper.domain_max, [4.0] * 3)
-    np.testing.assert_array_equal(back.lut3d.domain_min, [0.0] * 3)
-    np.testing.assert_array_equal(back.lut3d.domain_max, [2.0] * 3)
+    back_shaper, back_3d = shaper_and_3d(back)
+    np.testing.assert_allclose(back_shaper.table, shaper.table, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(back_3d.table, lut3d.table, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(back_shaper.domain_min, [-0.25] * 3)
+    np.testing.assert_array_equal(back_shaper.domain_max, [4.0] * 3)
+    np.testing.assert_array_equal(back_3d.domain_min, [0.0] * 3)
+    np.testing.assert_array_equal(back_3d.domain_max, [2.0] * 3)
 
 
 def test_round_trip_domain_is_exact_and_follows_the_size(tmp_path):
     lut = Lut3D(random_table(5), [-0.1, 0.0, 1e-7], [1.5, 2.0, 0.3])
-    write_cube(tmp_path / "domain.cube", CubeFile(lut3d=lut))
+    write_cube(LutFile(lut), tmp_path / "domain.cube")
     lines = (tmp_path / "domain.cube").read_text().splitlines()
     # ffmpeg only honours DOMAIN_* lines that come after LUT_3D_SIZE.
     assert lines[:3] == ["LUT_3D_SIZE 5", "DOMAIN_MIN -0.1 0.0 0.0000001", "DOMAIN_MAX 1.5 2.0 0.3"]
-    back = read_cube(tmp_path / "domain.cube")
-    np.testing.assert_array_equal(back.lut3d.domain_min, lut.domain_min)
-    np.testing.assert_array_equal(back.lut3d.domain_max, lut.domain_max)
+    back = only(read_cube(tmp_path / "domain.cube"), Lut3D)
+    np.testing.assert_array_equal(back.domain_min, lut.domain_min)
+    np.testing.assert_array_equal(back.domain_max, lut.domain_max)
 
 
 def test_format_writes_fixed_decimals_red_fastest_and_no_negative_zero():
     table = np.zeros((3, 2, 2, 2))
     table[0, 0, 0, 1] = 0.5  # red output at input (r=1, g=0, b=0): the second line
     table[2, 1, 1, 1] = -1e-9  # rounds to zero: written without a minus sign
-    text = format_cube(CubeFile(lut3d=Lut3D(table)), decimals=4)
+    text = format_cube(LutFile(Lut3D(table)), decimals=4)
     assert (
         text.splitlines()
         == ["LUT_3D_SIZE 2", "0.0000 0.0000 0.0000", "0.5000 0.0000 0.0000"]
@@ -139,36 +163,51 @@ def test_format_writes_fixed_decimals_red_fastest_and_no_negative_zero():
 
 
 @pytest.mark.parametrize(
-    ("cube", "message"),
+    ("lut", "message"),
     [
-        (CubeFile(title="empty"), "neither"),
-        (CubeFile(lut3d=Lut3D(np.full((3, 2, 2, 2), np.nan))), "non-finite"),
-        (CubeFile(shaper=Lut1D(np.zeros((65537, 3)))), "LUT_1D_SIZE must be in 2..65536"),
+        (Lut3D(np.full((3, 2, 2, 2), np.nan)), "non-finite"),
+        (Lut1D(np.zeros((65537, 3))), "LUT_1D_SIZE must be in 2..65536"),
         (
-            CubeFile(
-                shaper=Lut1D(np.zeros((2, 3))), lut3d=Lut3D(np.zeros((3, 2, 2, 2)), 0, [1, 2, 1])
-            ),
+            LutSequence([Lut1D(np.zeros((2, 3))), Lut3D(np.zeros((3, 2, 2, 2)), 0, [1, 2, 1])]),
             "same domain on all channels",
         ),
     ],
+    ids=["nan", "1d-too-long", "shaper-domain-per-channel"],
 )
-def test_format_rejects_what_no_cube_file_can_hold(cube, message):
+def test_format_rejects_what_no_cube_file_can_hold(lut, message):
     with pytest.raises(ValueError, match=message):
-        format_cube(cube)
+        format_cube(LutFile(lut))
+
+
+def test_format_rejects_negative_decimals():
+    with pytest.raises(ValueError, match="decimals must be a non-negative integer"):
+        format_cube(LutFile(Lut3D(random_table(2))), decimals=-1)
+
+
+def test_a_sequence_no_cube_layout_holds_is_baked_at_the_size_of_its_3d_table():
+    """A 3D table then a curve (no .cube file holds that order) is written as one 3D table of
+    the same size, equal to the sequence on every lattice point."""
+    lut3d = Lut3D(random_table(9, seed=4))
+    curve = Lut1D(np.linspace(0, 1, 64)[:, None] ** [0.5, 1.0, 2.0], -0.5, 1.5)
+    sequence = LutSequence([lut3d, curve])
+    back = only(parse_cube(format_cube(LutFile(sequence, "baked"))), Lut3D)
+    assert back.size == 9
+    lattice = identity_lut(9).double().reshape(1, 3, 81, 9)
+    expected = sequence.apply(lattice).reshape(3, 9, 9, 9).numpy()
+    np.testing.assert_allclose(back.table, expected, rtol=0, atol=1e-6)
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
     path = write_text(tmp_path, "previous content")
-    bad = CubeFile(lut3d=Lut3D(np.full((3, 2, 2, 2), np.inf)))
     with pytest.raises(ValueError):
-        write_cube(path, bad)
+        write_cube(LutFile(Lut3D(np.full((3, 2, 2, 2), np.inf))), path)
 
     def failing_replace(src, dst):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(LutcliError, match="disk full"):
-        write_cube(path, CubeFile(lut3d=Lut3D(random_table(3))))
+        write_cube(LutFile(Lut3D(random_table(3))), path)
     assert path.read_text() == "previous content"
     assert [p.name for p in tmp_path.iterdir()] == ["test.cube"]  # no temporary left behind
 
@@ -177,16 +216,15 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
 
 def test_red_fastest_line_order(tmp_path):
-    cube = read_cube(write_text(tmp_path, "LUT_3D_SIZE 2\n" + LINES_2X2X2 + "\n"))
-    table = cube.lut3d.table
+    table = only(read_cube(write_text(tmp_path, "LUT_3D_SIZE 2\n" + LINES_2X2X2 + "\n")), Lut3D)
     for b in range(2):
         for g in range(2):
             for r in range(2):
                 k = r + 2 * g + 4 * b
-                assert table[:, b, g, r].tolist() == [k, 10 + k, 20 + k]
+                assert table.table[:, b, g, r].tolist() == [k, 10 + k, 20 + k]
     # colour-science indexes [r, g, b]: the same file, the same values.
     theirs = colour.io.read_LUT(str(tmp_path / "test.cube")).table
-    np.testing.assert_array_equal(np.float32(colour_to_ours(theirs)), table)
+    np.testing.assert_array_equal(np.float32(colour_to_ours(theirs)), table.table)
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
@@ -197,7 +235,7 @@ def test_comments_blank_lines_and_line_endings(tmp_path, newline):
     lines.insert(10, "\t")
     cube = read_cube(write_text(tmp_path, newline.join(lines) + newline))
     plain = parse_cube("LUT_3D_SIZE 2\n" + LINES_2X2X2)
-    np.testing.assert_array_equal(cube.lut3d.table, plain.lut3d.table)
+    np.testing.assert_array_equal(only(cube, Lut3D).table, only(plain, Lut3D).table)
     assert cube.comments == ["top", "between data lines"]
 
 
@@ -215,34 +253,34 @@ def test_legacy_8bit_title(tmp_path):
 def test_scientific_notation_plus_signs_and_tabs():
     text = "LUT_1D_SIZE 2\n+0.0e0\t-1.5E-01 \t 2e+00\n1.0\t+.5 1E1\n"
     np.testing.assert_array_equal(
-        parse_cube(text).shaper.table, np.float32([[0, -0.15, 2], [1, 0.5, 10]])
+        only(parse_cube(text), Lut1D).table, np.float32([[0, -0.15, 2], [1, 0.5, 10]])
     )
 
 
-def test_keywords_in_any_order_and_video_range_flags_ignored():
-    text = 'DOMAIN_MAX 2 2 2\nLUT_IN_VIDEO_RANGE\nTITLE "t"\nLUT_OUT_VIDEO_RANGE\n'
-    cube = parse_cube(text + "LUT_3D_SIZE 2\nDOMAIN_MIN -1 0 0\n" + LINES_2X2X2)
-    assert cube.title == "t"
-    np.testing.assert_array_equal(cube.lut3d.domain_min, [-1, 0, 0])
-    np.testing.assert_array_equal(cube.lut3d.domain_max, [2, 2, 2])
+def test_keywords_in_any_order():
+    text = 'DOMAIN_MAX 2 2 2\nTITLE "t"\nLUT_3D_SIZE 2\nDOMAIN_MIN -1 0 0\n' + LINES_2X2X2
+    cube = parse_cube(text)
+    assert cube.title == "t" and cube.notes == []
+    np.testing.assert_array_equal(only(cube, Lut3D).domain_min, [-1, 0, 0])
+    np.testing.assert_array_equal(only(cube, Lut3D).domain_max, [2, 2, 2])
 
 
 def test_domain_min_max_for_1d_and_3d():
     one = parse_cube("LUT_1D_SIZE 2\nDOMAIN_MIN 0 -1 0.5\nDOMAIN_MAX 1 1 4\n0 0 0\n1 1 1\n")
-    np.testing.assert_array_equal(one.shaper.domain_min, [0, -1, 0.5])
-    np.testing.assert_array_equal(one.shaper.domain_max, [1, 1, 4])
+    np.testing.assert_array_equal(only(one, Lut1D).domain_min, [0, -1, 0.5])
+    np.testing.assert_array_equal(only(one, Lut1D).domain_max, [1, 1, 4])
     three = parse_cube("LUT_3D_SIZE 2\nDOMAIN_MAX 3 3 3\n" + LINES_2X2X2)
-    np.testing.assert_array_equal(three.lut3d.domain_min, [0, 0, 0])
-    np.testing.assert_array_equal(three.lut3d.domain_max, [3, 3, 3])
+    np.testing.assert_array_equal(only(three, Lut3D).domain_min, [0, 0, 0])
+    np.testing.assert_array_equal(only(three, Lut3D).domain_max, [3, 3, 3])
 
 
 def test_resolve_input_ranges():
-    three = parse_cube("LUT_3D_SIZE 2\nLUT_3D_INPUT_RANGE -0.5 2\n" + LINES_2X2X2)
-    np.testing.assert_array_equal(three.lut3d.domain_min, [-0.5] * 3)
-    np.testing.assert_array_equal(three.lut3d.domain_max, [2] * 3)
-    one = parse_cube("LUT_1D_SIZE 2\nLUT_1D_INPUT_RANGE 0.0 4.0\n0 0 0\n1 1 1\n")
-    np.testing.assert_array_equal(one.shaper.domain_min, [0] * 3)
-    np.testing.assert_array_equal(one.shaper.domain_max, [4] * 3)
+    three = only(parse_cube("LUT_3D_SIZE 2\nLUT_3D_INPUT_RANGE -0.5 2\n" + LINES_2X2X2), Lut3D)
+    np.testing.assert_array_equal(three.domain_min, [-0.5] * 3)
+    np.testing.assert_array_equal(three.domain_max, [2] * 3)
+    one = only(parse_cube("LUT_1D_SIZE 2\nLUT_1D_INPUT_RANGE 0.0 4.0\n0 0 0\n1 1 1\n"), Lut1D)
+    np.testing.assert_array_equal(one.domain_min, [0] * 3)
+    np.testing.assert_array_equal(one.domain_max, [4] * 3)
 
 
 def test_resolve_shaper_lines_come_before_the_3d_lines():
@@ -250,13 +288,138 @@ def test_resolve_shaper_lines_come_before_the_3d_lines():
         "LUT_1D_SIZE 3\nLUT_3D_SIZE 2\nLUT_1D_INPUT_RANGE 0 2\n"
         "0 0 0\n0.25 0.5 0.75\n1 1 1\n" + LINES_2X2X2
     )
-    cube = parse_cube(text)
-    np.testing.assert_array_equal(cube.shaper.table, [[0, 0, 0], [0.25, 0.5, 0.75], [1, 1, 1]])
-    np.testing.assert_array_equal(cube.shaper.domain_max, [2] * 3)
-    np.testing.assert_array_equal(
-        cube.lut3d.table, parse_cube("LUT_3D_SIZE 2\n" + LINES_2X2X2).lut3d.table
+    shaper, lut3d = shaper_and_3d(parse_cube(text))
+    np.testing.assert_array_equal(shaper.table, [[0, 0, 0], [0.25, 0.5, 0.75], [1, 1, 1]])
+    np.testing.assert_array_equal(shaper.domain_max, [2] * 3)
+    plain = only(parse_cube("LUT_3D_SIZE 2\n" + LINES_2X2X2), Lut3D)
+    np.testing.assert_array_equal(lut3d.table, plain.table)
+    np.testing.assert_array_equal(lut3d.domain_max, [1] * 3)
+
+
+# Resolve's video-range flags ---------------------------------------------------------------------
+
+
+def video_range_cube(flags: str, table: str = IDENTITY_2X2X2) -> LutFile:
+    return parse_cube(f"LUT_3D_SIZE 2\n{flags}{table}\n")
+
+
+def test_video_range_flags_become_range_conversions_around_the_table():
+    """LUT_IN_VIDEO_RANGE: full-range input goes into 64..940 (of 1023) before the table;
+    LUT_OUT_VIDEO_RANGE: the table's 64..940 output comes back to full range."""
+    lut = video_range_cube("LUT_IN_VIDEO_RANGE\nLUT_OUT_VIDEO_RANGE\n").lut
+    assert isinstance(lut, LutSequence)
+    assert [type(part) for part in lut.luts] == [Lut1D, Lut3D, Lut1D]
+    assert (VIDEO_BLACK, VIDEO_WHITE) == (64 / 1023, 940 / 1023)
+    np.testing.assert_array_equal(lut.domain_min, [0, 0, 0])
+    np.testing.assert_array_equal(lut.domain_max, [1, 1, 1])
+
+
+def test_video_range_in_and_out_around_an_identity_is_the_identity():
+    lut = video_range_cube("LUT_OUT_VIDEO_RANGE\nLUT_IN_VIDEO_RANGE\n").lut
+    colors = np.concatenate([np.eye(3), [[0, 0, 0], [1, 1, 1]], random_colors(200)])
+    np.testing.assert_allclose(as_colors(lut.apply(as_image(colors))), colors, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("flag", "black", "white"),
+    [("LUT_IN_VIDEO_RANGE", 64 / 1023, 940 / 1023), ("LUT_OUT_VIDEO_RANGE", 0.0, 1.0)],
+)
+def test_one_video_range_flag_alone(flag, black, white):
+    """Only IN: an identity table shows where full-range black and white land in the table
+    (64 and 940 of 1023). Only OUT: the table's own 0 and 1 are below black and above white
+    (video range's footroom and headroom), clamped to full-range black and white."""
+    lut = video_range_cube(flag + "\n").lut
+    colors = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.5, 0.25, 0.75]])
+    out = as_colors(lut.apply(as_image(colors)))
+    np.testing.assert_allclose(out[0], [black] * 3, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(out[1], [white] * 3, rtol=0, atol=1e-6)
+    if flag == "LUT_IN_VIDEO_RANGE":
+        expected = VIDEO_BLACK + colors[2] * (VIDEO_WHITE - VIDEO_BLACK)
+    else:
+        expected = (colors[2] - VIDEO_BLACK) / (VIDEO_WHITE - VIDEO_BLACK)
+    np.testing.assert_allclose(out[2], expected, rtol=0, atol=1e-6)
+
+
+def test_video_range_output_table_reaches_full_range_white():
+    """A table made to output legal range (its white is 940/1023) gives full-range white."""
+    legal = "\n".join(
+        " ".join(f"{VIDEO_BLACK + int(v) * (VIDEO_WHITE - VIDEO_BLACK):.9f}" for v in line.split())
+        for line in IDENTITY_2X2X2.split("\n")
     )
-    np.testing.assert_array_equal(cube.lut3d.domain_max, [1] * 3)
+    lut = video_range_cube("LUT_OUT_VIDEO_RANGE\n", legal).lut
+    colors = random_colors(50)
+    np.testing.assert_allclose(as_colors(lut.apply(as_image(colors))), colors, atol=1e-6)
+
+
+def test_video_range_with_a_shaper_converts_before_the_shaper():
+    text = (
+        "LUT_1D_SIZE 2\nLUT_3D_SIZE 2\nLUT_IN_VIDEO_RANGE\n0 0 0\n1 1 1\n" + IDENTITY_2X2X2 + "\n"
+    )
+    lut = parse_cube(text).lut
+    assert [type(part) for part in lut.luts] == [Lut1D, Lut1D, Lut3D]
+    out = as_colors(lut.apply(as_image(np.array([[0.0, 1.0, 0.5]]))))
+    np.testing.assert_allclose(out[0], [VIDEO_BLACK, VIDEO_WHITE, (VIDEO_BLACK + VIDEO_WHITE) / 2])
+
+
+def test_a_video_range_file_is_written_without_the_flags_giving_the_same_colors(tmp_path):
+    """The flags are not written: with LUT_IN_VIDEO_RANGE the conversion becomes a 2-entry
+    shaper before the 3D table (exact); with LUT_OUT_VIDEO_RANGE the conversion is baked into
+    the table, exact too for a table whose values stay in video range (affine maps commute
+    with interpolation)."""
+    rng = np.random.default_rng(6)
+    legal = VIDEO_BLACK + rng.uniform(0, 1, (27, 3)) * (VIDEO_WHITE - VIDEO_BLACK)
+    table = "\n".join(" ".join(f"{v:.6f}" for v in row) for row in legal)
+    colors = np.concatenate([np.eye(3), [[0, 0, 0], [1, 1, 1]], random_colors(100)])
+    for flag, kinds in [("LUT_IN_VIDEO_RANGE", [Lut1D, Lut3D]), ("LUT_OUT_VIDEO_RANGE", [Lut3D])]:
+        cube = parse_cube(f"LUT_3D_SIZE 3\n{flag}\n{table}\n")
+        write_cube(cube, tmp_path / "written.cube")
+        text = (tmp_path / "written.cube").read_text()
+        assert "VIDEO_RANGE" not in text and "LUT_3D_SIZE 3\n" in text
+        back = read_cube(tmp_path / "written.cube").lut
+        assert [type(part) for part in getattr(back, "luts", [back])] == kinds
+        np.testing.assert_allclose(
+            as_colors(back.apply(as_image(colors))),
+            as_colors(cube.lut.apply(as_image(colors))),
+            rtol=0,
+            atol=2e-6,
+            err_msg=flag,
+        )
+
+
+# Notes and hints --------------------------------------------------------------------------------
+
+
+def test_an_unknown_keyword_is_passed_over_with_a_note_naming_file_and_line(tmp_path):
+    path = write_text(tmp_path, "# c\nLUT_3D_SIZE 2\nLUT_FOO 3\nBAR\n" + LINES_2X2X2)
+    cube = read_cube(path)
+    assert cube.notes == [
+        f"{path}:3: unknown keyword 'LUT_FOO' ignored",
+        f"{path}:4: unknown keyword 'BAR' ignored",
+    ]
+    plain = parse_cube("LUT_3D_SIZE 2\n" + LINES_2X2X2)
+    np.testing.assert_array_equal(only(cube, Lut3D).table, only(plain, Lut3D).table)
+
+
+def test_a_1d_input_range_in_a_3d_file_hints_at_the_3d_keyword(tmp_path):
+    path = write_text(tmp_path, "LUT_3D_SIZE 2\nLUT_1D_INPUT_RANGE 0 1\n" + LINES_2X2X2)
+    assert_one_line_error(
+        path, 2, "LUT_1D_INPUT_RANGE without LUT_1D_SIZE; did you mean LUT_3D_INPUT_RANGE?"
+    )
+    path = write_text(tmp_path, "LUT_1D_SIZE 2\nLUT_3D_INPUT_RANGE 0 1\n0 0 0\n1 1 1\n")
+    assert_one_line_error(
+        path, 2, "LUT_3D_INPUT_RANGE without LUT_3D_SIZE; did you mean LUT_1D_INPUT_RANGE?"
+    )
+
+
+def test_a_3dl_file_read_as_cube_says_so(tmp_path):
+    """A .3dl file starts with its input mesh, integers from 0 to 1023: reading it as .cube
+    fails with a hint at what it is."""
+    mesh = " ".join(str(round(i * 1023 / 16)) for i in range(17))
+    rows = "\n".join(f"{k % 2 * 4095} {k // 2 % 2 * 4095} {k // 4 * 4095}" for k in range(8))
+    path = write_text(tmp_path, f"# from a grading system\n{mesh}\n{rows}\n", "look.cube")
+    assert mesh.startswith("0 64 128 ") and mesh.endswith(" 1023")
+    assert_one_line_error(path, None, "no LUT_1D_SIZE or LUT_3D_SIZE keyword")
+    assert_one_line_error(path, None, "a .3dl file?")
 
 
 # Agreement with colour-science as a second reader ---------------------------------------------
@@ -268,7 +431,7 @@ def test_colour_reads_hand_written_files_the_same(tmp_path):
         'TITLE "adobe"\nLUT_3D_SIZE 2\nDOMAIN_MIN -0.5 0 0.25\nDOMAIN_MAX 1 2 3.5\n' + LINES_2X2X2,
         "adobe.cube",
     )
-    ours, theirs = read_cube(adobe).lut3d, colour.io.read_LUT(str(adobe))
+    ours, theirs = only(read_cube(adobe), Lut3D), colour.io.read_LUT(str(adobe))
     np.testing.assert_array_equal(np.float32(colour_to_ours(theirs.table)), ours.table)
     np.testing.assert_array_equal(theirs.domain, [ours.domain_min, ours.domain_max])
 
@@ -278,32 +441,36 @@ def test_colour_reads_hand_written_files_the_same(tmp_path):
         "LUT_3D_INPUT_RANGE 0 1.5\n0 0 0\n0.5 0.6 0.7\n1 1 1\n" + LINES_2X2X2,
         "resolve.cube",
     )
-    ours_file, (shaper, cube) = read_cube(resolve), colour.io.read_LUT(str(resolve))
-    np.testing.assert_array_equal(np.float32(shaper.table), ours_file.shaper.table)
+    (our_shaper, our_3d), (shaper, cube) = (
+        shaper_and_3d(read_cube(resolve)),
+        colour.io.read_LUT(str(resolve)),
+    )
+    np.testing.assert_array_equal(np.float32(shaper.table), our_shaper.table)
     np.testing.assert_array_equal(shaper.domain, [[-0.1] * 3, [3.0] * 3])
-    np.testing.assert_array_equal(np.float32(colour_to_ours(cube.table)), ours_file.lut3d.table)
+    np.testing.assert_array_equal(np.float32(colour_to_ours(cube.table)), our_3d.table)
     np.testing.assert_array_equal(cube.domain, [[0.0] * 3, [1.5] * 3])
 
 
 def test_colour_reads_written_files_the_same(tmp_path):
     lut = Lut3D(random_table(7), [-0.1, 0, 0.2], [1.5, 2, 1.2])
-    write_cube(tmp_path / "3d.cube", CubeFile("3d", lut3d=lut))
+    write_cube(LutFile(lut, "3d"), tmp_path / "3d.cube")
     theirs = colour.io.read_LUT(str(tmp_path / "3d.cube"))
     assert isinstance(theirs, colour.LUT3D) and theirs.name == "3d"
     np.testing.assert_allclose(colour_to_ours(theirs.table), lut.table, rtol=0, atol=1e-6)
     np.testing.assert_allclose(theirs.domain, [lut.domain_min, lut.domain_max])
 
     curve = Lut1D(np.linspace(0, 1, 64)[:, None] ** np.array([0.4, 1.0, 2.5]), -1.0, 2.0)
-    write_cube(tmp_path / "1d.cube", CubeFile(shaper=curve))
+    write_cube(LutFile(curve), tmp_path / "1d.cube")
     theirs = colour.io.read_LUT(str(tmp_path / "1d.cube"))
     np.testing.assert_allclose(theirs.table, curve.table, rtol=0, atol=1e-6)
     np.testing.assert_allclose(theirs.domain, [[-1.0] * 3, [2.0] * 3])
 
     cube = shaper_cube()
-    write_cube(tmp_path / "shaped.cube", cube)
+    our_shaper, our_3d = shaper_and_3d(cube)
+    write_cube(cube, tmp_path / "shaped.cube")
     shaper, lut3d = colour.io.read_LUT(str(tmp_path / "shaped.cube"))
-    np.testing.assert_allclose(shaper.table, cube.shaper.table, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(colour_to_ours(lut3d.table), cube.lut3d.table, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(shaper.table, our_shaper.table, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(colour_to_ours(lut3d.table), our_3d.table, rtol=0, atol=1e-6)
     np.testing.assert_allclose(shaper.domain, [[-0.25] * 3, [4.0] * 3])
     np.testing.assert_allclose(lut3d.domain, [[0.0] * 3, [2.0] * 3])
 
@@ -312,7 +479,7 @@ def test_colour_reads_written_files_the_same(tmp_path):
 
 
 def assert_one_line_error(path: Path, line: int | None, fragment: str) -> None:
-    with pytest.raises(CubeFormatError) as caught:
+    with pytest.raises(LutFormatError) as caught:
         read_cube(path)
     message = str(caught.value)
     assert "\n" not in message and "\r" not in message
@@ -353,14 +520,20 @@ def assert_one_line_error(path: Path, line: int | None, fragment: str) -> None:
             "must be below DOMAIN_MAX",
         ),
         ("LUT_3D_SIZE 2\nDOMAIN_MIN 0 0\n" + LINES_2X2X2, 2, "DOMAIN_MIN expects 3 numbers"),
+        ("LUT_3D_SIZE 2\nDOMAIN_MIN 0 x 0\n" + LINES_2X2X2, 2, "DOMAIN_MIN: not a number: 'x'"),
+        ("LUT_3D_SIZE 2\nDOMAIN_MAX 1 inf 1\n" + LINES_2X2X2, 2, "numbers must be finite"),
         ("LUT_3D_SIZE 2\nLUT_3D_INPUT_RANGE 1 1\n" + LINES_2X2X2, 2, "needs min < max"),
+        (
+            "LUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nLUT_3D_INPUT_RANGE 0 1\n" + LINES_2X2X2,
+            3,
+            "LUT_3D_INPUT_RANGE conflicts with DOMAIN_MIN",
+        ),
         ("LUT_3D_SIZE 2\nLUT_1D_INPUT_RANGE 0 1\n" + LINES_2X2X2, 2, "without LUT_1D_SIZE"),
         (
             "LUT_1D_SIZE 2\nLUT_3D_SIZE 2\nDOMAIN_MAX 2 2 2\n",
             3,
             "DOMAIN_MAX is ambiguous with both a 1D and a 3D table",
         ),
-        ("LUT_3D_SIZE 2\nLUT_FOO 3\n" + LINES_2X2X2, 2, "unknown keyword 'LUT_FOO'"),
         ("LUT_3D_SIZE 2\nLUT_3D_SIZE 2\n", 2, "LUT_3D_SIZE given twice (first on line 1)"),
         ("LUT_3D_SIZE 2\n0 0 0\nDOMAIN_MIN 0 0 0\n", 3, "keyword DOMAIN_MIN after the table"),
     ],
@@ -378,7 +551,7 @@ def test_error_for_missing_file_folder_and_binary_data(tmp_path):
 
 
 def test_parse_cube_names_its_source():
-    with pytest.raises(CubeFormatError, match=r"^preset:2: expected 3 numbers, found 4$"):
+    with pytest.raises(LutFormatError, match=r"^preset:2: expected 3 numbers, found 4$"):
         parse_cube("LUT_1D_SIZE 2\n0 0 0 0\n", source="preset")
 
 
@@ -387,15 +560,15 @@ def test_parse_cube_names_its_source():
 
 @pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])
 def test_identity_3d_returns_the_image(interp):
-    cube = CubeFile(lut3d=Lut3D(identity_lut(17).numpy()))
+    cube = LutFile(Lut3D(identity_lut(17).numpy()))
     image = torch.rand(2, 3, 5, 7, dtype=torch.float64)
-    torch.testing.assert_close(cube.apply(image, interp), image, rtol=0, atol=1e-6)
+    torch.testing.assert_close(applied(cube, image, interp), image, rtol=0, atol=1e-6)
 
 
 def test_1d_applies_per_channel_curves_like_np_interp():
     curve = Lut1D(np.linspace(0, 1, 9)[:, None] ** np.array([0.5, 1.0, 3.0]) * 2, -0.5, 1.5)
     colors = random_colors(200, -1.0, 2.0)  # includes inputs outside the domain: clamped
-    ours = as_colors(CubeFile(shaper=curve).apply(as_image(colors)))
+    ours = as_colors(applied(LutFile(curve), as_image(colors)))
     grid = np.linspace(-0.5, 1.5, 9)
     for c in range(3):
         np.testing.assert_allclose(
@@ -412,29 +585,30 @@ def test_3d_clamps_inputs_outside_the_domain():
 
 def test_shaper_then_3d():
     cube = shaper_cube()
+    shaper, lut3d = shaper_and_3d(cube)
     image = as_image(random_colors(300, -0.25, 4.0))
-    expected = cube.lut3d.apply(cube.shaper.apply(image), "tetrahedral")
-    torch.testing.assert_close(cube.apply(image, "tetrahedral"), expected)
+    expected = lut3d.with_interpolation("tetrahedral").apply(shaper.apply(image))
+    torch.testing.assert_close(applied(cube, image, "tetrahedral"), expected)
 
 
 def test_apply_agrees_with_colour_on_non_default_domains(tmp_path):
     cases = {
         "3d.cube": (
-            CubeFile(lut3d=Lut3D(random_table(9), [-0.1, 0, 0.2], [1.5, 2, 1.2])),
+            LutFile(Lut3D(random_table(9), [-0.1, 0, 0.2], [1.5, 2, 1.2])),
             [-0.1, 0, 0.2],
             [1.5, 2, 1.2],
         ),
         "1d.cube": (
-            CubeFile(shaper=Lut1D(np.sqrt(np.linspace(0, 1, 50))[:, None] * [1, 2, 3], -1, 3)),
+            LutFile(Lut1D(np.sqrt(np.linspace(0, 1, 50))[:, None] * [1, 2, 3], -1, 3)),
             -1,
             3,
         ),
         "shaped.cube": (shaper_cube(), -0.25, 4.0),
     }
     for name, (cube, low, high) in cases.items():
-        write_cube(tmp_path / name, cube)
+        write_cube(cube, tmp_path / name)
         colors = np.random.default_rng(2).uniform(low, high, size=(500, 3))
-        ours = as_colors(read_cube(tmp_path / name).apply(as_image(colors)))
+        ours = as_colors(read_cube(tmp_path / name).lut.apply(as_image(colors)))
         theirs = colour.io.read_LUT(str(tmp_path / name)).apply(colors)
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5, err_msg=name)
 
@@ -451,14 +625,14 @@ def test_apply_rejects_a_wrong_image_shape():
 @pytest.mark.parametrize(
     ("filter_name", "cube"),
     [
-        ("lut3d", CubeFile("ffmpeg", lut3d=Lut3D(random_table(33)), comments=["a comment"])),
-        ("lut3d", CubeFile(lut3d=Lut3D(random_table(5), [0, -0.5, 0], [1, 1, 2]))),
-        ("lut1d", CubeFile(shaper=Lut1D(np.linspace(0, 1, 256)[:, None] ** [0.5, 1, 2]))),
+        ("lut3d", LutFile(Lut3D(random_table(33)), "ffmpeg", ["a comment"])),
+        ("lut3d", LutFile(Lut3D(random_table(5), [0, -0.5, 0], [1, 1, 2]))),
+        ("lut1d", LutFile(Lut1D(np.linspace(0, 1, 256)[:, None] ** [0.5, 1, 2]))),
     ],
 )
 def test_ffmpeg_loads_written_file(tmp_path, filter_name, cube):
     path = tmp_path / "for_ffmpeg.cube"
-    write_cube(path, cube)
+    write_cube(cube, path)
     command = ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=8x8"]
     command += ["-vf", f"{filter_name}=file={path}", "-frames:v", "1", "-f", "null", "-"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -468,23 +642,27 @@ def test_ffmpeg_loads_written_file(tmp_path, filter_name, cube):
 @pytest.mark.parametrize(
     "cube",
     [
-        CubeFile("ocio 3d", lut3d=Lut3D(random_table(17)), comments=["a comment"]),
-        CubeFile(lut3d=Lut3D(random_table(9), [-0.1, 0, 0.2], [1.5, 2, 1.2])),
-        CubeFile("ocio 1d", shaper=Lut1D(np.linspace(0, 1, 64)[:, None] ** [0.5, 1, 2], 0, 2)),
+        LutFile(Lut3D(random_table(17)), "ocio 3d", ["a comment"]),
+        LutFile(Lut3D(random_table(9), [-0.1, 0, 0.2], [1.5, 2, 1.2])),
+        LutFile(Lut1D(np.linspace(0, 1, 64)[:, None] ** [0.5, 1, 2], 0, 2), "ocio 1d"),
         shaper_cube(title="ocio shaped"),
+        # Read with LUT_IN_VIDEO_RANGE: written as a 2-entry shaper before the table.
+        parse_cube(
+            format_cube(LutFile(Lut3D(random_table(5)))).replace("\n", "\nLUT_IN_VIDEO_RANGE\n", 1)
+        ),
     ],
-    ids=["3d", "3d-domain", "1d", "shaper-3d"],
+    ids=["3d", "3d-domain", "1d", "shaper-3d", "video-range-in"],
 )
 def test_opencolorio_agrees_with_apply(tmp_path, cube):
     path = tmp_path / "for_ocio.cube"  # tmp_path differs per case: OCIO caches files by path
-    write_cube(path, cube)
+    write_cube(cube, path)
     config = ocio.Config.CreateRaw()
     transform = ocio.FileTransform(src=str(path), interpolation=ocio.INTERP_LINEAR)
     processor = config.getProcessor(transform).getDefaultCPUProcessor()
     colors = random_colors(64, -0.2, 2.2).astype(np.float32)
     theirs = colors.copy()
     processor.applyRGB(theirs)
-    ours = as_colors(cube.apply(as_image(colors)))
+    ours = as_colors(cube.lut.apply(as_image(colors)))
     np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-4)
 
 
@@ -501,8 +679,8 @@ def python_rows(text: str) -> np.ndarray:
     return np.array(rows, dtype=np.float64).astype(np.float32)
 
 
-def table_rows(cube: CubeFile) -> np.ndarray:
-    return cube.lut3d.table.transpose(1, 2, 3, 0).reshape(-1, 3)
+def table_rows(cube: LutFile) -> np.ndarray:
+    return only(cube, Lut3D).table.transpose(1, 2, 3, 0).reshape(-1, 3)
 
 
 @pytest.mark.parametrize(
@@ -533,6 +711,7 @@ def test_the_text_is_read_the_same_in_blocks_of_any_size(tmp_path, monkeypatch, 
         'TITLE "t"',
         "LUT_1D_SIZE 3",
         "LUT_3D_SIZE 2",
+        "LUT_SOMETHING_ELSE",
         "0 0 0",
         "# mid",
         "0.5 0.5 0.5",
@@ -541,12 +720,13 @@ def test_the_text_is_read_the_same_in_blocks_of_any_size(tmp_path, monkeypatch, 
     for newline in ("\n", "\r\n", "\r"):
         path = write_text(tmp_path, newline.join(lines) + newline)
         expected = read_cube(path)
-        monkeypatch.setattr("lutcli.lut.cube._BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr("lutcli.lut.formats.cube._BLOCK_BYTES", block_bytes)
         cube = read_cube(path)
         monkeypatch.undo()
-        np.testing.assert_array_equal(cube.shaper.table, expected.shaper.table)
-        np.testing.assert_array_equal(cube.lut3d.table, expected.lut3d.table)
+        for part, expected_part in zip(shaper_and_3d(cube), shaper_and_3d(expected), strict=True):
+            np.testing.assert_array_equal(part.table, expected_part.table)
         assert cube.comments == expected.comments == ["top", "mid"] and cube.title == "t"
+        assert cube.notes == [f"{path}:5: unknown keyword 'LUT_SOMETHING_ELSE' ignored"]
 
 
 @pytest.mark.parametrize("block_bytes", [7, 64, 1 << 22])
@@ -563,20 +743,20 @@ def test_the_text_is_read_the_same_in_blocks_of_any_size(tmp_path, monkeypatch, 
 def test_errors_name_the_line_whatever_the_blocks(
     tmp_path, monkeypatch, block_bytes, text, line, fragment
 ):
-    monkeypatch.setattr("lutcli.lut.cube._BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr("lutcli.lut.formats.cube._BLOCK_BYTES", block_bytes)
     assert_one_line_error(write_text(tmp_path, text, "bad.cube"), line, fragment)
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
     """A 256³ .cube took 45 s and several GB to read; the limit is a setting a user can raise."""
     path = tmp_path / "big.cube"
-    write_cube(path, CubeFile(lut3d=Lut3D(random_table(65))))  # 7 MB of text
-    monkeypatch.setenv("LUTCLI_MAX_CUBE_MB", "2")
-    assert_one_line_error(path, None, "more than the 2 MiB a .cube file may have")
-    with pytest.raises(CubeFormatError, match="set LUTCLI_MAX_CUBE_MB to raise the limit"):
+    write_cube(LutFile(Lut3D(random_table(65))), path)  # 7 MB of text
+    monkeypatch.setenv("LUTCLI_MAX_LUT_MB", "2")
+    assert_one_line_error(path, None, "more than the 2 MiB a LUT file may have")
+    with pytest.raises(LutFormatError, match="set LUTCLI_MAX_LUT_MB to raise the limit"):
         read_cube(path)
-    monkeypatch.setenv("LUTCLI_MAX_CUBE_MB", "8")
-    assert read_cube(path).lut3d.size == 65
+    monkeypatch.setenv("LUTCLI_MAX_LUT_MB", "8")
+    assert only(read_cube(path), Lut3D).size == 65
 
 
 def test_reading_takes_about_the_memory_of_the_table(tmp_path):
@@ -586,7 +766,7 @@ def test_reading_takes_about_the_memory_of_the_table(tmp_path):
 
     path = tmp_path / "big.cube"
     lut = Lut3D(random_table(97))
-    write_cube(path, CubeFile(lut3d=lut))
+    write_cube(LutFile(lut), path)
     tracemalloc.start()
     try:
         cube = read_cube(path)
@@ -594,7 +774,7 @@ def test_reading_takes_about_the_memory_of_the_table(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < lut.table.nbytes + 24 * 2**20, f"{peak / 2**20:.0f} MiB"
-    np.testing.assert_allclose(cube.lut3d.table, lut.table, atol=5e-7)
+    np.testing.assert_allclose(only(cube, Lut3D).table, lut.table, atol=5e-7)
 
 
 def test_a_file_of_endless_comments_keeps_a_bounded_part_of_them():
