@@ -23,9 +23,10 @@ import lutcli
 import lutcli.processing
 from lutcli.cluster import check_workers, process_jobs_on_cluster
 from lutcli.errors import LutcliError
+from lutcli.looks import LookFile
 from lutcli.models.files import save_model
 from lutcli.models.registry import create_model
-from lutcli.processing import Job, LookFile, plan_jobs, process_jobs
+from lutcli.processing import Job, plan_jobs, process_jobs
 from zoo_support import perturb
 
 # Functions below run on the workers (client.run): sent by value, the workers do not import

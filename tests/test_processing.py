@@ -11,31 +11,33 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
-import torch
 
-import lutcli.io.pixels
-import lutcli.processing
 from lutcli.errors import LutcliError
 from lutcli.io.images import read_image
-from lutcli.io.pixels import resize_pixels, to_tensor
-from lutcli.models.networks import FIXED_SIZE, fix_picture_size
-from lutcli.models.registry import create_model
+from lutcli.io.pixels import resize_pixels
+from lutcli.looks import Look, picture_context
+from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut3D
+from lutcli.models.networks import FIXED_SIZE
 from lutcli.processing import (
     Job,
     Plan,
     Summary,
-    cube_look,
-    model_look,
-    picture_context,
     plan_jobs,
     process_image,
     process_jobs,
 )
-from zoo_support import perturb
+from photo_support import smooth_photo
 
 
-def invert(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-    return 1 - image
+class Inverter(Look):
+    """A look that inverts every color (a 2-point LUT, exact); others hook into its apply."""
+
+    def lut_for(self, context=None, size=None) -> Lut3D:
+        return Lut3D((1 - identity_lut(2)).numpy())
+
+
+invert = Inverter()
 
 
 def pixels(seed: int = 0, dtype=np.uint8, shape=(6, 8, 3)) -> np.ndarray:
@@ -262,75 +264,20 @@ def test_jpeg_quality_is_passed_on(tmp_path):
     assert (tmp_path / "q10.jpg").stat().st_size < (tmp_path / "q100.jpg").stat().st_size
 
 
-def test_model_and_cube_looks(tmp_path):
-    from lutcli.lut.lattice import identity_lut
-    from lutcli.lut.luts import Lut3D
-    from lutcli.models.basic import BasicLookupModel
+class Spy(Inverter):
+    """An adaptive look that inverts, remembering the shapes it was given (pixels, context)."""
 
-    model = BasicLookupModel(5)
-    with torch.no_grad():
-        model.lut.copy_(1 - identity_lut(5))
-    picture = torch.rand(1, 3, 4, 5)
-    for look in (
-        model_look(model, "tetrahedral", torch.device("cpu")),
-        cube_look(Lut3D((1 - identity_lut(5)).numpy()), "trilinear", "cpu"),
-    ):
-        torch.testing.assert_close(look(picture), 1 - picture, atol=1e-6, rtol=0)
-
-
-# What an adaptive look sees of a photo, without a float copy of it ------------------------------
-
-
-def smooth_photo(height: int, width: int, dtype=np.uint8) -> np.ndarray:
-    """A photo-like picture: smooth colours with fine detail on top (made at a quarter of the
-    size and enlarged, which is quicker)."""
-    small = smooth_photo_at(max(1, height // 4), max(1, width // 4), dtype)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def smooth_photo_at(height: int, width: int, dtype) -> np.ndarray:
-    rows, columns = np.mgrid[0:height, 0:width] / max(height, width)
-    channels = [
-        0.5 + 0.4 * np.sin(5 * columns + 3 * rows),
-        0.3 + 0.6 * rows * columns,
-        0.5 + 0.3 * np.cos(4 * rows - 2 * columns) + 0.05 * np.sin(90 * columns),
-    ]
-    top = np.iinfo(dtype).max
-    return np.round(np.stack(channels, axis=-1).clip(0, 1) * top).astype(dtype)
-
-
-@pytest.mark.parametrize(
-    ("height", "width", "dtype"),
-    [(48, 64, np.uint8), (700, 3000, np.uint8), (2100, 1500, np.uint16)],
-)
-def test_the_picture_context_is_the_photo_size_fixed_in_float(height, width, dtype):
-    photo = smooth_photo(height, width, dtype)
-    context = picture_context(photo)
-    assert context.shape == (1, 3, FIXED_SIZE, FIXED_SIZE) and context.dtype == torch.float32
-    exact = fix_picture_size(to_tensor(photo))
-    assert (context - exact).abs().max() < 0.5 / 255  # under half an 8-bit level
-    bgr = np.ascontiguousarray(photo[..., ::-1])
-    torch.testing.assert_close(picture_context(bgr, "BGR"), context)
-
-
-def test_the_picture_context_of_a_big_photo_makes_no_float_copy_of_it(monkeypatch):
-    photo = smooth_photo(3000, 2200)
-    seen = []
-    real = lutcli.processing.to_tensor
-    monkeypatch.setattr(lutcli.processing, "to_tensor", lambda p: seen.append(p.size) or real(p))
-    picture_context(photo)
-    assert seen and max(seen) <= (4 * FIXED_SIZE) ** 2 * 4 * 3  # below 8 x the fixed size a side
-
-
-class Spy:
-    """A look that inverts, remembering the shapes it was given (image, context)."""
+    adaptive = True
 
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[int, ...], tuple[int, ...] | None]] = []
 
-    def __call__(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def picture_context(self, picture, channel_order="RGB"):
+        return picture_context(picture, channel_order)
+
+    def apply(self, image, context=None, **options):
         self.calls.append((tuple(image.shape), None if context is None else tuple(context.shape)))
-        return 1 - image
+        return super().apply(image, context, **options)
 
 
 def big_image(path: Path, height: int = 24, width: int = 32, channels: int = 3, dtype=np.uint8):
@@ -343,7 +290,7 @@ def test_shrinking_runs_the_look_on_the_small_picture_seeing_the_whole_one(tmp_p
     source = big_image(tmp_path / "a.png")
     look = Spy()
     process_image(look, Job(source, tmp_path / "b.png"), scale=0.5)
-    assert look.calls == [((1, 3, 12, 16), (1, 3, FIXED_SIZE, FIXED_SIZE))]
+    assert look.calls == [((12, 16, 3), (1, 3, FIXED_SIZE, FIXED_SIZE))]
     written = read_image(tmp_path / "b.png").pixels
     expected = 255 - resize_pixels(read_image(source).pixels, (12, 16))
     np.testing.assert_array_equal(written, expected)
@@ -353,7 +300,7 @@ def test_enlarging_runs_the_look_at_full_size_then_resizes(tmp_path):
     source = big_image(tmp_path / "a.png")
     look = Spy()
     process_image(look, Job(source, tmp_path / "b.png"), scale=1.5)
-    assert look.calls == [((1, 3, 24, 32), (1, 3, FIXED_SIZE, FIXED_SIZE))]
+    assert look.calls == [((24, 32, 3), (1, 3, FIXED_SIZE, FIXED_SIZE))]
     assert read_image(tmp_path / "b.png").pixels.shape == (36, 48, 3)
 
 
@@ -361,7 +308,7 @@ def test_scale_one_keeps_the_size(tmp_path):
     source = big_image(tmp_path / "a.png")
     look = Spy()
     process_image(look, Job(source, tmp_path / "b.png"), scale=1.0)
-    assert look.calls == [((1, 3, 24, 32), (1, 3, FIXED_SIZE, FIXED_SIZE))]
+    assert look.calls == [((24, 32, 3), (1, 3, FIXED_SIZE, FIXED_SIZE))]
     np.testing.assert_array_equal(
         read_image(tmp_path / "b.png").pixels, 255 - read_image(source).pixels
     )
@@ -392,16 +339,16 @@ def test_process_image_refuses_a_scale_not_above_zero(tmp_path, scale):
 # Outputs that appear meanwhile, photos too large, out of memory, notes --------------------------
 
 
-class AnotherRun:
+class AnotherRun(Inverter):
     """A look that inverts and, meanwhile, has another run write ``path``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def __call__(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def apply(self, image, context=None, **options):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(b"another run's")
-        return 1 - image
+        return super().apply(image, context, **options)
 
 
 def test_an_output_that_appears_meanwhile_is_kept_and_counted_as_skipped(tmp_path):
@@ -428,12 +375,15 @@ def test_a_photo_that_does_not_fit_in_memory_is_skipped_and_the_rest_go_on(tmp_p
         Job(image(tmp_path / f"{n}.png", seed=n), tmp_path / "out" / f"{n}.png") for n in (1, 2)
     ]
 
-    def greedy(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        if image[0, 0, 0, 0] == to_tensor(read_image(jobs[0].source).pixels)[0, 0, 0, 0]:
-            raise MemoryError
-        return 1 - image
+    first = read_image(jobs[0].source, "BGR").pixels
 
-    summary = process_jobs(greedy, jobs)
+    class Greedy(Inverter):
+        def apply(self, image, context=None, **options):
+            if np.array_equal(image, first):
+                raise MemoryError
+            return super().apply(image, context, **options)
+
+    summary = process_jobs(Greedy(), jobs)
     assert summary.written == 1 and [path for path, _ in summary.failed] == [jobs[0].source]
     assert (
         summary.failed[0][1]
@@ -467,47 +417,13 @@ def test_what_reading_left_out_comes_with_the_written_photo(tmp_path):
 # Memory: bounded by the photo's own size, not a multiple of it in float -------------------------
 
 
-def test_without_the_compiled_kernel_the_lut_runs_a_strip_of_float_at_a_time(monkeypatch):
-    torch.manual_seed(0)
-    model = perturb(create_model("first-linear", lut_size=9), lut_noise=0.05).eval()
-    look = model_look(model, "trilinear", torch.device("cpu"))
-    photo = smooth_photo(40, 60)
-    context = picture_context(photo)
-    compiled = look.apply(photo, context)
-    monkeypatch.setenv("LUTCLI_KERNELS", "reference")
-    monkeypatch.setattr(lutcli.io.pixels, "STRIP_PIXELS", 7 * 60)  # 6 strips, the last short
-    seen = []
-    real = lutcli.processing.to_tensor
-    monkeypatch.setattr(lutcli.processing, "to_tensor", lambda p: seen.append(p.shape) or real(p))
-    strips = look.apply(photo, context)
-    assert np.abs(strips.astype(int) - compiled).max() <= 1
-    assert seen == [(7, 60, 3)] * 5 + [(5, 60, 3)]
-
-
-def test_a_look_that_is_not_a_lut_gets_a_strip_at_a_time_and_the_whole_photos_context(
-    tmp_path, monkeypatch
-):
-    monkeypatch.setattr(lutcli.io.pixels, "STRIP_PIXELS", 10 * 32)
-    source = big_image(tmp_path / "a.png")
-    look = Spy()
-    process_image(look, Job(source, tmp_path / "b.png"))
-    context = (1, 3, FIXED_SIZE, FIXED_SIZE)
-    assert look.calls == [
-        ((1, 3, 10, 32), context),
-        ((1, 3, 10, 32), context),
-        ((1, 3, 4, 32), context),
-    ]
-    np.testing.assert_array_equal(
-        read_image(tmp_path / "b.png").pixels, 255 - read_image(source).pixels
-    )
-
-
 MEASURE_PEAK = """
 import sys
 import numpy as np
 import torch
 from lutcli.models.registry import create_model
-from lutcli.processing import Job, model_look, process_image
+from lutcli.looks import ModelLook
+from lutcli.processing import Job, process_image
 from zoo_support import perturb
 
 
@@ -518,7 +434,7 @@ def kilobytes(key):
 
 torch.manual_seed(0)
 model = perturb(create_model("first-linear", lut_size=9), lut_noise=0.05).eval()
-look = model_look(model, "trilinear", torch.device("cpu"))
+look = ModelLook(model, "trilinear")
 from pathlib import Path
 small, big, out = map(Path, sys.argv[1:4])
 process_image(look, Job(small, out / "small.png"), scale=0.25)  # all loaded and warm
@@ -554,7 +470,7 @@ def test_memory_stays_near_the_photos_own_size(tmp_path):
 # Parallel jobs ----------------------------------------------------------------------------------
 
 
-class Overlap:
+class Overlap(Inverter):
     """A look that inverts and records how many calls ran at the same time."""
 
     def __init__(self) -> None:
@@ -564,7 +480,7 @@ class Overlap:
         self.running = 0
         self.most = 0
 
-    def __call__(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def apply(self, image, context=None, **options):
         import time
 
         with self.lock:
@@ -573,7 +489,7 @@ class Overlap:
         time.sleep(0.05)  # long enough for the other workers to start theirs
         with self.lock:
             self.running -= 1
-        return 1 - image
+        return super().apply(image, context, **options)
 
 
 def test_parallel_jobs_give_the_same_files_with_at_most_that_many_photos_at_once(tmp_path):
@@ -602,44 +518,3 @@ def test_parallel_jobs_record_failures_and_go_on(tmp_path):
     summary = process_jobs(invert, jobs, parallel_jobs=2)
     assert summary.written == 4 and [path for path, _ in summary.failed] == [bad]
     assert not (tmp_path / "out" / "bad.png").exists()
-
-
-def test_a_cube_look_runs_the_kernel_on_pixels_as_the_float_path_does(tmp_path):
-    from lutcli.lut.lattice import identity_lut
-    from lutcli.lut.luts import Lut3D
-
-    table = identity_lut(9) ** 1.5  # a real change of every channel
-    look = cube_look(Lut3D(table.numpy()), "tetrahedral", torch.device("cpu"))
-    picture = pixels(4, np.uint8, (20, 30, 3))
-    fast = look.apply(picture)
-    slow = (look(to_tensor(picture))[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
-    assert fast.dtype == np.uint8
-    assert np.abs(fast.astype(int) - slow).max() <= 1
-
-
-@pytest.mark.parametrize("name", ["first-product", "combined"])
-def test_a_model_that_composes_luts_gets_its_own_colors_from_apply(name):
-    torch.manual_seed(0)
-    model = perturb(create_model(name, lut_size=9), lut_noise=0.05).eval()
-    photo = cv2.resize(pixels(5, np.uint8, (16, 16, 3)), (64, 48), interpolation=cv2.INTER_CUBIC)
-    look = model_look(model, "trilinear", torch.device("cpu"))
-    with torch.no_grad():
-        own = model(to_tensor(photo))  # float, as in training
-    expected = (own[0].permute(1, 2, 0).clamp(0, 1) * 255).round().numpy()
-    assert np.abs(look.apply(photo).astype(int) - expected).max() <= 1
-
-
-@pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])
-@pytest.mark.parametrize("kernels", ["compiled", "reference"])
-def test_a_look_gives_bgr_pixels_the_colors_it_gives_rgb_ones(monkeypatch, interp, kernels):
-    if kernels == "reference":
-        monkeypatch.setenv("LUTCLI_KERNELS", "reference")
-    torch.manual_seed(0)
-    model = perturb(create_model("first-linear", lut_size=9), lut_noise=0.05).eval()
-    look = model_look(model, interp, torch.device("cpu"))
-    rgb = pixels(6, np.uint8, (24, 32, 3))
-    bgr = np.ascontiguousarray(rgb[..., ::-1])
-    expected = look.apply(rgb)
-    np.testing.assert_array_equal(look.apply(bgr, channel_order="BGR"), expected[..., ::-1])
-    look.apply(bgr, None, None, bgr, "BGR")  # in place
-    np.testing.assert_array_equal(bgr, expected[..., ::-1])

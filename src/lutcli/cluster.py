@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 import lutcli
 from lutcli.errors import LutcliError
 from lutcli.fileutil import remove_stale_temp_files
-from lutcli.processing import Job, LookFile, Summary, cores_per_job, is_done, run_job
+from lutcli.looks import LookFile
+from lutcli.processing import Job, Summary, cores_per_job, is_done, run_job
 
 try:
     from distributed import Client, Future, KilledWorker, LocalCluster, WorkerPlugin, as_completed

@@ -1,6 +1,7 @@
 """Presets: the named looks that ``apply --requirement NAME`` runs.
 
-A preset is a ``.cube`` file or a lutcli model file named after the look, in a presets folder:
+A preset is a LUT file (any format ``lutcli.lut.formats`` reads, by its extension) or a lutcli
+model file named after the look, in a presets folder:
 first the folders of ``$LUTCLI_PRESETS`` (separated like PATH; a user's own looks, which win
 over shipped ones of the same name), then the shipped looks: the package
 ``lutcli.shipped_presets``, read through ``importlib.resources`` wherever lutcli is installed.
@@ -16,26 +17,27 @@ from importlib import resources
 from pathlib import Path
 
 from lutcli.errors import LutcliError
+from lutcli.lut.formats import format_for_path
 
 USER_PRESETS_VARIABLE = "LUTCLI_PRESETS"
 # The installed package is a folder on disk (a wheel's site-packages, or presets/ itself in an
 # editable install), so its files are plain paths.
 SHIPPED_PRESETS = Path(resources.files("lutcli.shipped_presets"))
-PRESET_SUFFIXES = (".cube", ".pt")
-# The comment of a preset .cube that holds its one-line description.
+MODEL_SUFFIX = ".pt"
+# The comment of a preset LUT file that holds its one-line description.
 DESCRIPTION_PREFIX = "description: "
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A named look on disk: a .cube (the same colors for every photo) or a model file."""
+    """A named look on disk: a LUT file (the same colors for every photo) or a model file."""
 
     name: str
     path: Path
 
     @property
     def is_model(self) -> bool:
-        return self.path.suffix == ".pt"
+        return self.path.suffix == MODEL_SUFFIX
 
     def description(self) -> str:
         """The look's one-line description, from the file ("" when it has none)."""
@@ -65,7 +67,8 @@ def find_presets() -> dict[str, Preset]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            if path.suffix in PRESET_SUFFIXES and path.is_file():
+            is_look = path.suffix == MODEL_SUFFIX or format_for_path(path) is not None
+            if is_look and path.is_file():
                 found.setdefault(path.stem, Preset(path.stem, path))
     return dict(sorted(found.items()))
 

@@ -1,18 +1,16 @@
-"""Applying a look (a model or a .cube file) to image files and folders.
+"""Applying a look (a model or a LUT file) to image files and folders.
 
 The library behind ``lutcli apply``: planning which file goes where, and processing each one so
 that inputs are never overwritten, outputs appear whole or not at all (and never replace a file
 unless asked), and one bad file does not stop the rest.
 
 Memory is bounded by the pixel limit, not by the photos: the look runs in place on the decoded
-8 or 16-bit pixels, resizing works on them with OpenCV, and an adaptive look sees a float copy
-of at most ``4 * FIXED_SIZE`` pixels a side, never of the whole photo.
+8 or 16-bit pixels (``lutcli.looks``), and resizing works on them in their integer type.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import os
 import tempfile
@@ -20,10 +18,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import cv2
-import numpy as np
-import torch
 
 from lutcli.errors import LutcliError, is_out_of_memory, os_error_message
 from lutcli.fileutil import DestinationExistsError
@@ -36,178 +30,10 @@ from lutcli.io.images import (
     read_image,
     write_image,
 )
-from lutcli.io.pixels import from_tensor, resize_pixels, strips, to_tensor
+from lutcli.io.pixels import resize_pixels
 from lutcli.io.remote import RemotePath
 from lutcli.kernels import cpu as kernels_cpu
-from lutcli.lut.formats import read_lut
-from lutcli.lut.interpolate import apply_lut
-from lutcli.lut.luts import Lut, Lut3D
-from lutcli.models.base import LutModel
-from lutcli.models.export import sample_lut
-from lutcli.models.files import load_model
-from lutcli.models.networks import FIXED_SIZE, fix_picture_size
-
-# A look maps (1, 3, H, W) float RGB in [0, 1] to the same shape; the optional second argument
-# is the whole picture that image-adaptive models look at, as ``picture_context`` gives it
-# (default: the image itself). Photos are handed to it a strip of rows at a time.
-Look = Callable[..., torch.Tensor]
-
-
-def picture_context(pixels: np.ndarray, channel_order: str = "RGB") -> torch.Tensor:
-    """(1, 3, FIXED_SIZE, FIXED_SIZE) float RGB: the whole photo as an adaptive look sees it.
-
-    ``fix_picture_size`` of the photo in float, made without a float copy of the photo: the
-    integer pixels are first averaged over whole blocks (OpenCV's INTER_AREA) down to between
-    4 and 8 times the fixed size on each side, which changes the result by a fraction of a
-    level, then that float picture is size-fixed.
-    """
-    height, width = pixels.shape[:2]
-    most = 4 * FIXED_SIZE
-    smaller = (width // max(1, width // most), height // max(1, height // most))
-    if smaller != (width, height):
-        pixels = cv2.resize(pixels, smaller, interpolation=cv2.INTER_AREA)
-    context = fix_picture_size(to_tensor(pixels))
-    return context.flip(1) if channel_order == "BGR" else context
-
-
-class LutLook:
-    """A look that is one 3D LUT per picture: every model, and a .cube without a 1D part.
-
-    ``picture_lut(context)`` gives the (3, D, D, D) LUT for the whole picture ``context``
-    (None for a look that is the same for every picture). ``apply`` runs that LUT over decoded
-    pixels with the compiled kernel, which is what ``lutcli apply`` writes; called with a
-    tensor, the look gives the same colors in float.
-    """
-
-    def __init__(
-        self,
-        picture_lut: Callable[[torch.Tensor | None], torch.Tensor],
-        adaptive: bool,
-        interp: str,
-        device: torch.device,
-    ) -> None:
-        self.picture_lut = picture_lut
-        self.adaptive = adaptive
-        self.interp = interp
-        self.device = device
-        self._fixed_lut = None if adaptive else picture_lut(None)
-
-    def lut_for(self, context: torch.Tensor | None) -> torch.Tensor:
-        """The LUT for the picture ``context`` (ignored by a look that is not adaptive)."""
-        return self.picture_lut(context) if self.adaptive else self._fixed_lut
-
-    def __call__(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        lut = self.lut_for(image if context is None else context).to(self.device)
-        return apply_lut(image.to(self.device), lut, self.interp).cpu()
-
-    def apply(
-        self,
-        pixels: np.ndarray,
-        context: torch.Tensor | None = None,
-        threads: int | None = None,
-        out: np.ndarray | None = None,
-        channel_order: str = "RGB",
-    ) -> np.ndarray:
-        """(H, W, 3) pixels, uint8, uint16 or float32 in [0, 1], through the LUT for the
-        picture ``context`` ((1, 3, h, w) RGB in [0, 1], as ``picture_context`` gives it;
-        default: that of the pixels themselves), in the same type. ``channel_order`` ("RGB" or
-        "BGR") is that of the pixels and the result. ``out`` may be ``pixels`` (in place).
-        """
-        whole = None
-        if self.adaptive:
-            whole = picture_context(pixels, channel_order) if context is None else context
-            whole = fix_picture_size(whole)
-        lut = self.lut_for(whole)
-        if channel_order == "BGR":  # the same LUT with its axes and outputs in BGR order
-            lut = lut.flip(0).permute(0, 3, 2, 1)
-        if self.device.type == "cpu" and kernels_cpu.available():
-            return kernels_cpu.apply_to_pixels(pixels, lut, self.interp, threads, out)
-        kernels_cpu.notice_fallback()
-        out = np.empty_like(pixels) if out is None else out
-        lut = lut.to(self.device)
-        for rows in strips(*pixels.shape[:2]):  # a float copy of a strip at a time
-            strip = pixels[rows]
-            if strip.dtype == np.float32:
-                image = torch.from_numpy(np.ascontiguousarray(strip)).permute(2, 0, 1)[None]
-                mapped = apply_lut(image.to(self.device), lut, self.interp)
-                out[rows] = mapped[0].permute(1, 2, 0).cpu().numpy()
-            else:
-                mapped = apply_lut(to_tensor(strip).to(self.device), lut, self.interp)
-                out[rows] = from_tensor(mapped, strip.dtype)
-        return out
-
-
-def model_look(model: LutModel, interp: str, device: torch.device) -> LutLook:
-    """A look that runs ``model`` on ``device``: each picture gets the LUT the model gives it
-    (``sample_lut``, the same table ``export-cube --image`` writes), adaptive models seeing
-    the whole picture."""
-    model = model.to(device).eval()
-    model.set_interp(interp)
-
-    def picture_lut(context: torch.Tensor | None) -> torch.Tensor:
-        return sample_lut(model, model.lut_size, None if context is None else context.to(device))
-
-    return LutLook(picture_lut, model.adaptive, interp, device)
-
-
-def cube_look(lut: Lut, interp: str, device: torch.device) -> Look:
-    """A look that applies a LUT file's LUT; a plain 3D table is a LutLook, run by the
-    compiled kernel."""
-    device = torch.device(device)
-    lut = lut.with_interpolation(interp)
-    if isinstance(lut, Lut3D) and lut.has_default_domain:
-        table = torch.from_numpy(lut.table)
-        return LutLook(lambda context: table, False, interp, device)
-
-    @torch.no_grad()
-    def look(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        return lut.apply(image.to(device)).cpu()  # the same colors for any picture
-
-    return look
-
-
-# The kinds of look file that apply reads.
-LOOK_KINDS = ("model", "cube")
-
-
-def open_look(kind: str, path: str | os.PathLike, interp: str, device: torch.device) -> Look:
-    """The look that a model file (``kind`` "model") or a .cube file ("cube") holds."""
-    if kind == "model":
-        return model_look(load_model(path)[0], interp, device)
-    if kind == "cube":
-        return cube_look(read_lut(path).lut, interp, device)
-    raise ValueError(f"kind must be one of {LOOK_KINDS}, got {kind!r}")
-
-
-@dataclass(frozen=True)
-class LookFile:
-    """A look as its file's bytes: what a machine that cannot see the file (a cluster's
-    worker) builds the same look from. Model and .cube files are small."""
-
-    kind: str
-    name: str
-    data: bytes
-    interp: str
-
-    @classmethod
-    def read(cls, kind: str, path: str | os.PathLike, interp: str) -> LookFile:
-        with open(path, "rb") as handle:
-            return cls(kind, Path(path).name, handle.read(), interp)
-
-    @property
-    def digest(self) -> str:
-        """What tells this look from any other (its kind, bytes and interpolation)."""
-        key = hashlib.sha256(f"{self.kind}\0{self.interp}\0".encode())
-        key.update(self.data)
-        return key.hexdigest()
-
-    def open(self, device: torch.device) -> Look:
-        """The look, built from a temporary copy of the file (``open_look``)."""
-        with tempfile.TemporaryDirectory(prefix="lutcli-look-") as folder:
-            path = Path(folder) / self.name
-            path.write_bytes(self.data)
-            return open_look(self.kind, path, self.interp, device)
-
+from lutcli.looks import Look
 
 # A file or folder given to apply: a local path, or an fsspec URL (lutcli.io.remote).
 Place = Path | RemotePath
@@ -339,25 +165,19 @@ def process_image(
     if scale <= 0:
         raise LutcliError(f"the scale must be above 0, got {scale:g}")
     limit = max_pixels_setting() if max_pixels is None else max_pixels
-    fast = isinstance(look, LutLook)
-    # A LutLook takes OpenCV's own channel order: decoding and encoding skip a conversion each.
-    picture = read_image(job.source, "BGR" if fast else "RGB", limit)
-    pixels = picture.pixels
+    # Decoded in OpenCV's own channel order: decoding and encoding skip a conversion each.
+    picture = read_image(job.source, "BGR", limit)
+    pixels, order = picture.pixels, picture.channel_order
     height, width = pixels.shape[:2]
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     too_large = over_pixel_limit(size[1], size[0], limit)
     if too_large is not None:
         raise LutcliError(f"cannot write '{job.destination}': scaled by {scale:g}, {too_large}")
-    order, shrinking = picture.channel_order, scale < 1
-    context = None  # an adaptive look sees the whole photo, even when it runs on a smaller one
-    if not fast or (look.adaptive and shrinking):
-        context = picture_context(pixels, order)
-    pixels = resize_pixels(pixels, size) if shrinking else pixels
-    if fast:  # in place: the decoded pixels are this function's own
-        look.apply(pixels, context, threads, pixels, order)
-    else:
-        for rows in strips(*pixels.shape[:2]):
-            pixels[rows] = from_tensor(look(to_tensor(pixels[rows]), context), pixels.dtype)
+    # An adaptive look sees the whole photo, even when it runs on a smaller one.
+    context = look.picture_context(pixels, order)
+    pixels = resize_pixels(pixels, size) if scale < 1 else pixels
+    # In place: the decoded pixels are this function's own.
+    look.apply(pixels, context, channel_order=order, threads=threads, out=pixels)
     pixels = resize_pixels(pixels, size)  # enlarging: after the look
     alpha = None if picture.alpha is None else resize_pixels(picture.alpha, size)
     output = dataclasses.replace(picture, pixels=pixels, alpha=alpha)

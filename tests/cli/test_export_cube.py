@@ -79,11 +79,14 @@ def test_existing_output_needs_overwrite(tmp_path, model_path, invoke):
 
 
 @pytest.mark.parametrize("name", ["look.txt", "look", "look.cube.bak"])
-def test_output_must_end_in_cube(tmp_path, model_path, invoke, name):
+def test_an_output_of_no_lut_extension_needs_a_format(tmp_path, model_path, invoke, name):
     result = invoke("export-cube", model_path, "-o", tmp_path / name)
-    assert result.exit_code == 2
-    assert ".cube" in result.stderr and "Traceback" not in result.stderr
+    assert_one_error_line(result, "--format")
+    assert ".cube" in result.stderr
     assert not (tmp_path / name).exists()
+    result = invoke("export-cube", model_path, "-o", tmp_path / name, "--format", "cube")
+    assert result.exit_code == 0, result.output
+    assert read_cube(tmp_path / name).lut.size == 17
 
 
 def test_missing_or_damaged_model_is_one_line(tmp_path, invoke):

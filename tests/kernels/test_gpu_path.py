@@ -17,10 +17,11 @@ import pytest
 import torch
 
 from lutcli.kernels import cuda
+from lutcli.looks import ModelLook
 from lutcli.models.base import LutModel
 from lutcli.models.networks import fix_picture_size
 from lutcli.models.registry import create_model
-from lutcli.processing import Job, model_look, process_image
+from lutcli.processing import Job, process_image
 from zoo_support import perturb
 
 CPU = torch.device("cpu")
@@ -96,10 +97,10 @@ def test_apply_of_an_adaptive_model_on_the_gpu_path_matches_the_cpu_kernels(
     source = tmp_path / "photo.png"
     cv2.imwrite(str(source), photo(30, 40, seed=3))
     model = adaptive_model()
-    process_image(model_look(copy.deepcopy(model), interp, CPU), Job(source, tmp_path / "cpu.png"))
+    process_image(ModelLook(copy.deepcopy(model), interp, CPU), Job(source, tmp_path / "cpu.png"))
     assert triton_calls == []
     monkeypatch.setenv("LUTCLI_KERNELS", "triton")
-    look = model_look(model, interp, gpu_device)
+    look = ModelLook(model, interp, gpu_device)
     process_image(look, Job(source, tmp_path / "gpu.png"))
     assert triton_calls == [5**3, 30 * 40]  # the photo's own LUT, then the photo through it
     cpu_pixels = cv2.imread(str(tmp_path / "cpu.png")).astype(int)

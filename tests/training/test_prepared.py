@@ -10,8 +10,8 @@ import pytest
 import torch
 from test_data import noise, whole, write_rgb
 
+from lutcli.looks import picture_context
 from lutcli.models.networks import FIXED_SIZE
-from lutcli.processing import picture_context
 from lutcli.training.data import Pair
 from lutcli.training.prepared import (
     PreparedPair,

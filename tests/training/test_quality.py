@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from lutcli.io.images import read_image
+from lutcli.looks import ModelLook
 from lutcli.models.files import load_model
-from lutcli.processing import Job, model_look, process_image
+from lutcli.processing import Job, process_image
 from lutcli.samples import UNSEEN_PHOTOS, split_photos, write_pairs
 from lutcli.training.folder import train_from_folder
 from lutcli.training.trainer import TrainingResult
@@ -49,7 +49,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Learned:
     result = train_from_folder(root / "pairs", root / "look.pt")  # every option its default
     seconds = time.perf_counter() - started
     model, _ = load_model(root / "look.pt")
-    look = model_look(model, "trilinear", torch.device("cpu"))
+    look = ModelLook(model, "trilinear")
     for name in UNSEEN_PHOTOS:
         job = Job(root / "unseen/input" / f"{name}.png", root / "graded" / f"{name}.png")
         process_image(look, job)  # as `lutcli apply` does: an 8-bit PNG comes out

@@ -1,4 +1,4 @@
-"""``lutcli apply``: run a model or a .cube over image files and folders."""
+"""``lutcli apply``: run a model or a LUT file over image files and folders."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # torch is imported only when the command runs
 LISTED_NAMES = 10
 
 
-@click.command(short_help="Apply a model, a .cube or a preset to images or folders.")
+@click.command(short_help="Apply a model, a LUT file or a preset to images or folders.")
 # Text, not Path: IN and OUT may be URLs (s3://bucket/photos), which a Path would mangle.
 @click.argument("source", metavar="IN", type=click.Path())
 @click.argument("destination", metavar="OUT", type=click.Path())
@@ -29,10 +29,12 @@ LISTED_NAMES = 10
     help="A model file from `lutcli train`.",
 )
 @click.option(
+    "--lut",
     "--cube",
-    "cube_path",
+    "lut_path",
     type=click.Path(path_type=Path),
-    help="A .cube LUT file (1D, 3D, or shaper + 3D).",
+    help="A LUT file: .cube (1D, 3D, shaper + 3D), Hald CLUT image (.png, .tif), .3dl, "
+    ".spi3d, .spi1d or .csp, recognised by its content. --cube is the same option.",
 )
 @click.option(
     "--requirement",
@@ -44,7 +46,8 @@ LISTED_NAMES = 10
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Resize the outputs by this factor, e.g. 0.5 or 1.5 (the look runs at the smaller size).",
+    help="Resize the outputs by this factor, e.g. 0.5 or 1.5 (the look runs at the smaller "
+    "size). Not train's --scales, the training pyramid.",
 )
 @click.option("-r", "--recursive", is_flag=True, help="Walk the subfolders of IN too.")
 @click.option(
@@ -85,7 +88,7 @@ def apply(
     source: str,
     destination: str,
     model_path: Path | None,
-    cube_path: Path | None,
+    lut_path: Path | None,
     requirement: str | None,
     scale: float,
     recursive: bool,
@@ -110,7 +113,8 @@ def apply(
 
     \b
       lutcli apply photos/ graded/ --model look.pt
-      lutcli apply photo.jpg graded.jpg --cube film.cube --interp tetrahedral
+      lutcli apply photo.jpg graded.jpg --lut film.cube --interp tetrahedral
+      lutcli apply photos/ graded/ --lut Fuji_Velvia_50.png
       lutcli apply photos/ fixed/ --requirement auto
       lutcli apply photos/ previews/ --requirement film --scale 0.25
       lutcli apply s3://bucket/raw s3://bucket/graded --model look.pt --cluster tcp://sched:8786
@@ -121,30 +125,34 @@ def apply(
     from lutcli.io.remote import location
     from lutcli.kernels.cpu import cpu_count
     from lutcli.kernels.cuda import resolve_device
+    from lutcli.looks import LookFile, open_look
     from lutcli.presets import find_preset
-    from lutcli.processing import Job, LookFile, cores_per_job, open_look, plan_jobs, process_jobs
+    from lutcli.processing import Job, cores_per_job, plan_jobs, process_jobs
 
-    if sum(look is not None for look in (model_path, cube_path, requirement)) != 1:
+    if sum(look is not None for look in (model_path, lut_path, requirement)) != 1:
         raise click.UsageError(
-            "give exactly one look: --model MODEL.pt, --cube FILE.cube or --requirement NAME"
+            "give exactly one look: --model MODEL.pt, --lut FILE or --requirement NAME"
         )
     if requirement is not None:
         preset = find_preset(requirement)
-        model_path, cube_path = (preset.path, None) if preset.is_model else (None, preset.path)
+        model_path, lut_path = (preset.path, None) if preset.is_model else (None, preset.path)
     max_pixels = max_pixels or max_pixels_setting()  # a bad $LUTCLI_MAX_PIXELS: one line, once
     plan = plan_jobs(source, destination, recursive)
     jobs = plan.jobs
     if plan.left_out and not quiet:
         warn(left_out_line(plan.left_out, location(source)))
-    kind, look_path = ("model", model_path) if model_path is not None else ("cube", cube_path)
+    kind, look_path = ("model", model_path) if model_path is not None else ("lut", lut_path)
     if cluster is None:
         parallel_jobs = parallel_jobs or cpu_count()
         # Parallel photos share the cores: an adaptive model's network gets its part of them.
         torch.set_num_threads(cores_per_job(parallel_jobs))
         look = open_look(kind, look_path, interp, resolve_device(device))
     else:  # read here, once, so that a bad file is named by its own path; the workers get it
-        open_look(kind, look_path, interp, torch.device("cpu"))
+        look = open_look(kind, look_path, interp, torch.device("cpu"))
         look_file = LookFile.read(kind, look_path, interp)
+    if not quiet:
+        for note in look.notes:  # what reading the look's file passed over
+            warn(note)
     with progress_bar(quiet) as progress:
         task = progress.add_task("applying", total=len(jobs), detail="")
 

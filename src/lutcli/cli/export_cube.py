@@ -1,4 +1,4 @@
-"""``lutcli export-cube``: write a model as a .cube file for other tools."""
+"""``lutcli export-cube``: write a look as a LUT file for other tools."""
 
 from __future__ import annotations
 
@@ -9,15 +9,29 @@ import click
 from lutcli.cli.options import output_option, quiet_option
 from lutcli.cli.progress import warn
 
+# The format names --format takes (lutcli.lut.formats.FORMATS; listed here so that --help
+# needs no import of the LUT layer).
+FORMAT_NAMES = ("cube", "hald", "3dl", "spi3d", "spi1d", "csp")
 
-@click.command("export-cube", short_help="Write a model as a .cube LUT file.")
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
-@output_option("The .cube file to write.")
+
+@click.command("export-cube", short_help="Write a model or a LUT as a .cube (or other) LUT file.")
+@click.argument("look_path", metavar="LOOK", type=click.Path(path_type=Path))
+@output_option(
+    "The LUT file to write; its extension chooses the format: .cube, .png/.tif (Hald CLUT), "
+    ".3dl, .spi3d, .spi1d, .csp."
+)
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(FORMAT_NAMES),
+    default=None,
+    help="Write this format whatever the extension of OUTPUT.",
+)
 @click.option(
     "--size",
     type=click.IntRange(2, 256),
     default=None,
-    help="Lattice points per axis [default: the model's LUT size].",
+    help="Lattice points per axis [default: the look's own LUT size].",
 )
 @click.option(
     "--image",
@@ -26,63 +40,64 @@ from lutcli.cli.progress import warn
     default=None,
     help="For image-adaptive models: the photo whose LUT to export.",
 )
-@click.option(
-    "--title", default=None, help="TITLE of the .cube file [default: the model's file name]."
-)
+@click.option("--title", default=None, help="Title of the LUT file [default: LOOK's file name].")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @quiet_option
 def export_cube(
-    model_path: Path,
+    look_path: Path,
     output: Path,
+    format_name: str | None,
     size: int | None,
     reference: Path | None,
     title: str | None,
     overwrite: bool,
     quiet: bool,
 ) -> None:
-    """Sample MODEL's color mapping on a lattice and write it as a .cube file.
+    """Write LOOK (a model file, or a LUT file of any format lutcli reads) as a LUT file.
 
-    The file loads in ffmpeg (lut3d), OpenColorIO, DaVinci Resolve, Premiere, OBS and
-    Photoshop, and gives the same colors as `lutcli apply --model MODEL`.
+    A model's color mapping is sampled on a lattice; a LUT file is converted. The file loads in
+    ffmpeg (lut3d, haldclut), OpenColorIO, DaVinci Resolve, Premiere, OBS and Photoshop, and
+    gives the same colors as `lutcli apply` with LOOK.
 
     \b
       lutcli export-cube look.pt -o look.cube
+      lutcli export-cube look.pt -o look.png          # a Hald CLUT image
+      lutcli export-cube film.cube -o film.3dl        # conversion
       ffmpeg -i in.mp4 -vf lut3d=look.cube out.mp4
     """
-    import torch
+    import numpy as np
 
     from lutcli.errors import LutcliError
     from lutcli.io.images import read_image
-    from lutcli.io.pixels import to_tensor
-    from lutcli.lut.formats.cube import write_cube
-    from lutcli.lut.luts import Lut3D, LutFile
-    from lutcli.models.export import sample_lut
-    from lutcli.models.files import load_model
+    from lutcli.looks import kind_of, open_look
+    from lutcli.lut.formats import write_lut
+    from lutcli.lut.luts import LutFile, bake, describe, tables
 
-    if output.suffix.lower() != ".cube":
-        raise click.BadParameter(f"'{output}' should end in .cube", param_hint="--output")
     if output.exists() and not overwrite:
         raise LutcliError(f"'{output}' exists; use --overwrite to replace it")
-    model, _ = load_model(model_path)
-    size = size or model.lut_size
-    context = to_tensor(read_image(reference).pixels) if reference is not None else None
-    table = sample_lut(model, size, context)
-    if not bool(torch.isfinite(table).all()):  # finite tensors can still overflow
-        raise LutcliError(f"'{model_path}' gives NaN or infinite colors: no .cube written")
-    source = f"{model_path.name} ({model.name} model)"
+    look = open_look(kind_of(look_path), look_path)
+    for note in look.notes:
+        warn(note)
+    context = None
+    if reference is not None:
+        context = look.picture_context(read_image(reference).pixels)
+    lut = look.lut_for(context, size)
+    if size is not None:
+        lut = bake(lut, size)
+    if not all(np.isfinite(table.table).all() for table in tables(lut)):
+        raise LutcliError(f"'{look_path}' gives NaN or infinite colors: nothing written")
+    source = f"{look_path.name} ({look.description})"
     if reference is not None:
         source += f" for the photo {reference.name}"
-    elif model.adaptive:
+    elif look.adaptive:
         source += ", its picture-independent part"
         warn(
-            f"{model.name} is image-adaptive: without --image the .cube holds only its "
-            "picture-independent part; add --image PHOTO for the LUT of that photo"
+            f"{look.description} is image-adaptive: without --image the LUT file holds only "
+            "its picture-independent part; add --image PHOTO for the LUT of that photo"
         )
-    lut_file = LutFile(
-        Lut3D(table.numpy()),
-        title=title or model_path.stem,
-        comments=[f"Exported by lutcli from {source}"],
-    )
-    write_cube(lut_file, output)
+    comments = [*look.comments, f"Exported by lutcli from {source}"]
+    lut_file = LutFile(lut, title=title or look_path.stem, comments=comments)
+    written = write_lut(lut_file, output, format_name)
     if not quiet:
-        click.echo(f"wrote {output} ({size}x{size}x{size})")
+        kind = "" if written.name == "cube" else f"{written.name}, "
+        click.echo(f"wrote {output} ({kind}{describe(lut)})")

@@ -14,6 +14,7 @@ from lutcli.cli import signals
 from lutcli.cli.apply import apply
 from lutcli.cli.distill import distill
 from lutcli.cli.export_cube import export_cube
+from lutcli.cli.info import info
 from lutcli.cli.models import models
 from lutcli.cli.presets import presets
 from lutcli.cli.train import train
@@ -88,8 +89,9 @@ def cli() -> None:
       lutcli apply photos/ out/ --model look.pt
       lutcli apply photos/ out/ --requirement auto  a shipped look (lutcli presets)
       lutcli export-cube look.pt -o look.cube       for ffmpeg, Resolve, OCIO, Photoshop
+      lutcli info film.3dl                          what a LUT or model file is
     """
 
 
-for command in (train, distill, apply, export_cube, models, presets):
+for command in (train, distill, apply, export_cube, info, models, presets):
     cli.add_command(command)

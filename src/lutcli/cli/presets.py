@@ -10,7 +10,7 @@ def presets() -> None:
     """List the presets: name, kind and a line of description.
 
     Shipped presets come with lutcli (the repository's presets/, rebuilt by `make presets` from
-    presets/looks.json); your own .cube or model files go in a folder named by the environment
+    presets/looks.json); your own LUT files (.cube, Hald .png, .3dl, ...) or model files go in a folder named by the environment
     variable LUTCLI_PRESETS (several folders separated by ':'), and win over shipped ones of the
     same name. A preset that cannot be read is listed as broken, with the reason, after which
     the exit status is 1.
@@ -25,12 +25,12 @@ def presets() -> None:
     width = max(len(name) for name in found)
     broken = []
     for name, preset in found.items():
-        kind = "model" if preset.is_model else ".cube"
+        kind = "model" if preset.is_model else preset.path.suffix.lower()
         try:
             description = preset.description()
         except LutcliError as error:
             broken.append(name)
             description = "BROKEN: " + " ".join(str(error).split())
-        click.echo(f"{name:<{width}}  {kind:<5}  {description}")
+        click.echo(f"{name:<{width}}  {kind:<6}  {description}")
     if broken:
         raise click.ClickException(f"{len(broken)} preset(s) cannot be read: {', '.join(broken)}")

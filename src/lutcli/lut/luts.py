@@ -240,6 +240,21 @@ class LutSequence(_Lut):
 Lut = Union[Lut1D, Lut3D, LutSequence]  # noqa: UP007 (a runtime alias: isinstance takes it)
 
 
+def describe(lut: Lut) -> str:
+    """A LUT in a few words, for messages: "33x33x33", "1D, 1024 entries", or the parts of
+    a sequence joined by " then "."""
+    if isinstance(lut, Lut3D):
+        return "x".join([str(lut.size)] * 3)
+    if isinstance(lut, Lut1D):
+        return f"1D, {lut.size} entries"
+    return " then ".join(describe(part) for part in lut.luts)
+
+
+def tables(lut: Lut) -> list[Lut1D | Lut3D]:
+    """The tables of ``lut``, in the order they apply."""
+    return list(lut.luts) if isinstance(lut, LutSequence) else [lut]
+
+
 @torch.no_grad()
 def bake(lut: Lut, size: int) -> Lut3D:
     """``lut`` sampled on a ``size``³ lattice over its input domain: the 3D table that formats

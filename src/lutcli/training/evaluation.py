@@ -10,8 +10,8 @@ import torch
 
 from lutcli.errors import DatasetError
 from lutcli.io.images import read_image
+from lutcli.looks import ModelLook
 from lutcli.models.base import LutModel
-from lutcli.processing import model_look
 from lutcli.training.data import find_pairs
 
 
@@ -24,7 +24,7 @@ def evaluate(
     """PSNR in dB of the model's output against the target, for every pair of ``folder``
     (``input/`` and ``target/``, as for training); outputs are rounded to the input's bit
     depth first, as in the files ``apply`` writes."""
-    look = model_look(model, interp, device or torch.device("cpu"))
+    look = ModelLook(model, interp, device or torch.device("cpu"))
     scores = {}
     for pair in find_pairs(folder):
         source = read_image(pair.input_path).pixels[..., :3]
