@@ -287,6 +287,31 @@ def cube_file(tmp_path: Path, size: int = 9) -> Path:
     return path
 
 
+def test_lut_and_cube_are_one_option_and_notes_of_the_file_are_shown(tmp_path, invoke):
+    cube = cube_file(tmp_path)
+    cube.write_text("LUT_VENDOR_FLAG 7\n" + cube.read_text())  # another tool's keyword
+    source = write_picture(tmp_path / "in.png", noise(20, 30))
+    written = {}
+    for option in ("--lut", "--cube"):
+        target = tmp_path / f"out{option}.png"
+        result = invoke("apply", source, target, option, cube)
+        assert result.exit_code == 0, result.output
+        notes = [line for line in result.stderr.splitlines() if "LUT_VENDOR_FLAG" in line]
+        assert len(notes) == 1 and "ignored" in notes[0]
+        written[option] = read_image(target).pixels
+    np.testing.assert_array_equal(written["--lut"], written["--cube"])
+    quiet = invoke("apply", source, tmp_path / "quiet.png", "--lut", cube, "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_a_lut_option_that_is_no_lut_file_is_one_line(tmp_path, invoke):
+    source = write_picture(tmp_path / "in.png", noise(4, 4))
+    junk = tmp_path / "notes.txt"
+    junk.write_text("just words\n")
+    assert_one_error_line(invoke("apply", source, tmp_path / "o.png", "--lut", junk), "notes.txt")
+    assert not (tmp_path / "o.png").exists()
+
+
 @pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])
 def test_cube_look_equals_the_cube_file_applied(tmp_path, invoke, interp):
     cube = cube_file(tmp_path)
