@@ -17,7 +17,9 @@ from importlib import resources
 from pathlib import Path
 
 from lutcli.errors import LutcliError
+from lutcli.io.images import SUPPORTED_EXTENSIONS
 from lutcli.lut.formats import format_for_path
+from lutcli.lut.formats.common import HEAD_BYTES
 
 USER_PRESETS_VARIABLE = "LUTCLI_PRESETS"
 # The installed package is a folder on disk (a wheel's site-packages, or presets/ itself in an
@@ -60,6 +62,21 @@ def preset_folders() -> list[Path]:
     return [Path(p) for p in user.split(os.pathsep) if p] + [SHIPPED_PRESETS]
 
 
+def is_look_file(path: Path) -> bool:
+    """Whether ``path`` is a preset: a model file, or a LUT file by its extension; a file with
+    an image's extension (a Hald CLUT is a PNG or TIFF) only when its content is a LUT, so that
+    a thumbnail beside the looks is not one."""
+    if path.suffix == MODEL_SUFFIX:
+        return True
+    lut_format = format_for_path(path)
+    if lut_format is None:
+        return False
+    if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+        return True
+    with open(path, "rb") as handle:
+        return lut_format.recognises(handle.read(HEAD_BYTES))
+
+
 def find_presets() -> dict[str, Preset]:
     """Every preset by name, sorted by name; a user's preset hides a shipped one."""
     found: dict[str, Preset] = {}
@@ -67,8 +84,7 @@ def find_presets() -> dict[str, Preset]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            is_look = path.suffix == MODEL_SUFFIX or format_for_path(path) is not None
-            if is_look and path.is_file():
+            if path.is_file() and is_look_file(path):
                 found.setdefault(path.stem, Preset(path.stem, path))
     return dict(sorted(found.items()))
 

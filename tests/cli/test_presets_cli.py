@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cli_support import assert_one_error_line
+from cli_support import assert_one_error_line, noise, write_picture
 
 import lutcli.presets
+from lutcli.lut.formats import write_lut
 from lutcli.lut.formats.cube import write_cube
 from lutcli.lut.lattice import identity_lut
 from lutcli.lut.luts import Lut3D, LutFile
@@ -61,13 +62,21 @@ def test_presets_lists_the_users_own_looks_and_models(tmp_path, monkeypatch, inv
     torch.manual_seed(0)
     model = create_model("first-linear", lut_size=5, basis_count=2)
     save_model(mine / "fixer.pt", model, {"description": "fixes my camera"})
+    write_lut(LutFile(lut, comments=[DESCRIPTION_PREFIX + "a Hald CLUT"]), mine / "velvia.png")
+    write_picture(mine / "thumbnail.png", noise(10, 12))  # an image, not a look
     monkeypatch.setenv(USER_PRESETS_VARIABLE, str(mine))
     result = invoke("presets")
     assert result.exit_code == 0, result.output
     rows = listed(result.stdout)
     assert rows["film"] == (".cube", "my own film stock")  # the user's wins
     assert rows["fixer"] == ("model", "fixes my camera")
+    assert rows["velvia"][0] == ".png"
+    assert "thumbnail" not in rows
     assert rows["warm"][0] == ".cube"
+    graded = invoke(
+        "apply", mine / "thumbnail.png", tmp_path / "out.png", "--requirement", "velvia"
+    )
+    assert graded.exit_code == 0, graded.output
 
 
 def test_presets_lists_every_preset_when_some_user_presets_are_broken(

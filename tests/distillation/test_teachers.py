@@ -15,7 +15,7 @@ from torch import nn
 
 from lutcli.distillation.teachers import (
     CommandTeacher,
-    CubeTeacher,
+    LutTeacher,
     ModelTeacher,
     TeacherError,
     TorchScriptTeacher,
@@ -24,6 +24,7 @@ from lutcli.distillation.teachers import (
 from lutcli.errors import ModelFileError
 from lutcli.io.images import read_image
 from lutcli.io.pixels import from_tensor, to_tensor
+from lutcli.lut.formats import write_lut
 from lutcli.lut.formats.cube import read_cube
 from teacher_support import (
     FAIL,
@@ -83,8 +84,19 @@ def test_a_cube_file_is_a_cube_teacher(tmp_path):
     path = tmp_path / "look.CUBE"  # the extension in any case
     write_look_cube(path)
     teacher = parse_teacher(str(path))
-    assert isinstance(teacher, CubeTeacher)
+    assert isinstance(teacher, LutTeacher)
     assert teacher.spec == str(path)
+
+
+def test_a_hald_image_is_a_lut_teacher_with_its_colors(tmp_path):
+    cube = write_look_cube(tmp_path / "look.cube")
+    path = tmp_path / "look.png"
+    write_lut(cube, path)  # a Hald CLUT image, as film simulation packs ship them
+    teacher = parse_teacher(str(path))
+    assert isinstance(teacher, LutTeacher)
+    image = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    expected = cube.lut.apply(image)
+    assert (teacher.map(image) - expected).abs().max() < 1e-4  # level 3: 9³, in 16 bits
 
 
 def test_a_lutcli_model_file_is_a_model_teacher(tmp_path):

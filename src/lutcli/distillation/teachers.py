@@ -4,7 +4,7 @@
 
 - ``cmd:TEMPLATE``: an external command, run without a shell, once per picture, with
   ``{input}`` and ``{output}`` replaced by file paths (the output is a PNG the command writes);
-- a ``.cube`` file;
+- a LUT file of any format lutcli reads (``.cube``, Hald CLUT image, ``.3dl``, ...);
 - a lutcli model file (loaded as data only, never running code from it);
 - a TorchScript file (``torch.jit.save``): a module mapping (1, 3, H, W) RGB in [0, 1] to the
   same shape. Loading TorchScript runs its code, like a command does: use teachers you trust.
@@ -30,6 +30,7 @@ from lutcli.errors import ImageReadError, LutcliError
 from lutcli.fileutil import file_digest
 from lutcli.io.images import read_image
 from lutcli.io.pixels import from_tensor, to_tensor
+from lutcli.lut.formats import format_for_path
 
 COMMAND_PREFIX = "cmd:"
 PLACEHOLDERS = ("{input}", "{output}")
@@ -91,10 +92,10 @@ class ModelTeacher(_TensorTeacher):
         return self.model(image, context=image)
 
 
-class CubeTeacher(_TensorTeacher):
-    """A .cube file (1D, 3D, or a shaper and a 3D table)."""
+class LutTeacher(_TensorTeacher):
+    """A LUT file of any format (``lutcli.lut.formats``)."""
 
-    kind = ".cube"
+    kind = "LUT file"
 
     def __init__(self, path: Path) -> None:
         from lutcli.lut.formats import read_lut
@@ -216,8 +217,8 @@ def parse_teacher(spec: str, timeout: float = 60.0) -> Teacher:
         raise TeacherError(
             f"no teacher file at '{spec}' (a command teacher starts with '{COMMAND_PREFIX}')"
         )
-    if path.suffix.lower() == ".cube":
-        return CubeTeacher(path)
+    if format_for_path(path) is not None:  # a LUT file's extension
+        return LutTeacher(path)
     if _is_torchscript(path):
         return TorchScriptTeacher(path)
     return ModelTeacher(path)
