@@ -18,6 +18,7 @@ from typing import Union
 import numpy as np
 import torch
 
+from lutcli.io.images import CHANNEL_ORDERS
 from lutcli.io.pixels import from_tensor, strips, to_tensor
 from lutcli.kernels import cpu as kernels_cpu
 from lutcli.kernels import is_tetrahedral
@@ -72,6 +73,8 @@ class _Lut:
         """
         if isinstance(image, torch.Tensor):
             return self.apply_tensor(image)
+        if channel_order not in CHANNEL_ORDERS:  # a typo must not silently swap red and blue
+            raise ValueError(f"channel_order must be RGB or BGR, got {channel_order!r}")
         return self.apply_pixels(image, channel_order, threads, out, torch.device(device))
 
     def apply_pixels(
