@@ -808,6 +808,17 @@ def test_gray_with_a_gray_profile_is_converted_to_srgb(tmp_path, dtype):
         assert color_space(written.info["icc_profile"]) == b"RGB "
 
 
+@pytest.mark.parametrize(("mode", "extension"), [("L", ".png"), ("CMYK", ".jpg")])
+def test_a_photo_whose_profile_is_unreadable_reads_with_a_note(tmp_path, mode, extension):
+    """A gray or CMYK photo with a damaged profile once failed with Pillow's bare OSError."""
+    path = tmp_path / f"damaged{extension}"
+    damaged = gray_profile()[:128] if mode == "L" else cmyk_profile()[:128]  # header only
+    Image.new(mode, (8, 8)).save(path, icc_profile=damaged)
+    result = read_image(path)
+    assert result.icc_profile is None and len(result.notes) == 1
+    assert "profile cannot be used" in result.notes[0]
+
+
 def test_a_profile_that_contradicts_the_pixels_is_left_out_with_a_note(tmp_path):
     path = tmp_path / "odd.png"
     Image.fromarray(gradient()).save(path, icc_profile=cmyk_profile())  # RGB pixels
