@@ -24,6 +24,8 @@ HEAD_BYTES = 4096
 # specification allows, is 430 MiB of text at 6 decimals.
 MAX_LUT_MB = 1024
 MAX_LUT_MB_VARIABLE = "LUTCLI_MAX_LUT_MB"
+# Bytes read at a time by ``read_text``.
+_READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,20 @@ def open_lut_file(path: str | os.PathLike, what: str) -> BinaryIO:
 def read_text(path: str | os.PathLike, what: str) -> str:
     """The whole text of a LUT file (small formats: a 65³ table is a few MB), its line endings
     made '\\n'; LutFormatError for binary data or what ``open_lut_file`` refuses."""
+    limit, chunks, total = size_limit(), [], 0
     with open_lut_file(path, what) as handle:
-        try:
-            data = handle.read()
-        except OSError as error:
-            raise LutFormatError(f"{path}: cannot read: {os_error_reason(error)}") from None
+        while True:  # in chunks up to the limit: a pipe, or a growing file, has no size to check
+            try:
+                chunk = handle.read(_READ_CHUNK)
+            except OSError as error:
+                raise LutFormatError(f"{path}: cannot read: {os_error_reason(error)}") from None
+            total += len(chunk)
+            if total > limit:
+                raise LutFormatError(too_large(str(path), total, limit))
+            if not chunk:
+                break
+            chunks.append(chunk)
+    data = b"".join(chunks)
     if b"\0" in data:
         raise LutFormatError(f"{path}: binary data, not a text {what}")
     text = data.decode("utf-8", "replace").removeprefix("\ufeff")
