@@ -8,13 +8,16 @@ brighter input never gives a darker output and the look cannot invert tones.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
-def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB of pictures in [0, 1] (prediction clamped like a file)."""
-    mse = torch.mean((prediction.clamp(0, 1) - target) ** 2).item()
-    return float("inf") if mse == 0 else -10.0 * torch.log10(torch.tensor(mse)).item()
+def psnr_from_mse(mse: float) -> float:
+    """Peak signal-to-noise ratio in dB of pictures in [0, 1] whose mean squared error is
+    ``mse``; inf for equal pictures. Callers sum the squared errors their own way (in strips,
+    over processes, of rounded pixels) and all score with this one formula."""
+    return math.inf if mse == 0 else -10.0 * math.log10(mse)
 
 
 def _lattice_differences(lut: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from lutcli.fileutil import atomic_write
+from lutcli.training.losses import psnr_from_mse
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -169,7 +170,7 @@ def _db(value: float) -> str:
 def _psnr(output: np.ndarray, target: np.ndarray) -> float:
     """PSNR in dB of an 8-bit output against its target; inf when they are equal."""
     mse = np.mean((output.astype(np.float64) - target.astype(np.float64)) ** 2) / 255.0**2
-    return math.inf if mse == 0 else -10.0 * math.log10(mse)
+    return psnr_from_mse(float(mse))
 
 
 def _style_plot(axes: Axes, history: list[dict[str, float]], title: str, label: str) -> None:
