@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -13,6 +12,7 @@ from lutcli.io.images import read_image
 from lutcli.looks import ModelLook
 from lutcli.models.base import LutModel
 from lutcli.training.data import find_pairs
+from lutcli.training.losses import psnr_from_mse
 
 
 def evaluate(
@@ -35,8 +35,7 @@ def evaluate(
                 f"{source.shape[1]}x{source.shape[0]}: evaluation needs pairs of equal size"
             )
         output = look.apply(source)
-        error = np.mean((_unit(output) - _unit(target)) ** 2)
-        scores[pair.name] = math.inf if error == 0 else float(-10 * np.log10(error))
+        scores[pair.name] = psnr_from_mse(float(np.mean((_unit(output) - _unit(target)) ** 2)))
     return scores
 
 
