@@ -10,10 +10,11 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from lutcli.errors import LutcliError
+from lutcli.io.images import write_pixels
+from lutcli.io.pixels import resize_pixels
 from lutcli.kernels.cpu import cpu_count
 
 # Color photos (RGB, uint8) inside the scikit-image wheel, by loader name.
@@ -87,7 +88,7 @@ def write_pairs(
     inputs = []
     for name, pixels in photos.items():
         source = folder / "input" / f"{name}.png"
-        cv2.imwrite(str(source), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+        write_pixels(source, pixels)
         ffmpeg_filter(source, folder / "target" / f"{name}.png", filters)
         inputs.append(source)
     return inputs
@@ -157,14 +158,14 @@ def write_adaptive_pairs(
             pixels = reframe(photo, generator) if reframed else photo
             scale = max_side / max(pixels.shape[:2])
             if scale < 1:
-                size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
-                pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+                size = (round(pixels.shape[0] * scale), round(pixels.shape[1] * scale))
+                pixels = resize_pixels(pixels, size)
             source = folder / "input" / f"{name}-{variant}.png"
             target = folder / "target" / source.name
             shifted = miscolor(pixels, generator)
-            cv2.imwrite(str(source), cv2.cvtColor(shifted, cv2.COLOR_RGB2BGR))
+            write_pixels(source, shifted)
             if correction == "original":
-                cv2.imwrite(str(target), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+                write_pixels(target, pixels)
             else:
                 corrections.append((source, target))
     with ThreadPoolExecutor(cpu_count()) as pool:

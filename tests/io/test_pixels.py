@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
+import lutcli
 from lutcli.io.pixels import from_tensor, resize_pixels, strips, to_tensor
 
 
@@ -81,3 +85,20 @@ def test_strips_cover_every_row_once_within_the_strip_size(monkeypatch):
     rows = [list(range(41))[part] for part in strips(41, 60)]
     assert [len(r) for r in rows] == [7] * 5 + [6]
     assert sum(rows, []) == list(range(41))
+
+
+def test_opencv_is_imported_in_lutcli_io_only():
+    """One place knows OpenCV's channel order, flags and sizes given as (width, height)."""
+    package = Path(lutcli.__file__).parent
+    importers = []
+    for source in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] == "cv2" for name in names):
+                importers.append(source.relative_to(package).as_posix())
+    assert importers and all(name.startswith("io/") for name in importers), importers

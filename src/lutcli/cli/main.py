@@ -32,10 +32,11 @@ def start_up() -> None:
     and silence OpenCV's own logging on stderr: the process is lutcli's, and the one line it
     prints about a file OpenCV cannot decode is what the user is to read. Not at import, so
     that `lutcli --help` stays instant."""
-    import cv2
     import torch  # noqa: F401
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    from lutcli.io.images import silence_opencv_log
+
+    silence_opencv_log()
 
 
 class LutcliGroup(click.Group):

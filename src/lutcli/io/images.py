@@ -190,6 +190,12 @@ def over_pixel_limit(width: int, height: int, max_pixels: int) -> str | None:
     )
 
 
+def silence_opencv_log() -> None:
+    """Stop OpenCV's own log lines on stderr (a line about a file it cannot decode, beside the
+    one lutcli prints). Process-wide, so for the command line: the library leaves it alone."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def _megapixels(pixels: int) -> str:
     return f"{pixels / 1e6:.1f} MP"
 
@@ -362,6 +368,11 @@ def write_image(
         raise
     except OSError as error:
         raise LutcliError(f"cannot write '{path}': {os_error_reason(error)}") from None
+
+
+def write_pixels(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
+    """Write (H, W, 3) uint8 or uint16 RGB ``pixels`` as ``write_image`` does, without metadata."""
+    write_image(path, Picture(pixels, None, None, None, was_gray=False))
 
 
 # Rows converted at a time: a 16-bit photo is rounded to 8 bits without a 32-bit copy of it.

@@ -13,10 +13,10 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from lutcli.fileutil import atomic_write
+from lutcli.io.pixels import resize_pixels
 from lutcli.training.losses import psnr_from_mse
 
 if TYPE_CHECKING:
@@ -364,5 +364,5 @@ def _thumbnail(image: np.ndarray, width: float, height: float) -> np.ndarray:
     scale = min(width * DPI / image.shape[1], height * DPI / image.shape[0], 1.0)
     if scale >= 1.0:
         return image
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    size = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
+    return resize_pixels(image, size)
