@@ -12,16 +12,17 @@ import cv2
 import fsspec
 import numpy as np
 import pytest
-import torch
 
 from lutcli.errors import LutcliError
 from lutcli.fileutil import DestinationExistsError
 from lutcli.io.remote import RemotePath, download, is_url, location, scan_folder, upload
+from lutcli.looks import FileLook
+from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut3D, LutFile
 from lutcli.processing import Job, plan_jobs, process_jobs
 
-
-def invert(image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-    return 1 - image
+# A look that inverts every color (a 2-point LUT is exact).
+invert = FileLook(LutFile(Lut3D((1 - identity_lut(2)).numpy())))
 
 
 @pytest.fixture
