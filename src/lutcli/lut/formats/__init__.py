@@ -11,13 +11,13 @@ import os
 from pathlib import Path
 
 from lutcli.errors import LutcliError, LutFormatError, os_error_reason
-from lutcli.lut.formats import csp, cube, hald, spi1d, spi3d
+from lutcli.lut.formats import csp, cube, hald, spi1d, spi3d, threedl
 from lutcli.lut.formats.common import HEAD_BYTES, LutFormat, open_lut_file
 from lutcli.lut.luts import Lut, LutFile
 
 # Every format, in the order content is recognised (the most specific signatures first).
 FORMATS: dict[str, LutFormat] = {
-    module.FORMAT.name: module.FORMAT for module in (hald, cube, csp, spi3d, spi1d)
+    module.FORMAT.name: module.FORMAT for module in (hald, cube, csp, spi3d, spi1d, threedl)
 }
 
 
