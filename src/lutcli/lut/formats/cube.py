@@ -20,7 +20,8 @@ import numpy as np
 
 from lutcli.errors import LutFormatError, os_error_reason
 from lutcli.lut.formats.common import LutFormat, open_lut_file, size_limit, too_large, write_file
-from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake
+from lutcli.lut.formats.text import exact, quote
+from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake, tables
 
 # Inclusive size limits of the specification, per size keyword.
 SIZE_LIMITS = {"LUT_1D_SIZE": (2, 65536), "LUT_3D_SIZE": (2, 256)}
@@ -316,11 +317,6 @@ def _data_lineno(block: bytes, first_lineno: int, index: int) -> int:
     return lineno
 
 
-def _quote(token: str) -> str:
-    """A token for an error message: repr (no control characters), cut to a sane length."""
-    return repr(token if len(token) <= 40 else token[:40] + "...")
-
-
 class _Header:
     """The keyword lines before the table data: keyword -> (line number, argument text)."""
 
@@ -338,7 +334,7 @@ class _Header:
         tools write keywords of their own, which readers of real exports must pass over)."""
         keyword, *rest = line.split(None, 1)
         if keyword not in _KEYWORDS:
-            self.notes.append(f"{self.source}:{lineno}: unknown keyword {_quote(keyword)} ignored")
+            self.notes.append(f"{self.source}:{lineno}: unknown keyword {quote(keyword)} ignored")
             return
         if keyword in self.entries:
             first = self.entries[keyword][0]
@@ -359,7 +355,7 @@ class _Header:
             size = None
         if size is None or not low <= size <= high:
             raise self.error(
-                keyword, f"{keyword} must be an integer in {low}..{high}, found {_quote(text)}"
+                keyword, f"{keyword} must be an integer in {low}..{high}, found {quote(text)}"
             )
         return size
 
@@ -375,7 +371,7 @@ class _Header:
             try:
                 values.append(float(token))
             except ValueError:
-                raise self.error(keyword, f"{keyword}: not a number: {_quote(token)}") from None
+                raise self.error(keyword, f"{keyword}: not a number: {quote(token)}") from None
         if not np.isfinite(values).all():
             raise self.error(keyword, f"{keyword}: numbers must be finite")
         return np.array(values)
@@ -437,34 +433,29 @@ def _row_problem(tokens: list[str]) -> str:
         try:
             value = float(token)
         except ValueError:
-            return f"not a number: {_quote(token)}"
+            return f"not a number: {quote(token)}"
         with np.errstate(over="ignore"):
             finite = np.isfinite(np.float32(value))
         if not finite:
-            return f"not a finite float32 number: {_quote(token)}"
+            return f"not a finite float32 number: {quote(token)}"
     return "" if len(tokens) == 3 else f"expected 3 numbers, found {len(tokens)}"
 
 
 # Writing ----------------------------------------------------------------------------------------
 
 
-def _number(value: float) -> str:
-    """A domain bound, exact and without exponent (readers such as ffmpeg use %f)."""
-    return np.format_float_positional(np.float64(value), trim="0")
-
-
 def _input_range(keyword: str, lut: Lut1D | Lut3D) -> str:
     """The Resolve ``LUT_xD_INPUT_RANGE lo hi`` line; ValueError if channels differ."""
     if np.ptp(lut.domain_min) or np.ptp(lut.domain_max):
         raise ValueError(f"{keyword} needs the same domain on all channels (Resolve dialect)")
-    return f"{keyword} {_number(lut.domain_min[0])} {_number(lut.domain_max[0])}"
+    return f"{keyword} {exact(lut.domain_min[0])} {exact(lut.domain_max[0])}"
 
 
 def cube_tables(lut: Lut) -> list[tuple[str, Lut1D | Lut3D]]:
     """The tables a .cube file holds for ``lut``, with their size keywords: one table, or a
     shaper and a 3D table; any other sequence is baked into one 3D table of the size of its
     largest (or 33³)."""
-    luts = lut.luts if isinstance(lut, LutSequence) else [lut]
+    luts = tables(lut)
     kinds = [type(part) for part in luts]
     if kinds in ([Lut1D], [Lut3D], [Lut1D, Lut3D]):
         return [
@@ -508,8 +499,8 @@ def format_cube(lut_file: LutFile, decimals: int = 6) -> str:
         ]
     elif not tables[0][1].has_default_domain:
         lut = tables[0][1]
-        lines.append("DOMAIN_MIN " + " ".join(_number(v) for v in lut.domain_min))
-        lines.append("DOMAIN_MAX " + " ".join(_number(v) for v in lut.domain_max))
+        lines.append("DOMAIN_MIN " + " ".join(exact(v) for v in lut.domain_min))
+        lines.append("DOMAIN_MAX " + " ".join(exact(v) for v in lut.domain_max))
 
     rows = [
         lut.table if keyword == "LUT_1D_SIZE" else lut.table.transpose(1, 2, 3, 0).reshape(-1, 3)
