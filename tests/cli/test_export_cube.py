@@ -14,6 +14,7 @@ import pytest
 import torch
 from cli_support import (
     assert_one_error_line,
+    noise,
     save_adaptive_model,
     save_warm_model,
     warm_lut,
@@ -22,10 +23,11 @@ from cli_support import (
 from skimage import data as skimage_data
 
 from lutcli.io.images import read_image
-from lutcli.lut.formats.cube import read_cube
+from lutcli.lut.formats import read_lut
+from lutcli.lut.formats.cube import read_cube, write_cube
 from lutcli.lut.interpolate import apply_lut
 from lutcli.lut.lattice import identity_lut
-from lutcli.lut.luts import Lut3D
+from lutcli.lut.luts import Lut3D, LutFile
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.export import sample_lut
 from lutcli.models.files import save_model
@@ -247,3 +249,66 @@ def test_a_model_whose_colors_overflow_is_one_line_and_writes_nothing(tmp_path, 
     result = invoke("export-cube", path, "-o", output)
     assert_one_error_line(result, str(path), "NaN or infinite colors")
     assert not output.exists()
+
+
+# Every LUT format ---------------------------------------------------------------------------
+
+# Output name, and the worst 8-bit level difference from the model's own apply: the formats
+# holding float tables give its pixels within rounding; a 16-bit Hald image (36³, resampled
+# from 17³) and a 12-bit .3dl quantise the table.
+EXPORTS = [
+    ("look.cube", 1),
+    ("look.png", 1),
+    ("look.tif", 1),
+    ("look.3dl", 1),
+    ("look.spi3d", 1),
+    ("look.csp", 1),
+]
+
+
+@pytest.mark.parametrize(("name", "levels"), EXPORTS)
+def test_every_format_exported_applies_as_the_model_does(
+    tmp_path, model_path, invoke, name, levels
+):
+    output = tmp_path / name
+    result = invoke("export-cube", model_path, "-o", output)
+    assert result.exit_code == 0, result.output
+    source = write_picture(tmp_path / "in.png", noise(24, 32))
+    by_model, by_file = tmp_path / "model.png", tmp_path / "file.png"
+    assert invoke("apply", source, by_model, "--model", model_path).exit_code == 0
+    result = invoke("apply", source, by_file, "--lut", output)
+    assert result.exit_code == 0, result.output
+    difference = np.abs(
+        read_image(by_model).pixels.astype(int) - read_image(by_file).pixels.astype(int)
+    )
+    assert difference.max() <= levels, name
+
+
+def test_a_lut_file_is_converted_keeping_its_comments(tmp_path, model_path, invoke):
+    cube = tmp_path / "look.cube"
+    assert invoke("export-cube", model_path, "-o", cube).exit_code == 0
+    converted = tmp_path / "look.3dl"
+    result = invoke("export-cube", cube, "-o", converted, "--title", "converted")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {converted} (3dl, 17x17x17)\n"
+    back = read_lut(converted)
+    assert back.format == "3dl"
+    np.testing.assert_allclose(back.lut.table, read_cube(cube).lut.table, atol=1 / 4095)
+    assert any("Exported by lutcli from look.pt" in comment for comment in back.comments)
+    assert any("look.cube (cube file)" in comment for comment in back.comments)
+
+
+def test_format_forces_the_format_whatever_the_extension(tmp_path, model_path, invoke):
+    output = tmp_path / "look.lut"
+    result = invoke("export-cube", model_path, "-o", output, "--format", "spi3d")
+    assert result.exit_code == 0, result.output
+    assert read_lut(output).format == "spi3d"
+
+
+def test_a_lut_no_format_can_hold_is_one_line(tmp_path, invoke):
+    wide = tmp_path / "wide.cube"
+    lut = Lut3D(identity_lut(5).numpy(), domain_min=-1, domain_max=2)
+    write_cube(LutFile(lut), wide)
+    result = invoke("export-cube", wide, "-o", tmp_path / "wide.png")
+    assert_one_error_line(result, "wide.png", "hald")
+    assert not (tmp_path / "wide.png").exists()
