@@ -246,7 +246,7 @@ def test_read_lut_recognises_a_hald_png_by_content_whatever_its_name(tmp_path):
     lut_file = read_lut(tmp_path / "look.cube")
     assert lut_file.format == "hald"
     assert lut_file.notes == [
-        f"{tmp_path / 'look.cube'}: holds a Hald CLUT image file; read as such"
+        f"{tmp_path / 'look.cube'}: its content is Hald CLUT image, not cube; read as such"
     ]
     assert np.abs(lut_file.lut.table - smooth_lut(16).table).max() <= 0.5 / 65535 + 1e-7
 

@@ -403,7 +403,8 @@ def test_a_3dl_named_cube_is_read_as_3dl_with_a_note(tmp_path):
     write_3dl(LutFile(smooth_lut(5)), path)
     lut_file = read_lut(path)
     assert lut_file.format == "3dl" and isinstance(lut_file.lut, Lut3D)
-    assert lut_file.notes == [f"{path}: holds a {FORMATS['3dl'].description} file; read as such"]
+    description = FORMATS["3dl"].description
+    assert lut_file.notes == [f"{path}: its content is {description}, not cube; read as such"]
 
 
 def test_a_flame_file_is_recognised_by_its_mesh_whatever_its_name(tmp_path):

@@ -75,7 +75,9 @@ def read_lut(path: str | os.PathLike, format: str | None = None) -> LutFile:
     lut_file = lut_format.read(path)
     by_name = format_for_path(path)
     if format is None and by_name is not None and by_name is not lut_format:
-        lut_file.notes.insert(0, f"{path}: holds a {lut_format.description} file; read as such")
+        lut_file.notes.insert(
+            0, f"{path}: its content is {lut_format.description}, not {by_name.name}; read as such"
+        )
     return lut_file
 
 
