@@ -88,9 +88,9 @@ class Look:
 class FileLook(Look):
     """The look of a LUT file: its LUT, the same for every picture."""
 
-    def __init__(self, lut_file: LutFile, interpolation: str = "trilinear") -> None:
+    def __init__(self, lut_file: LutFile, interp: str = "trilinear") -> None:
         self.lut_file = lut_file
-        self.lut = lut_file.lut.with_interpolation(interpolation)
+        self.lut = lut_file.lut.with_interp(interp)
         self.notes = lut_file.notes
         self.comments = lut_file.comments
         self.description = f"{lut_file.format or 'LUT'} file"
@@ -104,12 +104,12 @@ class ModelLook(Look):
     (``sample_lut``), an image-adaptive model choosing it from the whole picture."""
 
     def __init__(
-        self, model: LutModel, interpolation: str = "trilinear", device: torch.device | str = "cpu"
+        self, model: LutModel, interp: str = "trilinear", device: torch.device | str = "cpu"
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.model.set_interp(interpolation)
-        self.interpolation = interpolation
+        self.model.set_interp(interp)
+        self.interp = interp
         self.adaptive = model.adaptive
         self.description = f"{model.name} model"
         self._fixed = None if self.adaptive else self._sampled(None, model.lut_size)
@@ -129,7 +129,7 @@ class ModelLook(Look):
 
     def _sampled(self, context: torch.Tensor | None, size: int) -> Lut3D:
         context = None if context is None else context.to(self.device)
-        return Lut3D(sample_lut(self.model, size, context), interpolation=self.interpolation)
+        return Lut3D(sample_lut(self.model, size, context), interp=self.interp)
 
 
 # The kinds of look file apply reads.
@@ -143,14 +143,12 @@ def kind_of(path: str | os.PathLike) -> str:
     return "model" if Path(path).suffix.lower() == MODEL_SUFFIX else "lut"
 
 
-def open_look(
-    kind: str, path: str | os.PathLike, interpolation: str = "trilinear", device="cpu"
-) -> Look:
+def open_look(kind: str, path: str | os.PathLike, interp: str = "trilinear", device="cpu") -> Look:
     """The look a model file (``kind`` "model") or a LUT file of any format ("lut") holds."""
     if kind == "model":
-        return ModelLook(load_model(path)[0], interpolation, device)
+        return ModelLook(load_model(path)[0], interp, device)
     if kind == "lut":
-        return FileLook(read_lut(path), interpolation)
+        return FileLook(read_lut(path), interp)
     raise ValueError(f"kind must be one of {LOOK_KINDS}, got {kind!r}")
 
 
@@ -162,17 +160,17 @@ class LookFile:
     kind: str
     name: str
     data: bytes
-    interpolation: str
+    interp: str
 
     @classmethod
-    def read(cls, kind: str, path: str | os.PathLike, interpolation: str) -> LookFile:
+    def read(cls, kind: str, path: str | os.PathLike, interp: str) -> LookFile:
         with open(path, "rb") as handle:
-            return cls(kind, Path(path).name, handle.read(), interpolation)
+            return cls(kind, Path(path).name, handle.read(), interp)
 
     @property
     def digest(self) -> str:
         """What tells this look from any other (its kind, bytes and interpolation)."""
-        key = hashlib.sha256(f"{self.kind}\0{self.interpolation}\0".encode())
+        key = hashlib.sha256(f"{self.kind}\0{self.interp}\0".encode())
         key.update(self.data)
         return key.hexdigest()
 
@@ -181,4 +179,4 @@ class LookFile:
         with tempfile.TemporaryDirectory(prefix="lutcli-look-") as folder:
             path = Path(folder) / self.name
             path.write_bytes(self.data)
-            return open_look(self.kind, path, self.interpolation, device)
+            return open_look(self.kind, path, self.interp, device)

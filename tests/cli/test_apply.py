@@ -321,7 +321,7 @@ def test_cube_look_equals_the_cube_file_applied(tmp_path, invoke, interp):
     assert result.exit_code == 0, result.output
     pixels = read_image(source).pixels
     reference = from_tensor(
-        read_cube(cube).lut.with_interpolation(interp).apply(to_tensor(pixels)), np.uint8
+        read_cube(cube).lut.with_interp(interp).apply(to_tensor(pixels)), np.uint8
     )
     assert level_difference(read_image(target).pixels, reference).max() <= 1
 
@@ -649,8 +649,8 @@ def test_no_look_at_all_names_requirement_too(tmp_path, tree, invoke):
 def downsampled(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """``pixels`` shrunk (area) or enlarged (bicubic) with OpenCV, independent of lutcli."""
     shrinking = height < pixels.shape[0]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-    return cv2.resize(pixels, (width, height), interpolation=interpolation)
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(pixels, (width, height), interpolation=interp)
 
 
 def apply_at(invoke, source: Path, target: Path, scale: str, *look: object) -> np.ndarray:

@@ -76,7 +76,7 @@ def example_luts() -> dict[str, Lut1D | Lut3D | LutSequence]:
     curve = np.linspace(0, 1, 256)[:, None] ** np.array([0.5, 1.0, 2.0])
     return {
         "3d": Lut3D(random_table(17)),
-        "3d-tetrahedral": Lut3D(random_table(9), interpolation="tetrahedral"),
+        "3d-tetrahedral": Lut3D(random_table(9), interp="tetrahedral"),
         "1d": Lut1D(curve),
         "sequence": shaper_sequence(),
         "3d-domain": Lut3D(random_table(9), [-0.1, 0, 0.1], [1.1, 1.5, 0.9]),
@@ -110,7 +110,7 @@ def kernel_calls(monkeypatch) -> list[str]:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_identity_3d_returns_the_image(interp, dtype):
     image = torch.rand(2, 3, 5, 7, dtype=dtype)
-    out = Lut3D(identity_lut(17).numpy(), interpolation=interp).apply(image)
+    out = Lut3D(identity_lut(17).numpy(), interp=interp).apply(image)
     assert out.dtype == dtype and out.shape == image.shape
     torch.testing.assert_close(out, image, rtol=0, atol=1e-6)
 
@@ -228,7 +228,7 @@ def test_the_compiled_kernel_and_the_strip_path_agree_within_one_level(
     dtype, interp, monkeypatch, kernel_calls
 ):
     assert kernels_cpu.available(), "the compiled kernels must be built for this test"
-    lut = Lut3D(random_table(17, seed=7), interpolation=interp)
+    lut = Lut3D(random_table(17, seed=7), interp=interp)
     pixels = random_pixels(dtype)
     compiled = lut.apply(pixels)
     assert kernel_calls == [interp]
@@ -292,10 +292,10 @@ def test_pixels_of_a_wrong_shape_are_refused(strip_path):
 # Interpolation ----------------------------------------------------------------------------------
 
 
-def test_with_interpolation_gives_a_new_lut_sharing_the_table():
+def test_with_interp_gives_a_new_lut_sharing_the_table():
     lut = Lut3D(random_table(9, seed=8), -0.5, 1.5)
-    tetrahedral = lut.with_interpolation("tetrahedral")
-    assert lut.interpolation == "trilinear" and tetrahedral.interpolation == "tetrahedral"
+    tetrahedral = lut.with_interp("tetrahedral")
+    assert lut.interp == "trilinear" and tetrahedral.interp == "tetrahedral"
     assert np.shares_memory(tetrahedral.table, lut.table)
     np.testing.assert_array_equal(tetrahedral.domain_min, lut.domain_min)
     image = as_image(random_colors(300, -0.5, 1.5))
@@ -303,11 +303,11 @@ def test_with_interpolation_gives_a_new_lut_sharing_the_table():
     assert difference > 1e-3  # the two interpolations differ on a noisy table
 
 
-def test_with_interpolation_on_curves_and_sequences():
+def test_with_interp_on_curves_and_sequences():
     curve = Lut1D(np.linspace(0, 1, 9)[:, None].repeat(3, 1))
-    assert curve.with_interpolation("tetrahedral") is curve  # a curve is always linear
-    sequence = shaper_sequence().with_interpolation("tetrahedral")
-    assert [getattr(part, "interpolation", None) for part in sequence.luts] == [
+    assert curve.with_interp("tetrahedral") is curve  # a curve is always linear
+    sequence = shaper_sequence().with_interp("tetrahedral")
+    assert [getattr(part, "interp", None) for part in sequence.luts] == [
         None,
         "tetrahedral",
     ]
@@ -318,12 +318,12 @@ def test_with_interpolation_on_curves_and_sequences():
 )
 def test_an_unknown_interpolation_is_refused(lut):
     with pytest.raises(ValueError, match="unknown interpolation 'cubic'"):
-        lut.with_interpolation("cubic")
+        lut.with_interp("cubic")
 
 
 def test_an_unknown_interpolation_is_refused_when_made():
     with pytest.raises(ValueError, match="unknown interpolation 'nearest'"):
-        Lut3D(random_table(3), interpolation="nearest")
+        Lut3D(random_table(3), interp="nearest")
 
 
 # Baking -----------------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ def test_a_shaper_and_3d_sequence_baked_at_33_matches_it():
     average)."""
     sequence = shaper_sequence()
     baked = bake(sequence, 33)
-    assert baked.size == 33 and baked.interpolation == "trilinear" and baked.has_default_domain
+    assert baked.size == 33 and baked.interp == "trilinear" and baked.has_default_domain
     points = lattice_points(sequence, 33)
     expected = sequence.apply(points).reshape(3, 33, 33, 33).numpy()
     np.testing.assert_array_equal(baked.table, expected)
@@ -362,7 +362,7 @@ def test_a_shaper_and_3d_sequence_baked_at_33_matches_it():
 def test_baking_keeps_the_domain_and_the_interpolation():
     lut = Lut3D(random_table(9, seed=10), [-0.5, 0, 0.2], [1.5, 2, 0.8], "tetrahedral")
     baked = bake(lut, 5)
-    assert baked.interpolation == "tetrahedral"
+    assert baked.interp == "tetrahedral"
     np.testing.assert_array_equal(baked.domain_min, lut.domain_min)
     np.testing.assert_array_equal(baked.domain_max, lut.domain_max)
     points = lattice_points(lut, 5)

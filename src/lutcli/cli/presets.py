@@ -10,10 +10,10 @@ def presets() -> None:
     """List the presets: name, kind and a line of description.
 
     Shipped presets come with lutcli (the repository's presets/, rebuilt by `make presets` from
-    presets/looks.json); your own LUT files (.cube, Hald .png, .3dl, ...) or model files go in a folder named by the environment
-    variable LUTCLI_PRESETS (several folders separated by ':'), and win over shipped ones of the
-    same name. A preset that cannot be read is listed as broken, with the reason, after which
-    the exit status is 1.
+    presets/looks.json); your own LUT files (.cube, Hald .png, .3dl, ...) or model files go in
+    a folder named by the environment variable LUTCLI_PRESETS (several folders separated by
+    ':'), and win over shipped ones of the same name. A preset that cannot be read is listed as
+    broken, with the reason, after which the exit status is 1.
     """
     from lutcli.errors import LutcliError
     from lutcli.presets import find_presets, preset_folders

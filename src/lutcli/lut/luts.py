@@ -144,9 +144,9 @@ class Lut1D(_Lut):
         below, above = curves[index], curves[index + 1]
         return below + (position - lower) * (above - below)
 
-    def with_interpolation(self, interpolation: str) -> Lut1D:
+    def with_interp(self, interp: str) -> Lut1D:
         """This LUT (a curve is always interpolated linearly)."""
-        is_tetrahedral(interpolation)  # raises for an unknown name
+        is_tetrahedral(interp)  # raises for an unknown name
         return self
 
 
@@ -154,12 +154,12 @@ class Lut1D(_Lut):
 class Lut3D(_Lut):
     """A 3D table (3, D, D, D) float32 indexed ``[c, b, g, r]``; lattice index i stands for the
     input ``domain_min + i / (D - 1) * (domain_max - domain_min)`` on each axis, and colors
-    between lattice points are ``interpolation`` ("trilinear" or "tetrahedral") of them."""
+    between lattice points are ``interp`` ("trilinear" or "tetrahedral") of them."""
 
     table: np.ndarray
     domain_min: np.ndarray = field(default_factory=lambda: np.zeros(3))
     domain_max: np.ndarray = field(default_factory=lambda: np.ones(3))
-    interpolation: str = "trilinear"
+    interp: str = "trilinear"
 
     def __post_init__(self) -> None:
         if isinstance(self.table, torch.Tensor):
@@ -169,7 +169,7 @@ class Lut3D(_Lut):
         if len(shape) != 4 or shape[0] != 3 or not shape[1] == shape[2] == shape[3] >= 2:
             raise ValueError(f"a 3D LUT table must be (3, D, D, D) with D >= 2, got {shape}")
         self.domain_min, self.domain_max = _domain(self.domain_min, self.domain_max)
-        is_tetrahedral(self.interpolation)  # raises for an unknown name
+        is_tetrahedral(self.interp)  # raises for an unknown name
 
     @property
     def size(self) -> int:
@@ -184,7 +184,7 @@ class Lut3D(_Lut):
     def apply_tensor(self, image: torch.Tensor) -> torch.Tensor:
         coords = _normalise(image, self.domain_min, self.domain_max)
         lut = torch.from_numpy(self.table).to(image.device, image.dtype)
-        return apply_lut(coords, lut, self.interpolation)
+        return apply_lut(coords, lut, self.interp)
 
     def apply_pixels(
         self,
@@ -202,11 +202,11 @@ class Lut3D(_Lut):
         lut = torch.from_numpy(self.table)
         if channel_order == "BGR":  # the same LUT with its axes and outputs in BGR order
             lut = lut.flip(0).permute(0, 3, 2, 1)
-        return kernels_cpu.apply_to_pixels(pixels, lut, self.interpolation, threads, out)
+        return kernels_cpu.apply_to_pixels(pixels, lut, self.interp, threads, out)
 
-    def with_interpolation(self, interpolation: str) -> Lut3D:
-        """The same table, interpolated as ``interpolation`` says."""
-        return dataclasses.replace(self, interpolation=interpolation)
+    def with_interp(self, interp: str) -> Lut3D:
+        """The same table, interpolated as ``interp`` says."""
+        return dataclasses.replace(self, interp=interp)
 
 
 @dataclass(eq=False)
@@ -235,9 +235,9 @@ class LutSequence(_Lut):
             image = lut.apply_tensor(image)
         return image
 
-    def with_interpolation(self, interpolation: str) -> LutSequence:
-        """The same LUTs, their 3D tables interpolated as ``interpolation`` says."""
-        return LutSequence([lut.with_interpolation(interpolation) for lut in self.luts])
+    def with_interp(self, interp: str) -> LutSequence:
+        """The same LUTs, their 3D tables interpolated as ``interp`` says."""
+        return LutSequence([lut.with_interp(interp) for lut in self.luts])
 
 
 Lut = Union[Lut1D, Lut3D, LutSequence]  # noqa: UP007 (a runtime alias: isinstance takes it)
@@ -271,8 +271,8 @@ def bake(lut: Lut, size: int) -> Lut3D:
     span = torch.from_numpy(high - low).view(1, 3, 1, 1)
     inputs = (low_t + lattice * span).float()
     table = lut.apply_tensor(inputs).reshape(3, size, size, size)
-    interpolation = lut.interpolation if isinstance(lut, Lut3D) else "trilinear"
-    return Lut3D(table.numpy(), low, high, interpolation)
+    interp = lut.interp if isinstance(lut, Lut3D) else "trilinear"
+    return Lut3D(table.numpy(), low, high, interp)
 
 
 @dataclass(eq=False)

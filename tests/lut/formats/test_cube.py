@@ -91,7 +91,7 @@ def shaper_cube(title: str | None = None) -> LutFile:
 
 def applied(lut_file: LutFile, image: torch.Tensor, interp: str = "trilinear") -> torch.Tensor:
     """``image`` through the file's LUT with its 3D tables interpolated as ``interp``."""
-    return lut_file.lut.with_interpolation(interp).apply(image)
+    return lut_file.lut.with_interp(interp).apply(image)
 
 
 # Round trips -----------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def test_round_trip_3d_with_title_and_comments(tmp_path, size):
     assert back.title == "My warm  look" and back.format == "cube" and back.notes == []
     assert back.comments == ["first", "", "third"]
     table = only(back, Lut3D)
-    assert table.size == size and table.interpolation == "trilinear"
+    assert table.size == size and table.interp == "trilinear"
     assert table.table.dtype == np.float32 and table.table.shape == (3,) + (size,) * 3
     np.testing.assert_allclose(table.table, lut.table, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(table.domain_min, np.zeros(3))
@@ -587,7 +587,7 @@ def test_shaper_then_3d():
     cube = shaper_cube()
     shaper, lut3d = shaper_and_3d(cube)
     image = as_image(random_colors(300, -0.25, 4.0))
-    expected = lut3d.with_interpolation("tetrahedral").apply(shaper.apply(image))
+    expected = lut3d.with_interp("tetrahedral").apply(shaper.apply(image))
     torch.testing.assert_close(applied(cube, image, "tetrahedral"), expected)
 
 

@@ -59,12 +59,12 @@ def ffmpeg_identity(level: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(level**3, level**3, 3)
 
 
-def ffmpeg_haldclut(photo: Path, hald: Path, interpolation: str, pixel_format: str) -> np.ndarray:
+def ffmpeg_haldclut(photo: Path, hald: Path, interp: str, pixel_format: str) -> np.ndarray:
     """``photo`` through the Hald image ``hald`` by ffmpeg's haldclut filter."""
-    output = photo.with_name(f"ffmpeg-{interpolation}-{pixel_format}.png")
+    output = photo.with_name(f"ffmpeg-{interp}-{pixel_format}.png")
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-i", str(photo), "-i", str(hald), "-filter_complex"]
-        + [f"[0][1]haldclut=interp={interpolation}", "-pix_fmt", pixel_format]
+        + [f"[0][1]haldclut=interp={interp}", "-pix_fmt", pixel_format]
         + ["-frames:v", "1", str(output)],
         check=True,
     )
@@ -308,18 +308,18 @@ def look_and_photo(tmp_path_factory) -> tuple[Path, Path, Path]:
     return folder / "look.png", folder / "photo.png", folder / "photo16.png"
 
 
-@pytest.mark.parametrize("interpolation", ["trilinear", "tetrahedral"])
-def test_ffmpeg_haldclut_and_lutcli_agree_on_a_photo(look_and_photo, interpolation):
+@pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])
+def test_ffmpeg_haldclut_and_lutcli_agree_on_a_photo(look_and_photo, interp):
     hald, photo, photo16 = look_and_photo
-    lut = read_lut(hald).lut.with_interpolation(interpolation)
+    lut = read_lut(hald).lut.with_interp(interp)
     pixels = read_image(photo).pixels
     ours = lut.apply(pixels).astype(np.float64)
     # In 8 bits ffmpeg truncates its results (and the 16-bit Hald image) where lutcli rounds.
-    ffmpeg8 = ffmpeg_haldclut(photo, hald, interpolation, "rgb24")
+    ffmpeg8 = ffmpeg_haldclut(photo, hald, interp, "rgb24")
     assert np.abs(ffmpeg8 - ours).max() <= 1
     # In 16 bits (the photo given at 16 bits: ffmpeg's own 8-to-16 conversion is off by up to
     # a level) the two agree to a 16-bit step, and lutcli's 8-bit output is the rounded one.
-    ffmpeg16 = ffmpeg_haldclut(photo16, hald, interpolation, "rgb48be").astype(np.float64)
+    ffmpeg16 = ffmpeg_haldclut(photo16, hald, interp, "rgb48be").astype(np.float64)
     assert np.abs(ffmpeg16 / 257 - ours).max() <= 0.51
     ours16 = lut.apply(pixels.astype(np.uint16) * 257).astype(np.float64)
     assert np.abs(ffmpeg16 - ours16).max() <= 2
