@@ -25,6 +25,7 @@ from lutcli.io.images import (
     SUPPORTED_EXTENSIONS,
     Picture,
     read_image,
+    read_pixels,
     write_image,
 )
 
@@ -863,3 +864,41 @@ def test_without_replace_an_existing_file_is_kept(tmp_path):
         write_image(path, picture(gradient()), replace=False)
     assert path.read_bytes() == b"another run's"
     assert os.listdir(tmp_path) == ["out.png"]
+
+
+# Images that are data (Hald CLUTs) ---------------------------------------------------------------
+
+
+def test_read_pixels_gives_the_stored_pixels_whatever_the_tags_and_the_name(tmp_path):
+    stored = noise((10, 16, 3), np.uint8, seed=3)
+    path = tmp_path / "table.cube"  # named otherwise than an image: read by content
+    Image.fromarray(stored).save(path, format="PNG", exif=exif_bytes(6))
+    np.testing.assert_array_equal(read_pixels(path), stored)  # not turned upright
+    assert read_image(path.rename(tmp_path / "table.png")).pixels.shape == (16, 10, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_read_pixels_keeps_gray_values_whatever_their_profile(tmp_path, dtype):
+    levels = np.arange(256, dtype=np.uint16) * (257 if dtype == np.uint16 else 1)
+    gray = np.tile(levels.astype(dtype), (4, 1))
+    path = tmp_path / "gray.png"
+    Image.fromarray(gray).save(path, icc_profile=gray_profile(gamma=1.8))
+    pixels = read_pixels(path)
+    assert pixels.dtype == dtype and pixels.shape == (4, 256, 3)
+    np.testing.assert_array_equal(pixels, np.repeat(gray[..., None], 3, axis=2))
+
+
+def test_read_pixels_gives_alpha_and_refuses_what_read_image_refuses(tmp_path):
+    rgba = noise((6, 8, 4), np.uint8, seed=4)
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    np.testing.assert_array_equal(read_pixels(tmp_path / "rgba.png"), rgba)
+    gray_alpha = noise((6, 8, 2), np.uint8, seed=5)
+    Image.fromarray(gray_alpha, "LA").save(tmp_path / "la.png")
+    pixels = read_pixels(tmp_path / "la.png")
+    np.testing.assert_array_equal(pixels[..., :3], np.repeat(gray_alpha[..., :1], 3, axis=2))
+    np.testing.assert_array_equal(pixels[..., 3], gray_alpha[..., 1])
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(ImageReadError, match="bad.png"):
+        read_pixels(tmp_path / "bad.png")
+    with pytest.raises(ImageReadError, match="over the limit"):
+        read_pixels(tmp_path / "rgba.png", max_pixels=47)

@@ -174,6 +174,29 @@ def read_image(
     )
 
 
+def read_pixels(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
+    """The pixels of an image file that is data, not a photo (a Hald CLUT): as stored, neither
+    turned upright nor colour-managed, the format found by content whatever the file's name.
+    (H, W, C) RGB or RGBA uint8 or uint16, gray given as RGB. ImageReadError as ``read_image``.
+    """
+    limit = max_pixels_setting() if max_pixels is None else max_pixels
+    kind, _, data = _read_file(path, limit)
+    if _is_truncated(data, kind):
+        raise _cannot_read(path)
+    try:
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        array = None
+    if array is None:
+        raise _cannot_read(path)
+    if array.dtype not in MAX_VALUE:
+        raise _cannot_read(path, f"{array.dtype} samples are not supported (8 and 16-bit only)")
+    array = array.reshape(array.shape[0], array.shape[1], -1)
+    if array.shape[2] <= 2:  # gray, or gray and alpha
+        return np.concatenate([np.repeat(array[:, :, :1], 3, axis=2), array[:, :, 1:]], axis=2)
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB if array.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
+
+
 def max_pixels_setting() -> int:
     """The most pixels a photo may have: ``$LUTCLI_MAX_PIXELS``, else DEFAULT_MAX_PIXELS."""
     return environment_limit(MAX_PIXELS_VARIABLE, DEFAULT_MAX_PIXELS)

@@ -14,7 +14,6 @@ import io
 import math
 import os
 import struct
-import tempfile
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -23,7 +22,7 @@ import numpy as np
 from PIL import TiffImagePlugin
 
 from lutcli.errors import ImageReadError, LutFormatError, os_error_reason
-from lutcli.io.images import SUPPORTED_EXTENSIONS, Picture, read_image, write_image
+from lutcli.io.images import Picture, read_pixels, write_image
 from lutcli.lut.formats.common import LutFormat, open_lut_file
 from lutcli.lut.luts import Lut, Lut3D, LutFile, LutSequence, bake
 
@@ -91,35 +90,24 @@ def read_hald(path: str | os.PathLike) -> LutFile:
             f"'{path}' is {size[0]}x{size[1]}: not a Hald image (it must be square, its side "
             f"the cube of a level 2..16: {_SIDES_TEXT})"
         )
-    picture = _decode(path, kind, size[0] * size[1])
+    pixels = _decode(path, size[0] * size[1])
     points = SIDES[size[0]] ** 2
-    top = np.iinfo(picture.pixels.dtype).max
+    top = np.iinfo(pixels.dtype).max
     # Pixel order is the table's [b, g, r] order: only the channel axis moves to the front.
-    table = picture.pixels.reshape(points, points, points, 3).transpose(3, 0, 1, 2)
+    table = pixels[..., :3].reshape(points, points, points, 3).transpose(3, 0, 1, 2)
     table = np.ascontiguousarray(table, dtype=np.float32)
     table /= top
-    notes = [f"{path}: its alpha channel is ignored"] if picture.alpha is not None else []
+    notes = [f"{path}: its alpha channel is ignored"] if pixels.shape[2] == 4 else []
     return LutFile(Lut3D(table), format="hald", notes=notes)
 
 
-def _decode(path: str | os.PathLike, kind: str, pixels: int) -> Picture:
-    """The pixels of the image at ``path`` (a ``kind`` file of ``pixels`` pixels), decoded by
-    lutcli's image reader; a file named otherwise than an image (a Hald PNG saved as .cube) is
-    read through a link with its format's extension, since the image reader goes by names."""
-    if Path(path).suffix.lower() in SUPPORTED_EXTENSIONS:
-        return _read_picture(path, path, pixels)
-    with tempfile.TemporaryDirectory(prefix="lutcli-hald-") as folder:
-        link = Path(folder, f"hald.{kind}")
-        os.symlink(Path(path).absolute(), link)
-        return _read_picture(link, path, pixels)
-
-
-def _read_picture(source: str | os.PathLike, path: str | os.PathLike, pixels: int) -> Picture:
-    """``read_image(source)``, its errors made LutFormatError naming ``path``."""
+def _decode(path: str | os.PathLike, pixels: int) -> np.ndarray:
+    """The stored pixels of the Hald image at ``path`` (``pixels`` of them): not turned by an
+    orientation tag nor converted by a profile, whatever the file's name."""
     try:
-        return read_image(source, max_pixels=pixels)
+        return read_pixels(path, max_pixels=pixels)
     except ImageReadError as error:
-        reason = str(error).removeprefix(f"cannot read '{os.fspath(source)}': ")
+        reason = str(error).removeprefix(f"cannot read '{os.fspath(path)}': ")
         raise LutFormatError(f"{path}: cannot read the Hald image: {reason}") from None
 
 
