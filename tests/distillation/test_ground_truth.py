@@ -71,9 +71,9 @@ def test_the_probe_holds_every_color_of_a_64_step_lattice_once():
 
 def test_the_probe_is_written_once_and_reused(tmp_path, monkeypatch):
     writes = []
-    real_write = ground_truth_module.write_image
+    real_write = ground_truth_module.write_pixels
     monkeypatch.setattr(
-        ground_truth_module, "write_image", lambda *a, **k: writes.append(a[0]) or real_write(*a)
+        ground_truth_module, "write_pixels", lambda *a, **k: writes.append(a[0]) or real_write(*a)
     )
     cache = GroundTruth(CountingTeacher(), tmp_path / "cache")
     path = cache.probe()

@@ -14,7 +14,10 @@ import numpy as np
 
 from lutcli.distillation.teachers import Teacher, TeacherError
 from lutcli.fileutil import default_cache_root, file_digest
-from lutcli.io.images import Picture, read_image, write_image
+from lutcli.io.images import read_image, write_pixels
+from lutcli.lut.formats.hald import hald_pixels
+from lutcli.lut.lattice import identity_lut
+from lutcli.lut.luts import Lut3D
 
 # An identity Hald image of this level: level² = 64 values per channel, 64³ colors, 512x512.
 PROBE_LEVEL = 8
@@ -44,7 +47,7 @@ class GroundTruth:
                 f"the picture {width}x{height}"
             )
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_image(target, Picture(np.ascontiguousarray(pixels), None, None, None, False))
+        write_pixels(target, np.ascontiguousarray(pixels))
         return target, False
 
     def probe(self) -> Path:
@@ -52,15 +55,11 @@ class GroundTruth:
         path = self.root / f"probe-hald-{PROBE_LEVEL}.png"
         if not path.is_file():
             self.root.mkdir(parents=True, exist_ok=True)
-            write_image(path, Picture(hald_identity(PROBE_LEVEL), None, None, None, False))
+            write_pixels(path, hald_identity(PROBE_LEVEL))
         return path
 
 
 def hald_identity(level: int) -> np.ndarray:
     """The identity Hald image of ``level``: (level³, level³, 3) uint8 holding every color of a
     level²-step lattice once, red changing fastest, then green, then blue."""
-    steps = level * level
-    index = np.arange(steps**3)
-    lattice = np.stack([index % steps, index // steps % steps, index // steps**2], axis=-1)
-    pixels = np.round(lattice * 255 / (steps - 1)).astype(np.uint8)
-    return pixels.reshape(level**3, level**3, 3)
+    return hald_pixels(Lut3D(identity_lut(level * level).numpy()), level, bits=8)

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import TiffImagePlugin
 
 from lutcli.errors import ImageReadError, LutFormatError, os_error_reason
-from lutcli.io.images import Picture, read_pixels, write_image
+from lutcli.io.images import read_pixels, write_pixels
 from lutcli.lut.formats.common import LutFormat, open_lut_file
 from lutcli.lut.luts import Lut, Lut3D, LutFile, LutSequence, bake
 
@@ -137,10 +137,15 @@ def write_hald(
     no place for a title or comments. ValueError for a LUT whose input domain is not 0..1 (a
     Hald image's lattice spans 0..1), non-finite values, or an unknown level, depth or extension.
     """
-    lut = lut_file.lut
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
         raise ValueError(f"a Hald image is written as PNG or TIFF ({', '.join(EXTENSIONS)})")
+    write_pixels(path, hald_pixels(lut_file.lut, level, bits))
+
+
+def hald_pixels(lut: Lut, level: int | None = None, bits: int = 16) -> np.ndarray:
+    """The (L³, L³, 3) pixels of the Hald image of ``lut`` (``write_hald``'s level, depth and
+    errors), made one blue plane of the table at a time."""
     if bits not in (8, 16):
         raise ValueError(f"a Hald image has 8 or 16 bits per channel, not {bits}")
     level = hald_level(lut) if level is None else level
@@ -161,14 +166,7 @@ def write_hald(
     pixels = np.empty((points, points * points, 3), dtype)
     for blue, plane in enumerate(table.transpose(1, 2, 3, 0)):  # one blue plane at a time
         pixels[blue] = np.rint(plane.clip(0, 1) * top).reshape(-1, 3)
-    picture = Picture(
-        pixels=pixels.reshape(side, side, 3),
-        alpha=None,
-        exif=None,
-        icc_profile=None,
-        was_gray=False,
-    )
-    write_image(path, picture)
+    return pixels.reshape(side, side, 3)
 
 
 FORMAT = LutFormat(
