@@ -133,14 +133,7 @@ def read_image(
         header = header._replace(orientation=1)
     if header.mode == "CMYK":
         return _read_cmyk(path, data, kind, header, channel_order)
-    try:
-        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        array = None
-    if array is None:
-        raise _cannot_read(path)
-    if array.dtype not in MAX_VALUE:
-        raise _cannot_read(path, f"{array.dtype} samples are not supported (8 and 16-bit only)")
+    array = _decode(path, data)
     array = _orient(array, header.orientation)
     if (
         kind == "tiff"
@@ -174,6 +167,20 @@ def read_image(
     )
 
 
+def _decode(path: str | os.PathLike[str], data: bytes) -> np.ndarray:
+    """The pixels OpenCV decodes from ``data`` as stored (BGR order, channels as in the file);
+    ImageReadError naming ``path`` for data it cannot decode or samples of other depths."""
+    try:
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        array = None
+    if array is None:
+        raise _cannot_read(path)
+    if array.dtype not in MAX_VALUE:
+        raise _cannot_read(path, f"{array.dtype} samples are not supported (8 and 16-bit only)")
+    return array
+
+
 def read_pixels(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
     """The pixels of an image file that is data, not a photo (a Hald CLUT): as stored, neither
     turned upright nor colour-managed, the format found by content whatever the file's name.
@@ -183,14 +190,7 @@ def read_pixels(path: str | os.PathLike[str], max_pixels: int | None = None) -> 
     kind, _, data = _read_file(path, limit)
     if _is_truncated(data, kind):
         raise _cannot_read(path)
-    try:
-        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        array = None
-    if array is None:
-        raise _cannot_read(path)
-    if array.dtype not in MAX_VALUE:
-        raise _cannot_read(path, f"{array.dtype} samples are not supported (8 and 16-bit only)")
+    array = _decode(path, data)
     array = array.reshape(array.shape[0], array.shape[1], -1)
     if array.shape[2] <= 2:  # gray, or gray and alpha
         return np.concatenate([np.repeat(array[:, :, :1], 3, axis=2), array[:, :, 1:]], axis=2)

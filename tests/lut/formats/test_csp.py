@@ -9,15 +9,14 @@ from pathlib import Path
 
 import colour
 import numpy as np
-import PyOpenColorIO as ocio
 import pytest
-import torch
 
+from lut_format_support import sample_colors, through_lutcli, through_ocio
 from lutcli.errors import LutcliError, LutFormatError
 from lutcli.lut.formats import detect_format, read_lut, write_lut
 from lutcli.lut.formats.csp import PRELUT_TOLERANCE, format_csp, read_csp, write_csp
 from lutcli.lut.lattice import identity_lut
-from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake
+from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence, bake
 
 RESOURCES = Path(__file__).parents[2] / "resources" / "luts"
 # OpenColorIO computes in float32 and resamples a prelut at 65536 points of its own: agreement
@@ -59,30 +58,6 @@ def table_lines(table: np.ndarray) -> str:
 def csp_3d(prelut: str, table: np.ndarray, metadata: str = "") -> str:
     size = table.shape[-1]
     return f"CSPLUTV100\n3D\n{metadata}\n{prelut}\n{size} {size} {size}\n" + table_lines(table)
-
-
-def sample_colors(low: float = -0.2, high: float = 1.2, seed: int = 1) -> np.ndarray:
-    """(P, 3) float32 colors over low..high: a grid of 16³, and 4096 random ones."""
-    axis = np.linspace(low, high, 16)
-    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-    scattered = np.random.default_rng(seed).uniform(low, high, (4096, 3))
-    return np.concatenate([grid, scattered]).astype(np.float32)
-
-
-def apply(lut: Lut, colors: np.ndarray) -> np.ndarray:
-    """(P, 3) colors through ``lut``, in float64."""
-    image = torch.from_numpy(colors.T.astype(np.float64).copy())[None, :, :, None]
-    return lut.apply(image)[0, :, :, 0].T.numpy()
-
-
-def ocio_apply(path: Path, colors: np.ndarray) -> np.ndarray:
-    """(P, 3) float32 colors through the file at ``path``, as OpenColorIO applies it."""
-    config = ocio.Config.CreateRaw()
-    transform = ocio.FileTransform(src=str(path), interpolation=ocio.INTERP_LINEAR)
-    processor = config.getProcessor(transform).getDefaultCPUProcessor()
-    out = colors.astype(np.float32).copy()
-    processor.applyRGB(out)
-    return out
 
 
 def colour_apply(path: Path, colors: np.ndarray) -> np.ndarray:
@@ -136,8 +111,10 @@ def test_a_table_with_a_domain_comes_back_with_the_same_domain(tmp_path, lut):
     np.testing.assert_allclose(back.lut.table, lut.table, rtol=0, atol=1e-6)
     colors = sample_colors(-0.7, 4.5)
     path = tmp_path / "domain.csp"
-    np.testing.assert_allclose(apply(lut, colors), ocio_apply(path, colors), atol=OCIO_TOLERANCE)
-    np.testing.assert_allclose(apply(lut, colors), colour_apply(path, colors), atol=1e-6)
+    np.testing.assert_allclose(
+        through_lutcli(lut, colors), through_ocio(path, colors), atol=OCIO_TOLERANCE
+    )
+    np.testing.assert_allclose(through_lutcli(lut, colors), colour_apply(path, colors), atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", [Lut3D, Lut1D])
@@ -161,11 +138,13 @@ def test_a_shaper_and_a_table_come_back_as_the_same_colors(tmp_path, kind):
     np.testing.assert_array_equal(prelut.domain_min, shaper.domain_min)
     np.testing.assert_array_equal(prelut.domain_max, shaper.domain_max)
     colors = sample_colors(-0.3, 3.2)
-    ours = apply(lut, colors)
-    np.testing.assert_allclose(apply(back.lut, colors), ours, rtol=0, atol=5e-5)
+    ours = through_lutcli(lut, colors)
+    np.testing.assert_allclose(through_lutcli(back.lut, colors), ours, rtol=0, atol=5e-5)
     path = tmp_path / "shaped.csp"
-    theirs = ocio_apply(path, colors)
-    np.testing.assert_allclose(theirs, apply(back.lut, colors), rtol=0, atol=OCIO_TOLERANCE)
+    theirs = through_ocio(path, colors)
+    np.testing.assert_allclose(
+        theirs, through_lutcli(back.lut, colors), rtol=0, atol=OCIO_TOLERANCE
+    )
 
 
 def test_a_chain_no_csp_holds_is_baked(tmp_path):
@@ -203,14 +182,14 @@ def test_a_curved_prelut_is_cinespaces_curve_through_its_points(tmp_path):
     np.testing.assert_array_equal(lut3d.table, np.float32(table))
     points = np.linspace(0, 1, 11)
     inputs = np.stack([points, points, points], 1).astype(np.float32)
-    through = apply(prelut, inputs)
+    through = through_lutcli(prelut, inputs)
     np.testing.assert_allclose(through[:, 0], points**2, rtol=0, atol=PRELUT_TOLERANCE)
     fifths = np.isclose(points * 5, np.round(points * 5))
     np.testing.assert_allclose(through[fifths, 1], points[fifths] ** 3, atol=PRELUT_TOLERANCE)
     np.testing.assert_allclose(through[fifths, 2], points[fifths] ** 2, atol=PRELUT_TOLERANCE)
     colors = sample_colors()
     np.testing.assert_allclose(
-        apply(sequence, colors), ocio_apply(path, colors), rtol=0, atol=OCIO_TOLERANCE
+        through_lutcli(sequence, colors), through_ocio(path, colors), rtol=0, atol=OCIO_TOLERANCE
     )
 
 
@@ -225,10 +204,12 @@ def test_points_on_a_line_are_read_as_the_line_exactly(tmp_path):
     assert isinstance(lut, LutSequence) and lut.luts[0].size == 2
     np.testing.assert_allclose(lut.luts[0].table, [[0.1] * 3, [0.9] * 3], rtol=0, atol=1e-7)
     colors = sample_colors(-0.7, 1.7)
-    ours = apply(lut, colors)
-    np.testing.assert_allclose(ours, ocio_apply(path, colors), rtol=0, atol=OCIO_TOLERANCE)
+    ours = through_lutcli(lut, colors)
+    np.testing.assert_allclose(ours, through_ocio(path, colors), rtol=0, atol=OCIO_TOLERANCE)
     inside = colors.clip(-0.5, 1.5)  # colour-science extrapolates a prelut in a sequence
-    np.testing.assert_allclose(apply(lut, inside), colour_apply(path, inside), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        through_lutcli(lut, inside), colour_apply(path, inside), rtol=0, atol=1e-6
+    )
 
 
 def test_a_prelut_onto_0_to_1_becomes_the_domain_and_an_identity_none(tmp_path):
@@ -263,8 +244,8 @@ def test_opencolorio_applies_real_csp_files_as_lutcli_does(name, tolerance):
     assert lut_file.format == "csp" and lut_file.notes == []
     low, high = lut_file.lut.domain_min.min(), lut_file.lut.domain_max.max()
     colors = sample_colors(low - 0.1 * (high - low), high + 0.1 * (high - low))
-    ours = apply(lut_file.lut, colors)
-    np.testing.assert_allclose(ours, ocio_apply(path, colors), rtol=0, atol=tolerance)
+    ours = through_lutcli(lut_file.lut, colors)
+    np.testing.assert_allclose(ours, through_ocio(path, colors), rtol=0, atol=tolerance)
 
 
 def test_colour_science_draws_curved_preluts_as_straight_lines():
@@ -279,7 +260,7 @@ def test_colour_science_draws_curved_preluts_as_straight_lines():
         np.float32(cube.table.transpose(3, 2, 1, 0)), lut_file.lut.luts[1].table
     )
     colors = sample_colors(-0.1, 3.0)  # within the prelut: no extrapolation
-    difference = np.abs(apply(lut_file.lut, colors) - colour_apply(path, colors)).max()
+    difference = np.abs(through_lutcli(lut_file.lut, colors) - colour_apply(path, colors)).max()
     assert 0.1 < difference < 0.5
 
 

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import colour
 import numpy as np
-import PyOpenColorIO as ocio
 import pytest
-import torch
 
+from lut_format_support import sample_colors, through_lutcli, through_ocio
 from lutcli.errors import LutcliError, LutFormatError
 from lutcli.lut.formats import detect_format, read_lut, write_lut
 from lutcli.lut.formats.spi1d import format_spi1d, read_spi1d, write_spi1d
 from lutcli.lut.formats.spi3d import format_spi3d, read_spi3d, write_spi3d
 from lutcli.lut.lattice import identity_lut
-from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake
+from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence, bake
 
 RESOURCES = Path(__file__).parents[2] / "resources" / "luts"
 # OpenColorIO computes in float32: agreement within this, on outputs of about 0..1.
@@ -40,30 +39,6 @@ def curves(size: int, low: float = 0.0, high: float = 1.0) -> np.ndarray:
     """(size, 3) curves over low..high: a different gamma per channel."""
     x = np.linspace(0.0, 1.0, size)[:, None]
     return x ** np.array([0.45, 1.0, 2.2]) * (high - low) + low
-
-
-def sample_colors(low: float = -0.2, high: float = 1.2, seed: int = 1) -> np.ndarray:
-    """(P, 3) float32 colors over low..high: a grid of 16³, and 4096 random ones."""
-    axis = np.linspace(low, high, 16)
-    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-    scattered = np.random.default_rng(seed).uniform(low, high, (4096, 3))
-    return np.concatenate([grid, scattered]).astype(np.float32)
-
-
-def apply(lut: Lut, colors: np.ndarray) -> np.ndarray:
-    """(P, 3) colors through ``lut``, in float64."""
-    image = torch.from_numpy(colors.T.astype(np.float64).copy())[None, :, :, None]
-    return lut.apply(image)[0, :, :, 0].T.numpy()
-
-
-def ocio_apply(path: Path, colors: np.ndarray) -> np.ndarray:
-    """(P, 3) float32 colors through the file at ``path``, as OpenColorIO applies it."""
-    config = ocio.Config.CreateRaw()
-    transform = ocio.FileTransform(src=str(path), interpolation=ocio.INTERP_LINEAR)
-    processor = config.getProcessor(transform).getDefaultCPUProcessor()
-    out = colors.astype(np.float32).copy()
-    processor.applyRGB(out)
-    return out
 
 
 def colour_apply(path: Path, colors: np.ndarray) -> np.ndarray:
@@ -143,8 +118,8 @@ def test_opencolorio_and_colour_apply_spi1d_files_as_lutcli_does(tmp_path, path_
         path = RESOURCES / "lut1d_1.spi1d"
     lut = read_spi1d(path).lut
     colors = sample_colors(-0.7, 2.3)  # outside the domains too: clamped alike
-    ours = apply(lut, colors)
-    np.testing.assert_allclose(ours, ocio_apply(path, colors), rtol=0, atol=OCIO_TOLERANCE)
+    ours = through_lutcli(lut, colors)
+    np.testing.assert_allclose(ours, through_ocio(path, colors), rtol=0, atol=OCIO_TOLERANCE)
     np.testing.assert_allclose(ours, colour_apply(path, colors), rtol=0, atol=1e-6)
 
 
@@ -224,7 +199,7 @@ def test_spi3d_indices_are_red_green_blue(tmp_path):
     table = identity_lut(size).numpy().astype(np.float64) * (size - 1)
     lut = read_spi3d(write_text(tmp_path, "id.spi3d", spi3d_text(table))).lut
     colors = sample_colors(0.0, 1.0)
-    np.testing.assert_allclose(apply(lut, colors), colors * (size - 1), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(through_lutcli(lut, colors), colors * (size - 1), rtol=0, atol=1e-5)
 
 
 def test_spi3d_lines_may_come_in_any_order(tmp_path):
@@ -236,7 +211,9 @@ def test_spi3d_lines_may_come_in_any_order(tmp_path):
     np.testing.assert_array_equal(lut.table, np.float32(table))
     np.testing.assert_array_equal(lut.table, ordered.lut.table)
     colors = sample_colors()
-    np.testing.assert_allclose(apply(lut, colors), ocio_apply(path, colors), atol=OCIO_TOLERANCE)
+    np.testing.assert_allclose(
+        through_lutcli(lut, colors), through_ocio(path, colors), atol=OCIO_TOLERANCE
+    )
 
 
 def test_spi3d_round_trip_writes_blue_fastest_and_keeps_the_comments(tmp_path):
@@ -264,8 +241,8 @@ def test_opencolorio_and_colour_apply_spi3d_files_as_lutcli_does(tmp_path, name)
         path = RESOURCES / name.split()[-1]
     lut = read_spi3d(path).lut
     colors = sample_colors()
-    ours = apply(lut, colors)
-    np.testing.assert_allclose(ours, ocio_apply(path, colors), rtol=0, atol=OCIO_TOLERANCE)
+    ours = through_lutcli(lut, colors)
+    np.testing.assert_allclose(ours, through_ocio(path, colors), rtol=0, atol=OCIO_TOLERANCE)
     np.testing.assert_allclose(ours, colour_apply(path, colors.clip(0, 1)), rtol=0, atol=1e-6)
     # colour-science indexes its table [r, g, b, c], lutcli [c, b, g, r].
     theirs = colour.io.read_LUT(str(path)).table.transpose(3, 2, 1, 0)

@@ -10,10 +10,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import PyOpenColorIO as ocio
 import pytest
-import torch
 
+from lut_format_support import sample_colors, through_lutcli, through_ocio
 from lutcli.errors import LutcliError, LutFormatError
 from lutcli.lut.formats import FORMATS, detect_format, read_lut, threedl, write_lut
 from lutcli.lut.formats.threedl import format_3dl, likely_bits, read_3dl, recognises, write_3dl
@@ -70,29 +69,6 @@ def smooth_lut(size: int, seed: int = 0, spread: float = 0.06) -> Lut3D:
     return Lut3D(table)
 
 
-def sample_colors() -> np.ndarray:
-    """An 11³ grid over 0..1 (lattice points of 2, 3, 6 and 11 among them) and 2,000 random
-    colors, float32 (P, 3)."""
-    axis = np.linspace(0, 1, 11)
-    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-    random = np.random.default_rng(7).uniform(0, 1, (2000, 3))
-    return np.concatenate([grid, random]).astype(np.float32)
-
-
-def through_lutcli(lut, colors: np.ndarray) -> np.ndarray:
-    image = torch.from_numpy(np.ascontiguousarray(colors.T, dtype=np.float64))[None, :, :, None]
-    return lut.apply(image)[0, :, :, 0].T.numpy()
-
-
-def through_ocio(path: Path, colors: np.ndarray) -> np.ndarray:
-    """``colors`` through the file at ``path`` by OpenColorIO, trilinear on the CPU."""
-    transform = ocio.FileTransform(src=str(path), interpolation=ocio.INTERP_LINEAR)
-    processor = ocio.Config.CreateRaw().getProcessor(transform).getDefaultCPUProcessor()
-    result = colors.astype(np.float32)  # a copy: applyRGB works in place
-    processor.applyRGB(result)
-    return result
-
-
 def assert_one_line_error(path: Path, line: int | None, fragment: str) -> None:
     with pytest.raises(LutFormatError) as caught:
         read_3dl(path)
@@ -112,7 +88,7 @@ def test_real_files_read_as_opencolorio_reads_them(tmp_path, name):
     lut_file = read_lut(path)
     assert lut_file.format == "3dl" and lut_file.notes == []
     assert isinstance(lut_file.lut, Lut3D) and lut_file.lut.size == 17
-    colors = sample_colors()
+    colors = sample_colors(0, 1, grid=11, count=2000, seed=7)
     difference = np.abs(through_lutcli(lut_file.lut, colors) - through_ocio(path, colors))
     assert difference.max() < 1e-6  # measured 1.5e-7 (float32 rounding)
 
@@ -169,7 +145,7 @@ def test_a_4_point_mesh_interpolates_trilinearly(tmp_path):
     text = "0 341 682 1023\n" + rows_text(lattice_rows(4, 4095))
     lut = read_3dl(write_text(tmp_path, text)).lut
     assert isinstance(lut, Lut3D) and lut.size == 4 and lut.has_default_domain
-    colors = sample_colors()
+    colors = sample_colors(0, 1, grid=11, count=2000, seed=7)
     np.testing.assert_allclose(through_lutcli(lut, colors), colors, atol=1 / 4095)
 
 
@@ -183,7 +159,7 @@ def test_output_depth_follows_opencolorio_from_the_largest_value(tmp_path, top, 
     lut = read_3dl(path).lut
     assert likely_bits(top) == bits
     assert lut.table.max() == pytest.approx(top / (2**bits - 1))
-    colors = sample_colors()
+    colors = sample_colors(0, 1, grid=11, count=2000, seed=7)
     np.testing.assert_allclose(through_lutcli(lut, colors), through_ocio(path, colors), atol=1e-6)
 
 
@@ -222,7 +198,7 @@ def test_an_uneven_mesh_is_a_curve_before_the_table_as_opencolorio_reads_it(tmp_
         f"{path}:2: the input mesh is not evenly spaced over 0..1023: applied as a curve before "
         "the table, as OpenColorIO does"
     ]
-    colors = sample_colors()
+    colors = sample_colors(0, 1, grid=11, count=2000, seed=7)
     np.testing.assert_allclose(through_lutcli(lut, colors), through_ocio(path, colors), atol=1e-6)
 
 
@@ -239,7 +215,7 @@ def test_an_even_mesh_of_another_length_spans_the_inputs_as_opencolorio_reads_it
         f"{path}:3: the input mesh has 10 values, the table 2³ lines: read as a table spanning "
         "the inputs, as OpenColorIO does"
     ]
-    colors = sample_colors()
+    colors = sample_colors(0, 1, grid=11, count=2000, seed=7)
     np.testing.assert_allclose(
         through_lutcli(lut_file.lut, colors), through_ocio(path, colors), atol=1e-6
     )
@@ -346,7 +322,7 @@ def test_opencolorio_applies_what_write_3dl_makes_as_lutcli_does(tmp_path):
     lut = smooth_lut(33, seed=4)
     path = tmp_path / "for_ocio.3dl"
     write_3dl(LutFile(lut, "for OpenColorIO"), path)
-    colors = sample_colors()
+    colors = sample_colors(0, 1, grid=11, count=2000, seed=7)
     theirs = through_ocio(path, colors)
     # The same file through lutcli: the same table, the same trilinear interpolation.
     np.testing.assert_allclose(through_lutcli(read_3dl(path).lut, colors), theirs, atol=1e-6)
