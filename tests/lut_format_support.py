@@ -9,6 +9,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 import torch
 
+from lutcli.lut.lattice import identity_lut
 from lutcli.lut.luts import Lut
 
 
@@ -36,3 +37,16 @@ def through_ocio(path: Path, colors: np.ndarray) -> np.ndarray:
     result = colors.astype(np.float32)  # a copy: applyRGB works in place
     processor.applyRGB(result)
     return result
+
+
+def write_text(tmp_path: Path, name: str, text: str) -> Path:
+    """A text file ``name`` in ``tmp_path`` holding ``text``."""
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def random_table(size: int, seed: int = 0) -> np.ndarray:
+    """A (3, D, D, D) table: identity plus noise."""
+    rng = np.random.default_rng(seed)
+    return identity_lut(size).numpy() + 0.05 * rng.standard_normal((3, size, size, size))

@@ -11,11 +11,16 @@ import colour
 import numpy as np
 import pytest
 
-from lut_format_support import sample_colors, through_lutcli, through_ocio
+from lut_format_support import (
+    random_table,
+    sample_colors,
+    through_lutcli,
+    through_ocio,
+    write_text,
+)
 from lutcli.errors import LutcliError, LutFormatError
 from lutcli.lut.formats import detect_format, read_lut, write_lut
 from lutcli.lut.formats.csp import PRELUT_TOLERANCE, format_csp, read_csp, write_csp
-from lutcli.lut.lattice import identity_lut
 from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence, bake
 
 RESOURCES = Path(__file__).parents[2] / "resources" / "luts"
@@ -35,18 +40,6 @@ GAMMA_PRELUT = """11
 0.0 0.2 0.4 0.6 0.8 1.0
 0.0 0.04 0.16 0.36 0.64 1.0
 """
-
-
-def write_text(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def random_table(size: int, seed: int = 0) -> np.ndarray:
-    """A (3, D, D, D) table: identity plus noise."""
-    rng = np.random.default_rng(seed)
-    return identity_lut(size).numpy() + 0.05 * rng.standard_normal((3, size, size, size))
 
 
 def table_lines(table: np.ndarray) -> str:

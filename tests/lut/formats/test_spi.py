@@ -10,7 +10,13 @@ import colour
 import numpy as np
 import pytest
 
-from lut_format_support import sample_colors, through_lutcli, through_ocio
+from lut_format_support import (
+    random_table,
+    sample_colors,
+    through_lutcli,
+    through_ocio,
+    write_text,
+)
 from lutcli.errors import LutcliError, LutFormatError
 from lutcli.lut.formats import detect_format, read_lut, write_lut
 from lutcli.lut.formats.spi1d import format_spi1d, read_spi1d, write_spi1d
@@ -21,18 +27,6 @@ from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence, bake
 RESOURCES = Path(__file__).parents[2] / "resources" / "luts"
 # OpenColorIO computes in float32: agreement within this, on outputs of about 0..1.
 OCIO_TOLERANCE = 1e-5
-
-
-def write_text(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def random_table(size: int, seed: int = 0) -> np.ndarray:
-    """A (3, D, D, D) table: identity plus noise."""
-    rng = np.random.default_rng(seed)
-    return identity_lut(size).numpy() + 0.05 * rng.standard_normal((3, size, size, size))
 
 
 def curves(size: int, low: float = 0.0, high: float = 1.0) -> np.ndarray:
