@@ -227,7 +227,7 @@ def test_an_unknown_model_is_one_line_listing_the_models(tmp_path, pairs, invoke
 # Multi-scale (--scales) ------------------------------------------------------------------------
 
 
-def test_scales_trains_a_multiscale_model_around_the_chosen_one(tmp_path, pairs, invoke):
+def test_scales_train_the_chosen_model_on_a_pyramid(tmp_path, pairs, invoke):
     output = tmp_path / "m.pt"
     result = invoke(
         "train", pairs, "-o", output, "--scales", "2,4", "--epochs", "1", "--lut-size", "5", "-q",
@@ -236,13 +236,12 @@ def test_scales_trains_a_multiscale_model_around_the_chosen_one(tmp_path, pairs,
     assert result.exit_code == 0, result.output
     assert result.stdout == "" and result.stderr == ""
     model, info = load_model(output)
-    assert model.name == "multiscale" and model.lut_size == 5
-    assert model.config() == {"lut_size": 5, "model": "basic", "scales": [2, 4], "model_config": {}}
-    assert model.inner.name == "basic" and not model.adaptive
+    assert model.name == "basic" and model.lut_size == 5 and not model.adaptive
+    assert model.config() == {"lut_size": 5} and model.scales == (2, 4)
     assert info["pairs"] == 3
 
 
-def test_scales_keeps_the_wrapped_models_options(tmp_path, pairs, invoke):
+def test_scales_keep_the_models_options(tmp_path, pairs, invoke):
     output = tmp_path / "m.pt"
     result = invoke(
         "train", pairs, "-o", output, "--model", "first-linear", "--lut-size", "5",
@@ -251,13 +250,24 @@ def test_scales_keeps_the_wrapped_models_options(tmp_path, pairs, invoke):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     model, _ = load_model(output)
-    assert model.config() == {
-        "lut_size": 5,
-        "model": "first-linear",
-        "scales": [2, 4],
-        "model_config": {"basis_count": 2},
-    }
-    assert model.adaptive
+    assert model.name == "first-linear" and model.adaptive
+    assert model.config() == {"lut_size": 5, "basis_count": 2} and model.scales == (2, 4)
+
+
+def test_multiscale_as_a_model_name_points_to_scales(tmp_path, pairs, invoke):
+    output = tmp_path / "m.pt"
+    result = invoke("train", pairs, "-o", output, "--model", "multiscale", *FAST)
+    assert_one_error_line(result, "not a model of its own", "--scales 2,4,8")
+    assert not output.exists()
+
+
+def test_the_scales_help_tells_them_from_applys_scale(invoke):
+    result = invoke("train", "--help")
+    assert result.exit_code == 0
+    # The option's help, its lines joined (click breaks "down-sampling" after the hyphen).
+    text = " ".join(result.stdout.split()).replace("- ", "-")
+    assert "--scales F,F,... Training pyramid: also train at these down-sampling factors" in text
+    assert "(not apply's --scale, which resizes outputs)" in text
 
 
 @pytest.mark.parametrize(
@@ -278,7 +288,7 @@ def test_bad_scales_are_a_usage_error(tmp_path, pairs, invoke, scales, named):
 def test_a_scale_too_large_is_one_line(tmp_path, pairs, invoke):
     output = tmp_path / "m.pt"
     result = invoke("train", pairs, "-o", output, "--scales", "2,65", "--epochs", "1", *FAST)
-    assert_one_error_line(result, "multiscale", "65")
+    assert_one_error_line(result, "bad --scales", "2..64", "65")
     assert not output.exists()
 
 

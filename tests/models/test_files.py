@@ -79,6 +79,27 @@ def test_every_registered_model_round_trips(name, tmp_path, generator):
         assert torch.equal(loaded(image), model(image))
 
 
+@pytest.mark.parametrize(("scales", "version"), [((), 1), ((2, 4, 8), FORMAT_VERSION)])
+def test_scales_are_stored_and_only_they_need_the_newer_format(tmp_path, scales, version):
+    """A model trained on a pyramid chooses its LUT at the coarsest scale: a reader of the
+    first format would pass over its scales and give other colors, so it must refuse the file.
+    Every other model is written in the first format, which every lutcli reads."""
+    model = BasicLookupModel(lut_size=5)
+    model.scales = scales
+    save_model(tmp_path / "m.pt", model)
+    stored = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert (stored["format_version"], stored["scales"]) == (version, list(scales))
+    assert FORMAT_VERSION == 2
+    assert load_model(tmp_path / "m.pt")[0].scales == scales
+
+
+def test_a_file_of_the_first_format_without_scales_loads_at_full_size(tmp_path):
+    content = payload(format_version=1)
+    assert "scales" not in content
+    torch.save(content, tmp_path / "m.pt")
+    assert load_model(tmp_path / "m.pt")[0].scales == ()
+
+
 def test_save_is_atomic_and_replaces_the_old_file(tmp_path, generator):
     path = tmp_path / "look.pt"
     save_model(path, BasicLookupModel(lut_size=5))
@@ -164,6 +185,12 @@ BROKEN_FILES = {
     "future version": (lambda p: torch.save(payload(format_version=99), p), "upgrade lutcli"),
     "version as text": (lambda p: torch.save(payload(format_version="1"), p), "format version"),
     "unknown model": (lambda p: torch.save(payload(model="nope"), p), "unknown model 'nope'"),
+    "model not a name": (lambda p: torch.save(payload(model=["basic"]), p), "not a name"),
+    "bad scales": (
+        lambda p: torch.save(payload(scales=[1, 2]), p),
+        "damaged lutcli model file: down-sampling factors must be integers in 2..64",
+    ),
+    "scales not a list": (lambda p: torch.save(payload(scales=2), p), "down-sampling factors"),
     "wrong shape": (
         lambda p: torch.save(payload(state_dict=BasicLookupModel(lut_size=7).state_dict()), p),
         "size mismatch for lut",

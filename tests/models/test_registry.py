@@ -12,7 +12,7 @@ import torch
 from lutcli.errors import LutcliError
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
-from lutcli.models.registry import MODELS, create_model
+from lutcli.models.registry import MODELS, create_model, model_class
 
 
 def test_create_basic():
@@ -29,6 +29,24 @@ def test_unknown_model_lists_the_known_ones():
     assert "'fancy'" in message
     for name in MODELS:
         assert name in message
+
+
+def test_multiscale_is_not_a_model_name_but_points_to_scales():
+    """Multi-scale is how any zoo model can be trained (--scales), not a model of its own."""
+    assert "multiscale" not in MODELS
+    with pytest.raises(LutcliError) as caught:
+        model_class("multiscale")
+    assert str(caught.value) == (
+        "multi-scale is not a model of its own: train any zoo model on a pyramid with "
+        "--scales, e.g. --model first-linear --scales 2,4,8"
+    )
+
+
+def test_model_class_is_what_create_model_builds():
+    for name, cls in MODELS.items():
+        assert model_class(name) is cls
+    with pytest.raises(LutcliError, match="unknown model 'fancy'"):
+        model_class("fancy")
 
 
 @pytest.mark.parametrize(
@@ -136,8 +154,7 @@ def test_sizing_a_model_is_cheap():
         "import sys\n"
         "from lutcli.models.registry import MODELS, create_model\n"
         "for name in MODELS:\n"
-        "    config = {'model': 'combined', 'model_config': {}, 'scales': (2,)}\n"
-        "    create_model(name, lut_size=9, **(config if name == 'multiscale' else {}))\n"
+        "    create_model(name, lut_size=9)\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -1,4 +1,4 @@
-"""``lutcli models``: list the model zoo."""
+"""``lutcli models``: list the model zoo, and multi-scale training, which applies to any."""
 
 from __future__ import annotations
 
@@ -8,23 +8,25 @@ import click
 @click.command(short_help="List the models `lutcli train --model` can build.")
 def models() -> None:
     """List the zoo models, one line each, then the settings each takes
-    (`lutcli train --model NAME --model-option KEY=VALUE`)."""
+    (`lutcli train --model NAME --model-option KEY=VALUE`); last, multi-scale training, which
+    any of them takes (`--scales`)."""
     import inspect
 
     from lutcli.models.registry import MODELS
 
     width = max(len(name) for name in MODELS)
+
+    def row(name: str, kind: str, text: str) -> None:
+        click.echo(f"{name:<{width}}  {kind:<8}  {text}")
+
     for name, model in MODELS.items():
-        if name == "multiscale":  # wraps the others: chosen with --scales, not by name
-            click.echo(f"{name:<{width}}  {'wrapper':<8}  {model.description}")
-            click.echo(f"{'':<{width}}  {'':<8}  use: train --model NAME --scales 2,4,8")
-            continue
-        kind = "adaptive" if model.adaptive else "fixed"
-        click.echo(f"{name:<{width}}  {kind:<8}  {model.description}")
+        row(name, "adaptive" if model.adaptive else "fixed", model.description)
         settings = [
             f"{p.name}={p.default}"
             for p in inspect.signature(model.__init__).parameters.values()
             if p.name not in ("self", "lut_size")
         ]
         if settings:
-            click.echo(f"{'':<{width}}  {'':<8}  options: {' '.join(settings)}")
+            row("", "", f"options: {' '.join(settings)}")
+    row("multi-scale", "training", "any model above, trained on a pyramid: same colors at any size")
+    row("", "", "use: train --model NAME --scales 2,4,8")

@@ -54,7 +54,7 @@ def parse_model_options(
 
 
 def parse_scales(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    """ "2,4,8" → (2, 4, 8); "" → () (no multi-scale)."""
+    """ "2,4,8" → (2, 4, 8); "" → () (full size only: no training pyramid)."""
     try:
         scales = tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
@@ -234,7 +234,9 @@ _TRAINING_OPTIONS = [
         callback=parse_scales,
         default="",
         metavar="F,F,...",
-        help="Multi-scale: also train at these down-sampling factors (integers), e.g. 2,4,8.",
+        help="Training pyramid: also train at these down-sampling factors (integers), e.g. "
+        "2,4,8, so the model gives the same colors at every size (not apply's --scale, which "
+        "resizes outputs).",
     ),
     click.option(
         "--resume", is_flag=True, help="Continue an interrupted run from its saved state."

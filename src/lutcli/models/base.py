@@ -1,15 +1,31 @@
-"""What every lutcli model is: a color mapping of pictures, rebuilt from a JSON-able config."""
+"""What every lutcli model is: a color mapping of pictures, rebuilt from a JSON-able config,
+that chooses its LUT from the whole picture seen at a fixed size (its picture context)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # Lattice points per axis at most: 129³ RGB floats are 26 MB a LUT. A bound, so that a model
 # file cannot ask for gigabytes.
 MAX_LUT_SIZE = 129
+# The side of the square picture image-adaptive models look at, whatever the photo's size.
+FIXED_SIZE = 256
+# Down-sampling factors of a training pyramid are integers up to this: beyond it the coarsest
+# picture context is a few pixels.
+MAX_SCALE = 64
+
+
+def fix_picture_size(picture: torch.Tensor) -> torch.Tensor:
+    """Resize (N, 3, H, W) pictures to (N, 3, 256, 256), antialiased; a no-op at that size."""
+    if picture.shape[-2:] == (FIXED_SIZE, FIXED_SIZE):
+        return picture
+    size = (FIXED_SIZE, FIXED_SIZE)
+    return F.interpolate(picture, size=size, mode="bilinear", antialias=True)
 
 
 def check_integer(name: str, value: object, low: int, high: int) -> int:
@@ -18,6 +34,19 @@ def check_integer(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
     return value
+
+
+def check_scales(scales: Sequence[int]) -> tuple[int, ...]:
+    """Down-sampling factors of a training pyramid, sorted, once each (empty: full size only);
+    ValueError when they are not integers in ``2..MAX_SCALE`` (they come from the command line
+    or a file: anything may be there)."""
+    if not isinstance(scales, (list, tuple)) or any(
+        isinstance(s, bool) or not isinstance(s, int) or not 2 <= s <= MAX_SCALE for s in scales
+    ):
+        raise ValueError(
+            f"down-sampling factors must be integers in 2..{MAX_SCALE}, got {scales!r}"
+        )
+    return tuple(sorted(set(scales)))
 
 
 class LutModel(nn.Module):
@@ -29,7 +58,9 @@ class LutModel(nn.Module):
     the model sees the photo. ``adaptive=False`` leaves the image-adaptive parts out: what is
     left is the picture-independent part of the model. ``interp`` ("trilinear" or
     "tetrahedral") is how LUTs are interpolated; a choice made when applying, not part of the
-    model file.
+    model file. ``scales`` are the down-sampling factors of the pyramid the model was trained
+    on (SPEC's multi-scale model; empty: full size only), stored in its file: they decide what
+    it chooses its LUT from (``picture_context``).
     """
 
     name: ClassVar[str]
@@ -41,6 +72,30 @@ class LutModel(nn.Module):
         super().__init__()
         self.lut_size = check_integer("lut_size", lut_size, 2, MAX_LUT_SIZE)
         self.interp = "trilinear"
+        self._scales: tuple[int, ...] = ()
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        """The training pyramid's down-sampling factors, sorted (``check_scales``)."""
+        return self._scales
+
+    @scales.setter
+    def scales(self, scales: Sequence[int]) -> None:
+        self._scales = check_scales(scales)
+
+    def picture_context(self, picture: torch.Tensor) -> torch.Tensor:
+        """(N, 3, FIXED_SIZE, FIXED_SIZE): the whole pictures (N, 3, H, W) as the model sees
+        them to choose their LUT, size-fixed.
+
+        A model trained on a pyramid sees them at its coarsest scale, first resized
+        (antialiased) to a square of the fixed size over the largest factor: the coarser
+        provides the context for the finer, and a photo and any copy of it down to that size
+        look alike there, so they get the same LUT (a filter of fixed shape, unlike block
+        averages, lines up pictures whose sizes are not multiples of each other)."""
+        if self.scales:
+            side = FIXED_SIZE // self.scales[-1]
+            picture = F.interpolate(picture, size=(side, side), mode="bilinear", antialias=True)
+        return fix_picture_size(picture)
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this model (JSON-able; stored in model files)."""

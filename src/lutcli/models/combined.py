@@ -9,7 +9,6 @@ from torch import nn
 
 from lutcli.lut.interpolate import apply_lut
 from lutcli.models.base import LutModel
-from lutcli.models.networks import fix_picture_size
 from lutcli.models.optimization import (
     FirstLinearModel,
     FirstOptimizationModel,
@@ -68,7 +67,7 @@ class CombinedModel(LutModel):
     def forward(
         self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
     ) -> torch.Tensor:
-        context = fix_picture_size(image if context is None else context)
+        context = self.picture_context(image if context is None else context)
         # The linear part's LUT, then the product part's composed after it: one LUT a picture.
         first = self.linear_part.linear_luts(context, adaptive)
         lut = self.product_part.picture_luts(context, adaptive, before=first)

@@ -2,12 +2,12 @@
 
 A model file is a ``torch.save`` of a plain dict::
 
-    {"format": "lutcli-model", "format_version": 1, "model": NAME, "config": {...},
-     "state_dict": {name: tensor}, "info": {...}}
+    {"format": "lutcli-model", "format_version": 1 or 2, "model": NAME, "config": {...},
+     "scales": [F, ...], "state_dict": {name: tensor}, "info": {...}}
 
 and is read with ``torch.load(weights_only=True)``, whose unpickler only rebuilds tensors and
 plain containers: a file that asks for anything else (a hostile pickle) is refused before any of
-its code can run.
+its code can run. ``scales`` is the pyramid the model was trained on (``LutModel.scales``).
 """
 
 from __future__ import annotations
@@ -24,11 +24,15 @@ import torch
 
 from lutcli.errors import LutcliError, ModelFileError, os_error_reason
 from lutcli.fileutil import atomic_write
-from lutcli.models.base import LutModel
-from lutcli.models.registry import create_model
+from lutcli.models.base import LutModel, check_scales
+from lutcli.models.registry import MULTISCALE, create_model
 
 FORMAT = "lutcli-model"
-FORMAT_VERSION = 1
+# Version 2 brought "scales", which decides what a model trained on a pyramid chooses its LUT
+# from: a reader of version 1 would pass over it and give other colors. A model without them is
+# still written as version 1, which every lutcli reads.
+FORMAT_VERSION = 2
+_VERSION_WITHOUT_SCALES = 1
 # Names of a file's tensors shown when they do not fit the model (a file may hold thousands).
 SHOWN_NAMES = 3
 # Bytes looked at to tell what a file that is not a model file is.
@@ -43,9 +47,10 @@ def save_model(
     """Write ``model`` atomically; ``info`` is JSON-able provenance (training figures, sources)."""
     payload = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if model.scales else _VERSION_WITHOUT_SCALES,
         "model": model.name,
         "config": model.config(),
+        "scales": list(model.scales),
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
         "info": info or {},
     }
@@ -152,13 +157,17 @@ def load_model(path: str | os.PathLike) -> tuple[LutModel, dict[str, Any]]:
     """Rebuild the model stored at ``path`` (on the CPU) and return it with its info dict.
 
     A file whose tensors hold NaN or infinity is refused: its model would turn every photo
-    black (or worse) without a word.
+    black (or worse) without a word. A multi-scale model saved as a model of its own (name
+    "multiscale", as lutcli wrote them before ``scales`` were every model's) loads as the model
+    it wrapped, trained at its scales.
     """
     payload = load_payload(path)
     try:
-        state = payload["state_dict"]
-        config = payload["config"]
+        model_name, state, config = payload["model"], payload["state_dict"], payload["config"]
+        scales = payload.get("scales", [])
         info = payload.get("info") or {}
+        if not isinstance(model_name, str):
+            raise TypeError(f"its model is a {type(model_name).__name__}, not a name")
         if not isinstance(state, dict) or not isinstance(config, dict):
             raise TypeError("its state_dict and config must be dicts")
         if not isinstance(info, dict):
@@ -166,7 +175,10 @@ def load_model(path: str | os.PathLike) -> tuple[LutModel, dict[str, Any]]:
         for name, tensor in state.items():
             if not isinstance(tensor, torch.Tensor):
                 raise TypeError(f"{name} is a {type(tensor).__name__}, not a tensor")
-    except (KeyError, TypeError) as error:
+        if model_name == MULTISCALE:
+            model_name, config, scales, state = _unwrapped(config, state)
+        scales = check_scales(scales)
+    except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"'{path}' is a damaged lutcli model file: {error}") from None
     broken = [
         name
@@ -179,7 +191,7 @@ def load_model(path: str | os.PathLike) -> tuple[LutModel, dict[str, Any]]:
             "(did its training diverge?)"
         )
     try:
-        model = create_model(payload["model"], **config)
+        model = create_model(model_name, **config)
     except LutcliError as error:  # an unknown model, a bad or too large configuration
         raise ModelFileError(f"'{path}' cannot be loaded: {error}") from None
     problem = _state_problem(model, state)
@@ -190,8 +202,22 @@ def load_model(path: str | os.PathLike) -> tuple[LutModel, dict[str, Any]]:
     except RuntimeError as error:  # what the checks above missed: its first line is the cause
         reason = str(error).strip().splitlines()[0]
         raise ModelFileError(f"'{path}' is a damaged lutcli model file: {reason}") from None
+    model.scales = scales
     model.eval()
     return model, dict(info)
+
+
+def _unwrapped(
+    config: dict[str, Any], state: dict[str, torch.Tensor]
+) -> tuple[str, dict[str, Any], Any, dict[str, torch.Tensor]]:
+    """The name, config, scales and tensors of the model a "multiscale" record wraps: its config
+    is {lut_size, model, scales, model_config}, its tensors are the wrapped model's under
+    "inner." beside the step counter "steps_taken" (which training now keeps itself)."""
+    inner = config["model_config"]
+    if not isinstance(inner, dict):
+        raise TypeError("its model_config must be a dict")
+    tensors = {name.removeprefix("inner."): t for name, t in state.items() if name != "steps_taken"}
+    return config["model"], {**inner, "lut_size": config["lut_size"]}, config["scales"], tensors
 
 
 def _state_problem(model: LutModel, state: dict[str, torch.Tensor]) -> str:

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lutcli.models.base import MAX_LUT_SIZE, check_integer
+from lutcli.models.base import FIXED_SIZE as FIXED_SIZE  # where looks and training read it
+from lutcli.models.base import MAX_LUT_SIZE, check_integer, fix_picture_size
 
-FIXED_SIZE = 256
 # Channels of the five sampling layers (the learned-LUT literature's 5-layer predictor).
 SAMPLING_CHANNELS = (16, 32, 64, 128, 128)
 # Bins per channel of the color histogram among the color statistics.
@@ -27,14 +27,6 @@ LOG_OFFSET = 1 / 256
 COLOR_STATISTICS = 3 * (3 + HISTOGRAM_BINS)
 # Features per picture: mean and maximum of the last layer's channels, and the color statistics.
 FEATURES = 2 * SAMPLING_CHANNELS[-1] + COLOR_STATISTICS
-
-
-def fix_picture_size(picture: torch.Tensor) -> torch.Tensor:
-    """Resize (N, 3, H, W) pictures to (N, 3, 256, 256), antialiased; a no-op at that size."""
-    if picture.shape[-2:] == (FIXED_SIZE, FIXED_SIZE):
-        return picture
-    size = (FIXED_SIZE, FIXED_SIZE)
-    return F.interpolate(picture, size=size, mode="bilinear", antialias=True)
 
 
 def color_statistics(picture: torch.Tensor) -> torch.Tensor:

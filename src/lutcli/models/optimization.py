@@ -23,7 +23,6 @@ from lutcli.lut.interpolate import apply_lut, compose_luts
 from lutcli.models.base import LutModel, check_integer
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.derived import DerivedModel, FirstDerivedModel, SecondDerivedModel
-from lutcli.models.networks import fix_picture_size
 
 COMBINATIONS = ("linear", "product")
 # Second derived models of a second optimization model at most (the literature uses 2 to 4).
@@ -54,7 +53,7 @@ class OptimizationModel(LutModel):
         self, image: torch.Tensor, context: torch.Tensor | None = None, adaptive: bool = True
     ) -> torch.Tensor:
         # Fixed first: the parts below transform the context, which costs nothing at 256².
-        context = fix_picture_size(image if context is None else context)
+        context = self.picture_context(image if context is None else context)
         return apply_lut(image, self.picture_luts(context, adaptive), self.interp)
 
     def picture_luts(

@@ -12,7 +12,6 @@ from lutcli.limits import environment_limit
 from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.combined import CombinedModel
-from lutcli.models.multiscale import MultiScaleModel
 from lutcli.models.optimization import (
     FirstLinearModel,
     FirstProductModel,
@@ -34,9 +33,23 @@ MODELS: dict[str, type[LutModel]] = {
         SecondLinearModel,
         SecondProductModel,
         CombinedModel,
-        MultiScaleModel,
     )
 }
+# What multi-scale training is called: not a zoo model but a way to train any of them.
+MULTISCALE = "multiscale"
+
+
+def model_class(name: str) -> type[LutModel]:
+    """The zoo model called ``name``; LutcliError (one line) naming the known ones otherwise."""
+    if name == MULTISCALE:
+        raise LutcliError(
+            "multi-scale is not a model of its own: train any zoo model on a pyramid with "
+            "--scales, e.g. --model first-linear --scales 2,4,8"
+        )
+    if name not in MODELS:
+        known = ", ".join(sorted(MODELS))
+        raise LutcliError(f"unknown model {name!r}; known models: {known}")
+    return MODELS[name]
 
 
 def create_model(name: str, /, **config: Any) -> LutModel:
@@ -47,19 +60,17 @@ def create_model(name: str, /, **config: Any) -> LutModel:
     against MAX_MODEL_PARAMETERS (raised by the environment variable of that name): a config
     from the command line or from a small file cannot make lutcli allocate gigabytes.
     """
-    if name not in MODELS:
-        known = ", ".join(sorted(MODELS))
-        raise LutcliError(f"unknown model {name!r}; known models: {known}")
+    model = model_class(name)
     limit = environment_limit(MAX_MODEL_PARAMETERS_VARIABLE, MAX_MODEL_PARAMETERS)
     try:
         with torch.device("meta"):
-            sketch = MODELS[name](**config)
+            sketch = model(**config)
         count = sum(t.numel() for t in chain(sketch.parameters(), sketch.buffers()))
         if count > limit:
             raise LutcliError(
                 f"model {name!r} with {config} would hold {count:,} numbers, more than the "
                 f"limit of {limit:,} (set {MAX_MODEL_PARAMETERS_VARIABLE} to raise it)"
             )
-        return MODELS[name](**config)
+        return model(**config)
     except (TypeError, ValueError) as error:
         raise LutcliError(f"bad configuration for model {name!r}: {error}") from None

@@ -14,8 +14,9 @@ from lutcli.errors import DatasetError, LutcliError
 from lutcli.fileutil import default_cache_root
 from lutcli.io.pixels import from_tensor
 from lutcli.kernels.cuda import resolve_device
+from lutcli.models.base import check_scales
 from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, load_payload
-from lutcli.models.registry import create_model
+from lutcli.models.registry import create_model, model_class
 from lutcli.training import distributed
 from lutcli.training.data import Pair, SampleSet, find_pairs
 from lutcli.training.options import TrainingOptions
@@ -68,9 +69,10 @@ def train_from_pairs(
 ) -> TrainingResult:
     """Learn ``model_name`` from input/target ``pairs`` into ``output``.
 
-    ``model_options`` are the zoo model's own settings (``lutcli models`` lists them); ``info``
-    goes into the model file beside how it was trained. ``train_only`` pairs (color charts such
-    as distill's probe) are always trained on, never held out for validation, and never shrunk.
+    ``model_options`` are the zoo model's own settings (``lutcli models`` lists them);
+    ``options.scales`` train it on a pyramid (``training.multiscale``); ``info`` goes into the
+    model file beside how it was trained. ``train_only`` pairs (color charts such as distill's
+    probe) are always trained on, never held out for validation, and never shrunk.
     The pairs are prepared once into the training cache under ``cache_root`` (default:
     ``default_cache_root()``) and read from there. The best model by validation PSNR is
     written to ``output``, the resumable state and a PNG report (curves and validation photos)
@@ -81,6 +83,11 @@ def train_from_pairs(
     model_options = dict(model_options or {})
     if "lut_size" in model_options:
         raise LutcliError("lut_size is not a model option: set it with --lut-size")
+    model_class(model_name)  # an unknown name is told before the photos are prepared
+    try:
+        check_scales(options.scales)
+    except ValueError as error:
+        raise LutcliError(f"bad --scales: {error}") from None
     every_pair = [*pairs, *(train_only or [])]
     pictures = {path.parent for pair in every_pair for path in (pair.input_path, pair.target_path)}
     output = check_model_output(output, resume, overwrite, pictures)
@@ -177,9 +184,6 @@ def _train(
     train = PreparedSamples([photos.entries[i] for i in train_indices] + extra.entries)
     validation = photos.subset(validation_indices)
     torch.manual_seed(options.seed)  # models with random initial weights start alike
-    if options.scales:
-        wrapped = {"model": model_name, "model_config": model_options}
-        model_name, model_options = "multiscale", {**wrapped, "scales": options.scales}
     model = create_model(model_name, lut_size=lut_size, **model_options)
     pairs = len(photos) + len(extra)
     info = {**(info or {}), "pairs": pairs, "validation_pairs": validation.names}

@@ -37,6 +37,7 @@ class TrainingOptions:
     first_stage_patience: int = 5
     # Training pixels the warm start solves for (a random subset beyond this bounds memory).
     warm_start_pixels: int = 8_000_000
-    # Multi-scale supervision: when set, the zoo model is wrapped in a multi-scale model that
-    # also learns at these integer down-sampling factors (SPEC "multi-scale model").
+    # The training pyramid (SPEC "multi-scale model"): the model also learns at these integer
+    # down-sampling factors, one scale a step in turn, and keeps them to choose its LUT at the
+    # coarsest (lutcli.training.multiscale). Empty: full size only.
     scales: tuple[int, ...] = field(default_factory=tuple)

@@ -30,6 +30,7 @@ from lutcli.models.networks import use_mixed_precision
 from lutcli.training import distributed
 from lutcli.training.data import CropBatches, SampleSet, crop_loader
 from lutcli.training.losses import monotonicity, smoothness
+from lutcli.training.multiscale import pyramid_level
 from lutcli.training.options import TrainingOptions
 
 STATE_FORMAT = "lutcli-training-state"
@@ -184,6 +185,9 @@ class Trainer:
         info: dict[str, Any] | None = None,
     ) -> None:
         self.model = model.to(device)
+        # Trained on the pyramid of ``options.scales`` (none: full size only), the model chooses
+        # its LUT at the coarsest scale, in training as when it is applied.
+        self.model.scales = options.scales
         use_mixed_precision(self.model, options.mixed_precision and device.type == "cuda")
         self.train_samples = train
         self.validation_samples = validation
@@ -271,6 +275,12 @@ class Trainer:
             raise LutcliError(
                 f"cannot resume: '{self.state_path}' trains a different model "
                 f"({state['model']} {state['config']})"
+            )
+        scales = state.get("scales", [])  # a state saved before models kept scales has none
+        if scales != list(self.model.scales):
+            raise LutcliError(
+                f"cannot resume: '{self.state_path}' trains at scales {scales}, "
+                f"not {list(self.model.scales)} (--scales)"
             )
         if state["steps_per_epoch"] != self.steps_per_epoch:
             raise LutcliError(
@@ -373,6 +383,8 @@ class Trainer:
             inputs, targets, contexts = (
                 t.to(self.device, non_blocking=True) for t in next(batches)
             )
+            # One scale of the pyramid a step, in turn; the saved step count keeps the turn.
+            inputs, targets = pyramid_level(inputs, targets, self.step, self.model.scales)
             loss = self._loss(inputs, targets, contexts)
             objective = loss + regularization(self.model, self.options).to(self.device)
             self.optimizer.zero_grad(set_to_none=True)
@@ -421,6 +433,7 @@ class Trainer:
                 "format_version": STATE_VERSION,
                 "model": self.model.name,
                 "config": self.model.config(),
+                "scales": list(self.model.scales),
                 "state_dict": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict(),
