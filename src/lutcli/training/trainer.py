@@ -29,7 +29,7 @@ from lutcli.models.files import load_payload, save_model, save_payload
 from lutcli.models.networks import use_mixed_precision
 from lutcli.training import distributed
 from lutcli.training.data import CropBatches, SampleSet, crop_loader
-from lutcli.training.losses import monotonicity, smoothness
+from lutcli.training.losses import monotonicity, psnr_from_mse, smoothness
 from lutcli.training.multiscale import pyramid_level
 from lutcli.training.options import TrainingOptions
 
@@ -126,8 +126,7 @@ def validate(model: LutModel, samples: SampleSet, device: torch.device) -> float
             pixels += error.numel()
     model.train()
     squared_error, pixels = distributed.sum_over_processes([squared_error, pixels])
-    mse = squared_error / pixels
-    return float("inf") if mse == 0 else -10 * math.log10(mse)
+    return psnr_from_mse(squared_error / pixels)
 
 
 def warm_start_colors(
