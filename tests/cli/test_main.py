@@ -33,7 +33,6 @@ from click.testing import CliRunner
 import lutcli
 from lutcli.cli.main import LutcliGroup, cli
 from lutcli.errors import Interrupted, LutcliError
-from lutcli.models.registry import MODELS, create_model
 from teacher_support import STALL, script_teacher
 
 COMMANDS = ["train", "distill", "apply", "export-cube", "models", "presets"]
@@ -80,33 +79,6 @@ def test_command_help(invoke, command):
     usage = result.stdout.splitlines()[0]
     assert usage.startswith("Usage: ") and f" {command}" in usage
     assert "Traceback" not in result.output
-
-
-def test_models_lists_every_model_and_its_options(invoke):
-    result = invoke("models")
-    assert result.exit_code == 0 and result.stderr == ""
-    lines = result.stdout.splitlines()
-    models = [line for line in lines if not line.startswith(" ")]
-    assert [line.split()[0] for line in models] == list(MODELS)
-    for name, model in MODELS.items():
-        index = lines.index(next(line for line in models if line.split()[0] == name))
-        kind = lines[index].split()[1]
-        assert model.description in lines[index]
-        if name == "multiscale":  # wraps any other model, chosen with --scales
-            assert kind == "wrapper" and "--scales" in lines[index + 1]
-            continue
-        assert kind == ("adaptive" if model.adaptive else "fixed")
-        # The options line shows the settings --model-option takes, with their defaults: just
-        # what a model built with defaults stores in its file.
-        stored = {k: str(v) for k, v in create_model(name, lut_size=5).config().items()}
-        del stored["lut_size"]
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        if stored:
-            words = following.split()
-            assert words[0] == "options:"
-            assert dict(word.split("=") for word in words[1:]) == stored
-        else:
-            assert not following.startswith(" ")
 
 
 def test_unknown_command_is_a_usage_error(invoke):
