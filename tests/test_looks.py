@@ -14,8 +14,8 @@ from lutcli.io.pixels import to_tensor
 from lutcli.looks import FileLook, ModelLook, picture_context
 from lutcli.lut.lattice import identity_lut
 from lutcli.lut.luts import Lut3D, LutFile
+from lutcli.models.base import FIXED_SIZE, fix_picture_size
 from lutcli.models.basic import BasicLookupModel
-from lutcli.models.networks import FIXED_SIZE, fix_picture_size
 from lutcli.models.registry import create_model
 from photo_support import smooth_photo
 from zoo_support import perturb

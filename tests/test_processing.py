@@ -18,7 +18,7 @@ from lutcli.io.pixels import resize_pixels
 from lutcli.looks import Look, picture_context
 from lutcli.lut.lattice import identity_lut
 from lutcli.lut.luts import Lut3D
-from lutcli.models.networks import FIXED_SIZE
+from lutcli.models.base import FIXED_SIZE
 from lutcli.processing import (
     Job,
     Plan,

@@ -20,10 +20,9 @@ import torch
 from lutcli.io.pixels import resize_pixels, to_tensor
 from lutcli.lut.formats import read_lut
 from lutcli.lut.luts import Lut, Lut3D, LutFile
-from lutcli.models.base import LutModel
+from lutcli.models.base import FIXED_SIZE, LutModel, fix_picture_size
 from lutcli.models.export import sample_lut
 from lutcli.models.files import load_model
-from lutcli.models.networks import FIXED_SIZE, fix_picture_size
 
 
 def picture_context(picture: np.ndarray | torch.Tensor, channel_order: str = "RGB") -> torch.Tensor:

@@ -69,6 +69,11 @@ def test_a_model_shows_its_zoo_name_options_and_training_data(tmp_path):
     assert table["validation_pairs"] == ['2: ["a", "b"]']
     parameters = sum(p.numel() for p in model.parameters())
     assert table["parameters"] == [f"{parameters:,}"]
+    assert "trained at scales" not in table
+    model.scales = (2, 8, 4)
+    save_model(path, model)
+    result = CliRunner().invoke(cli, ["info", str(path)], terminal_width=200)
+    assert rows(result.stdout)["trained at scales"] == ["2, 4, 8 (chooses its LUT at 32x32)"]
 
 
 def test_a_missing_or_unknown_file_is_one_line(tmp_path, invoke):

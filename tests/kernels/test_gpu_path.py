@@ -18,8 +18,7 @@ import torch
 
 from lutcli.kernels import cuda
 from lutcli.looks import ModelLook
-from lutcli.models.base import LutModel
-from lutcli.models.networks import fix_picture_size
+from lutcli.models.base import LutModel, fix_picture_size
 from lutcli.models.registry import create_model
 from lutcli.processing import Job, process_image
 from zoo_support import perturb

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lutcli.errors import DatasetError
-from lutcli.models.networks import FIXED_SIZE
+from lutcli.models.base import FIXED_SIZE
 from lutcli.training.data import (
     CropBatches,
     Pair,

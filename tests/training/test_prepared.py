@@ -11,7 +11,7 @@ import torch
 from test_data import noise, whole, write_rgb
 
 from lutcli.looks import picture_context
-from lutcli.models.networks import FIXED_SIZE
+from lutcli.models.base import FIXED_SIZE
 from lutcli.training.data import Pair
 from lutcli.training.prepared import (
     PreparedPair,

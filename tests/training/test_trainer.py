@@ -17,8 +17,8 @@ import torch
 
 from lutcli.errors import LutcliError
 from lutcli.fileutil import default_cache_root
+from lutcli.models.base import fix_picture_size
 from lutcli.models.files import load_model
-from lutcli.models.networks import fix_picture_size
 from lutcli.models.registry import create_model
 from lutcli.training.data import PictureSample, SampleList, find_pairs
 from lutcli.training.folder import train_from_folder

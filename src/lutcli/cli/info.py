@@ -62,6 +62,7 @@ def _lut_rows(path: Path) -> list[tuple[str, str]]:
 
 
 def _model_rows(path: Path) -> list[tuple[str, str]]:
+    from lutcli.models.base import FIXED_SIZE
     from lutcli.models.files import load_model
 
     model, provenance = load_model(path)
@@ -71,6 +72,10 @@ def _model_rows(path: Path) -> list[tuple[str, str]]:
         ("model", f"{model.name} ({'image-adaptive' if model.adaptive else 'one LUT'})"),
         ("LUT size", f"{model.lut_size}x{model.lut_size}x{model.lut_size}"),
     ]
+    if model.scales:
+        side = FIXED_SIZE // max(model.scales)
+        scales = ", ".join(map(str, model.scales))
+        rows.append(("trained at scales", f"{scales} (chooses its LUT at {side}x{side})"))
     options = {k: v for k, v in model.config().items() if k != "lut_size"}
     rows += [(f"option {key}", _shown(value)) for key, value in options.items()]
     rows.append(("parameters", f"{sum(p.numel() for p in model.parameters()):,}"))

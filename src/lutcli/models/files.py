@@ -122,7 +122,7 @@ def _what_it_is(path: Path, start: bytes) -> str:
     if not start:
         return f"'{path}' is not a lutcli model file (it is empty)"
     if b"\0" not in start and (b"LUT_3D_SIZE" in start or b"LUT_1D_SIZE" in start):
-        return f"'{path}' is a .cube LUT file, not a lutcli model: use --cube"
+        return f"'{path}' is a .cube LUT file, not a lutcli model: use --lut"
     return f"'{path}' is not a lutcli model file (not a PyTorch file)"
 
 

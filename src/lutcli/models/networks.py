@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lutcli.models.base import FIXED_SIZE as FIXED_SIZE  # where looks and training read it
 from lutcli.models.base import MAX_LUT_SIZE, check_integer, fix_picture_size
 
 # Channels of the five sampling layers (the learned-LUT literature's 5-layer predictor).

@@ -26,7 +26,7 @@ from lutcli.fileutil import atomic_write, file_digest
 from lutcli.io.images import read_image
 from lutcli.io.pixels import resize_pixels
 from lutcli.looks import picture_context
-from lutcli.models.networks import FIXED_SIZE
+from lutcli.models.base import FIXED_SIZE
 from lutcli.training.data import Pair, PictureSample, shrunk_size
 
 # Changes whenever the layout of an entry does: older entries are then simply not found.
