@@ -4,7 +4,8 @@ Builds the wheel from a copy of the checkout (no network, kernels required), ins
 fresh venv (the pinned CPU torch first, then the wheel; pip's cache and index as configured),
 and runs the installed ``lutcli`` from an empty temporary folder, so that nothing of the source
 tree is on ``sys.path``: --version, presets, apply of a shipped .cube look and of the shipped
-adaptive model on a real photo, train for one epoch, export-cube, and a check that the compiled
+adaptive model on a real photo, train for one epoch, export-cube (a .cube, a Hald image, a .3dl
+converted from it, info and apply of it), and a check that the compiled
 CPU kernel is the one installed and in use. Each step prints what it gives; the first failure
 stops the run with its output and a non-zero exit, and keeps the folder to look into.
 
@@ -172,6 +173,16 @@ def smoke(work: Path, torch_requirement: str) -> None:
     cube = (here / "look.cube").read_text()
     expect("LUT_3D_SIZE 17" in cube, "look.cube has no 17³ lattice")
     print(f"    look.cube: {len(cube.splitlines())} lines")
+    # Every LUT format ships: a Hald image and a .3dl converted from it apply as the model does.
+    run([lutcli, "export-cube", "look.cube", "-o", "look.png"], here, env)
+    run([lutcli, "export-cube", "look.png", "-o", "look.3dl"], here, env)
+    info = run([lutcli, "info", "look.3dl"], here, env)
+    expect("Autodesk .3dl" in info, f"info on look.3dl says {info!r}")
+    run([lutcli, "apply", "photo.jpg", "by-model.png", "--model", "look.pt"], here, env)
+    run([lutcli, "apply", "photo.jpg", "by-3dl.png", "--lut", "look.3dl"], here, env)
+    difference = changed(here / "by-model.png", here / "by-3dl.png")
+    print(f"    look.3dl (from a Hald image): {difference:.2f} levels from the model on average")
+    expect(difference < 1, "the .3dl exported through a Hald image does not look like the model")
 
 
 def main(arguments: list[str]) -> None:
