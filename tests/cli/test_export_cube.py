@@ -298,6 +298,12 @@ def test_a_lut_file_is_converted_keeping_its_comments(tmp_path, model_path, invo
     assert any("look.cube (cube file)" in comment for comment in back.comments)
 
 
+def test_the_summary_says_what_the_file_holds(tmp_path, model_path, invoke):
+    output = tmp_path / "look.png"
+    result = invoke("export-cube", model_path, "-o", output)
+    assert result.stdout == f"wrote {output} (hald, 25x25x25)\n"  # 17³ fits level 5
+
+
 def test_format_forces_the_format_whatever_the_extension(tmp_path, model_path, invoke):
     output = tmp_path / "look.lut"
     result = invoke("export-cube", model_path, "-o", output, "--format", "spi3d")

@@ -98,6 +98,7 @@ def export_cube(
     comments = [*look.comments, f"Exported by lutcli from {source}"]
     lut_file = LutFile(lut, title=title or look_path.stem, comments=comments)
     written = write_lut(lut_file, output, format_name)
-    if not quiet:
+    if not quiet:  # what the file holds: a format may have resampled the LUT (a Hald level)
+        held = describe(written.read(output).lut)
         kind = "" if written.name == "cube" else f"{written.name}, "
-        click.echo(f"wrote {output} ({kind}{describe(lut)})")
+        click.echo(f"wrote {output} ({kind}{held})")
