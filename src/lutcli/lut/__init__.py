@@ -1,4 +1,5 @@
-"""3D color lookup tables: the lattice convention, interpolation, and .cube files.
+"""3D color lookup tables: the lattice convention, interpolation, LUT objects (luts) and LUT
+files of every format (formats).
 
 Convention used everywhere in lutcli: a LUT is a float tensor of shape (..., 3, D, D, D) indexed
 ``lut[..., c, b, g, r]``: output channel ``c`` for the input lattice point ``(r, g, b)``. Lattice
