@@ -14,6 +14,7 @@ import PyOpenColorIO as ocio
 import pytest
 import torch
 
+from lut_format_support import sample_colors, through_lutcli, through_ocio
 from lutcli.errors import LutcliError, LutFormatError
 from lutcli.lut.formats.cube import (
     VIDEO_BLACK,
@@ -781,3 +782,37 @@ def test_a_file_of_endless_comments_keeps_a_bounded_part_of_them():
     text = "# " + "x" * 1000 + "\n"
     cube = parse_cube(text * 2000 + "LUT_3D_SIZE 2\n" + LINES_2X2X2)
     assert 0 < sum(len(c) for c in cube.comments) <= 2**20
+
+
+# Files other tools wrote (colour-science's test resources, BSD-3: tests/resources/luts) ---------
+
+RESOURCES = Path(__file__).parents[2] / "resources" / "luts"
+# name: (what lutcli reads, whether OpenColorIO reads it: its Resolve reader refuses a TITLE).
+WRITTEN_ELSEWHERE = {
+    "Colour_Correct.cube": (Lut3D, True),  # Nuke (Foundry::LUT), Adobe dialect
+    "ACES_Proxy_10_to_ACES.cube": (Lut1D, True),  # outputs up to 704
+    "LogC_Video.cube": (LutSequence, False),  # Resolve: a 1D tone map, then a 3D table
+    "Three_Dimensional_Table_With_Shaper.cube": (LutSequence, False),  # input range -0.1..3
+}
+
+
+def relative_difference(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """The largest difference, relative to the value where it is above 1."""
+    return float((np.abs(ours - theirs) / np.maximum(1, np.abs(theirs))).max())
+
+
+@pytest.mark.parametrize("name", WRITTEN_ELSEWHERE)
+def test_files_other_tools_wrote_apply_as_colour_and_opencolorio_apply_them(name):
+    kind, ocio_reads = WRITTEN_ELSEWHERE[name]
+    path = RESOURCES / name
+    lut_file = read_cube(path)
+    assert isinstance(lut_file.lut, kind) and lut_file.notes == []
+    colors = sample_colors(0, 1)
+    ours = through_lutcli(lut_file.lut, colors)
+    theirs = colour.io.read_LUT(str(path)).apply(colors.astype(np.float64))
+    assert relative_difference(ours, theirs) < 1e-6  # measured: 5e-8
+    if ocio_reads:
+        assert relative_difference(ours, through_ocio(path, colors)) < 1e-5  # 6e-7
+    else:
+        with pytest.raises(ocio.Exception):
+            through_ocio(path, colors)
