@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def picture_context(picture: np.ndarray | torch.Tensor, channel_order: str = "RG
     return context.flip(1) if channel_order == "BGR" else context
 
 
-class Look:
+class Look(ABC):
     """A look; subclasses say how a picture's LUT is made (``lut_for``) and, when adaptive,
     what of the picture it is made from (``picture_context``)."""
 
@@ -57,10 +58,10 @@ class Look:
         """What the look chooses a picture's LUT from: None for a look that is not adaptive."""
         return None
 
+    @abstractmethod
     def lut_for(self, context: torch.Tensor | None = None, size: int | None = None) -> Lut:
         """The LUT for the picture whose ``picture_context`` is ``context``; a look that can
         make it at any lattice ``size`` (a model) makes it at that size."""
-        raise NotImplementedError
 
     def apply(
         self,
