@@ -318,3 +318,10 @@ def test_a_lut_no_format_can_hold_is_one_line(tmp_path, invoke):
     result = invoke("export-cube", wide, "-o", tmp_path / "wide.png")
     assert_one_error_line(result, "wide.png", "hald")
     assert not (tmp_path / "wide.png").exists()
+
+
+def test_format_offers_every_format_lutcli_writes():
+    from lutcli.cli.export_cube import FORMAT_NAMES
+    from lutcli.lut.formats import FORMATS
+
+    assert sorted(FORMAT_NAMES) == sorted(FORMATS)
