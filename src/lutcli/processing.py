@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -293,10 +294,11 @@ def process_jobs(
     that appear while the run goes on (another run writing into the same folder).
 
     A file that cannot be read or written, or that does not fit in memory, is recorded in the
-    summary and the rest go on. ``on_done(job, outcome, message)`` follows each job, on the
-    calling thread: outcome "written" (message: what reading left out or changed, or ""),
-    "skipped" (message: why, or "" for an output there from the start) or "failed" (message:
-    the error). ``max_pixels`` as for ``process_image``.
+    summary and the rest go on. ``on_done(job, outcome, message)`` follows each job, one call
+    at a time (with parallel jobs, on the thread that schedules them): outcome "written"
+    (message: what reading left out or changed, or ""), "skipped" (message: why, or "" for an
+    output there from the start) or "failed" (message: the error). ``max_pixels`` as for
+    ``process_image``.
 
     ``parallel_jobs`` images are processed at once, each on its own thread: decoding, the LUT
     kernel and encoding release the GIL, so one photo's decoding overlaps another's encoding
@@ -324,18 +326,38 @@ def process_jobs(
         for job in todo:
             record(job, *run(job))
         return summary
-    waiting = iter(todo)
-    with ThreadPoolExecutor(parallel_jobs) as pool:
-        running = {pool.submit(run, job): job for job in itertools.islice(waiting, parallel_jobs)}
-        try:
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    record(running.pop(future), *future.result())
-                    job = next(waiting, None)
-                    if job is not None:
-                        running[pool.submit(run, job)] = job
-        finally:  # on an interrupt, photos not started stay unstarted
-            for future in running:
-                future.cancel()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def schedule() -> None:
+        waiting = iter(todo)
+        with ThreadPoolExecutor(parallel_jobs) as pool:
+            first = itertools.islice(waiting, parallel_jobs)
+            running = {pool.submit(run, job): job for job in first}
+            try:
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        record(running.pop(future), *future.result())
+                        job = None if stop.is_set() else next(waiting, None)
+                        if job is not None:
+                            running[pool.submit(run, job)] = job
+            except BaseException as error:  # a bug: the photos not started stay unstarted
+                failures.append(error)
+                for future in running:
+                    future.cancel()
+
+    # The futures and their locks are handled on a thread of their own, never on the main
+    # thread, where Python raises an interrupt: one landing inside concurrent.futures.wait can
+    # leave a future's lock held, and the pool then waits for its worker forever.
+    scheduler = threading.Thread(target=schedule, name="lutcli-jobs")
+    scheduler.start()
+    try:
+        scheduler.join()
+    except BaseException:  # an interrupt: the photos started finish, no other starts
+        stop.set()
+        scheduler.join()
+        raise
+    if failures:
+        raise failures[0]
     return summary
