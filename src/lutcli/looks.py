@@ -23,7 +23,7 @@ from lutcli.lut.formats import read_lut
 from lutcli.lut.luts import Lut, Lut3D, LutFile
 from lutcli.models.base import FIXED_SIZE, LutModel, fix_picture_size
 from lutcli.models.export import sample_lut
-from lutcli.models.files import load_model
+from lutcli.models.files import MODEL_SUFFIX, load_model
 
 
 def picture_context(picture: np.ndarray | torch.Tensor, channel_order: str = "RGB") -> torch.Tensor:
@@ -134,8 +134,6 @@ class ModelLook(Look):
 
 # The kinds of look file apply reads.
 LOOK_KINDS = ("model", "lut")
-# The extension of lutcli's model files; every other file is read as a LUT file.
-MODEL_SUFFIX = ".pt"
 
 
 def kind_of(path: str | os.PathLike) -> str:

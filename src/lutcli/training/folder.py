@@ -15,7 +15,13 @@ from lutcli.fileutil import default_cache_root
 from lutcli.io.pixels import from_tensor
 from lutcli.kernels.cuda import resolve_device
 from lutcli.models.base import check_scales
-from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, load_payload
+from lutcli.models.files import (
+    FORMAT,
+    FORMAT_VERSION,
+    MODEL_SUFFIX,
+    load_model,
+    load_payload,
+)
 from lutcli.models.registry import create_model, model_class
 from lutcli.training import distributed
 from lutcli.training.data import Pair, SampleSet, find_pairs
@@ -32,8 +38,6 @@ from lutcli.training.trainer import (
     state_path_for,
 )
 
-# What a model file's name ends in.
-MODEL_SUFFIX = ".pt"
 # A training report is a PNG drawn by Matplotlib, which names itself in a text chunk up front.
 _REPORT_START = b"\x89PNG\r\n\x1a\n"
 _REPORT_SOFTWARE = b"tEXtSoftware\x00Matplotlib"
