@@ -247,7 +247,7 @@ def _read_file(path: str | os.PathLike[str], max_pixels: int) -> tuple[str, Head
                     f"its {size / 1e6:.1f} MB are more than a photo within the pixel limit takes"
                 )
                 raise _cannot_read(path, reason)
-            kind = _kind(handle.read(16))
+            kind = image_kind(handle.read(16))
             if kind is None:
                 raise _cannot_read(path)
             handle.seek(0)
@@ -267,7 +267,7 @@ def _read_file(path: str | os.PathLike[str], max_pixels: int) -> tuple[str, Head
         raise _cannot_read(path, os_error_reason(error)) from None
 
 
-def _kind(data: bytes) -> str | None:
+def image_kind(data: bytes) -> str | None:
     """The image format from the file's first bytes, whatever its extension says."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"

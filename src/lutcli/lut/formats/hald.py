@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import TiffImagePlugin
 
 from lutcli.errors import ImageReadError, LutFormatError, os_error_reason
-from lutcli.io.images import read_pixels, write_pixels
+from lutcli.io.images import image_kind, read_pixels, write_pixels
+from lutcli.io.metadata import open_with_pillow
 from lutcli.lut.formats.common import LutFormat, open_lut_file
 from lutcli.lut.luts import Lut, Lut3D, LutFile, LutSequence, bake
 
@@ -32,8 +32,6 @@ SIDES = {level**3: level for level in LEVELS}
 # The level written for a LUT without a 3D table (curves only): 64 points, the usual Hald.
 DEFAULT_LEVEL = 8
 EXTENSIONS = (".png", ".tif", ".tiff")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _SIDES_TEXT = ", ".join(str(side) for side in list(SIDES)[:7]) + ", ..."
 
 
@@ -42,17 +40,18 @@ def _image_size(handle: BinaryIO) -> tuple[str, tuple[int, int] | None] | None:
     without decoding pixels; the size is None when the headers cannot be read (a TIFF's tag
     directory beyond the bytes at hand); None for neither format."""
     start = handle.read(24)
-    if start.startswith(_PNG_SIGNATURE):
+    kind = image_kind(start)
+    if kind == "png":
         if start[12:16] != b"IHDR":  # the first chunk of every PNG
             return "png", None
         return "png", struct.unpack(">II", start[16:24])
-    if not start.startswith(_TIFF_SIGNATURES):
+    if kind != "tiff":
         return None
     handle.seek(0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with TiffImagePlugin.TiffImageFile(handle) as image:
+            with open_with_pillow(handle, "tiff") as image:
                 return "tiff", image.size
     except Exception:  # any failure of Pillow's header parser: no size to be had
         return "tiff", None
