@@ -109,7 +109,7 @@ def regularization(model: LutModel, options: TrainingOptions) -> torch.Tensor:
 def validate(model: LutModel, samples: SampleSet, device: torch.device) -> float:
     """PSNR (dB) of the model's outputs against the targets, over all validation pixels.
 
-    Pictures are read in strips (``processing.strips``, each with its whole picture's context,
+    Pictures are read in strips (``io.pixels.strips``, each with its whole picture's context,
     so the outputs are those of the whole picture); under torchrun each process measures its
     share and the sums are added up, so every process gets the same score.
     """
