@@ -43,7 +43,7 @@ from lutcli.io.metadata import (
     rgb_profile,
     with_metadata,
 )
-from lutcli.io.pixels import MAX_VALUE
+from lutcli.io.pixels import CHANNEL_ORDERS, MAX_VALUE
 from lutcli.limits import environment_limit
 
 MAX_PIXELS_VARIABLE = "LUTCLI_MAX_PIXELS"
@@ -69,7 +69,6 @@ _SIGNATURES = (
 )
 # Flips (rows, columns) that, after a transpose for orientations 5-8, make a photo upright.
 _ORIENTATION_FLIPS = {1: (False, False), 2: (False, True), 3: (True, True), 4: (True, False)}
-CHANNEL_ORDERS = ("RGB", "BGR")
 # OpenCV's channel count -> conversion of the color part to RGB or BGR (alpha is taken
 # separately); None: OpenCV's own order already.
 _CONVERSIONS = {

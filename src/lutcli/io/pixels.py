@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import torch
 
+# The orders of the color channels of decoded pixels: RGB, or OpenCV's own BGR.
+CHANNEL_ORDERS = ("RGB", "BGR")
 # The largest value of each integer pixel type.
 MAX_VALUE = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 # Pixels converted to float at a time where a whole picture need not be (a 4 MB strip).

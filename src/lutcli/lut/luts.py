@@ -18,8 +18,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from lutcli.io.images import CHANNEL_ORDERS
-from lutcli.io.pixels import from_tensor, strips, to_tensor
+from lutcli.io.pixels import CHANNEL_ORDERS, from_tensor, strips, to_tensor
 from lutcli.kernels import cpu as kernels_cpu
 from lutcli.kernels import is_tetrahedral
 from lutcli.lut.interpolate import apply_lut
