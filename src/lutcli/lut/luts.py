@@ -257,6 +257,17 @@ def tables(lut: Lut) -> list[Lut1D | Lut3D]:
     return list(lut.luts) if isinstance(lut, LutSequence) else [lut]
 
 
+# The lattice a LUT with no 3D table is baked to by a format that holds one: 33 points a side,
+# as most 3D LUT files have.
+BAKE_SIZE = 33
+
+
+def bake_size(lut: Lut) -> int:
+    """The lattice a format holding one 3D table bakes ``lut`` to: the size of its largest 3D
+    table, or BAKE_SIZE for curves alone."""
+    return max((part.size for part in tables(lut) if isinstance(part, Lut3D)), default=BAKE_SIZE)
+
+
 @torch.no_grad()
 def bake(lut: Lut, size: int) -> Lut3D:
     """``lut`` sampled on a ``size``³ lattice over its input domain: the 3D table that formats

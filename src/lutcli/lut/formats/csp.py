@@ -35,7 +35,7 @@ import numpy as np
 
 from lutcli.lut.formats.common import LutFormat, write_file
 from lutcli.lut.formats.text import TextLines, format_rows, quote
-from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake
+from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake, bake_size, tables
 
 # Entries of a 1D table and points per axis of a 3D one (OpenColorIO reads 1D tables to
 # 300000, 3D to 129; colour-science writes 3D to 256).
@@ -47,8 +47,6 @@ PRELUT_POINTS = range(2, 65_537)
 PRELUT_TOLERANCE = 1e-6
 # Relative difference within which a prelut's outputs equal its inputs (OpenColorIO's).
 IDENTITY_TOLERANCE = 1e-6
-# The size a LUT that no .csp holds as it is (a chain of tables) is baked to, without 3D table.
-DEFAULT_SIZE = 33
 _CHANNELS = ("red", "green", "blue")
 
 
@@ -229,14 +227,13 @@ def csp_tables(lut: Lut) -> tuple[Lut1D | None, Lut1D | Lut3D]:
     """The prelut (None: the table's domain alone) and the table a .csp file holds for
     ``lut``: a 1D or 3D table, alone or after a 1D curve; any other chain baked into one 3D
     table of the size of its largest (or 33³)."""
-    parts = lut.luts if isinstance(lut, LutSequence) else [lut]
+    parts = tables(lut)
     kinds = [type(part) for part in parts]
     if kinds in ([Lut1D], [Lut3D]):
         return None, parts[0]
     if kinds in ([Lut1D, Lut1D], [Lut1D, Lut3D]):
         return parts[0], parts[1]
-    sizes = [part.size for part in parts if isinstance(part, Lut3D)]
-    return None, bake(lut, max(sizes, default=DEFAULT_SIZE))
+    return None, bake(lut, bake_size(lut))
 
 
 def format_csp(lut_file: LutFile, decimals: int = 6) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from lutcli.errors import LutFormatError, os_error_reason
 from lutcli.lut.formats.common import LutFormat, open_lut_file, size_limit, too_large, write_file
 from lutcli.lut.formats.text import exact, quote
-from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake, tables
+from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake, bake_size, tables
 
 # Inclusive size limits of the specification, per size keyword.
 SIZE_LIMITS = {"LUT_1D_SIZE": (2, 65536), "LUT_3D_SIZE": (2, 256)}
@@ -461,8 +461,7 @@ def cube_tables(lut: Lut) -> list[tuple[str, Lut1D | Lut3D]]:
         return [
             ("LUT_1D_SIZE" if isinstance(part, Lut1D) else "LUT_3D_SIZE", part) for part in luts
         ]
-    sizes = [part.size for part in luts if isinstance(part, Lut3D)]
-    return [("LUT_3D_SIZE", bake(lut, max(sizes, default=33)))]
+    return [("LUT_3D_SIZE", bake(lut, bake_size(lut)))]
 
 
 def format_cube(lut_file: LutFile, decimals: int = 6) -> str:

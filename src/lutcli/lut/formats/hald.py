@@ -24,7 +24,7 @@ from lutcli.errors import ImageReadError, LutFormatError, os_error_reason
 from lutcli.io.images import image_kind, read_pixels, write_pixels
 from lutcli.io.metadata import open_with_pillow
 from lutcli.lut.formats.common import LutFormat, open_lut_file
-from lutcli.lut.luts import Lut, Lut3D, LutFile, LutSequence, bake
+from lutcli.lut.luts import Lut, Lut3D, LutFile, bake, tables
 
 LEVELS = range(2, 17)
 # The side of a Hald image of each level.
@@ -117,8 +117,7 @@ def hald_level(lut: Lut) -> int:
     """The level a Hald image of ``lut`` is written at: the smallest whose L² points per axis
     hold its (largest) 3D table, at least 2 and at most 16 (a 33³ table: level 6, 36³; 64³:
     level 8); DEFAULT_LEVEL for curves alone."""
-    parts = lut.luts if isinstance(lut, LutSequence) else [lut]
-    sizes = [part.size for part in parts if isinstance(part, Lut3D)]
+    sizes = [part.size for part in tables(lut) if isinstance(part, Lut3D)]
     if not sizes:
         return DEFAULT_LEVEL
     return min(LEVELS[-1], max(LEVELS[0], math.isqrt(max(sizes) - 1) + 1))

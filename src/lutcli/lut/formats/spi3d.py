@@ -23,12 +23,10 @@ import numpy as np
 
 from lutcli.lut.formats.common import LutFormat, write_file
 from lutcli.lut.formats.text import TextLines, comment_lines, format_rows, quote
-from lutcli.lut.luts import Lut, Lut3D, LutFile, LutSequence, bake
+from lutcli.lut.luts import Lut, Lut3D, LutFile, bake, bake_size
 
 # Lattice points per axis: OpenColorIO's limits.
 SIZES = range(2, 130)
-# The size a LUT without a 3D table is baked to.
-DEFAULT_SIZE = 33
 
 
 def read_spi3d(path: str | os.PathLike) -> LutFile:
@@ -88,9 +86,7 @@ def spi3d_table(lut: Lut) -> Lut3D:
     if not (low == 0).all() or not (high == 1).all():
         raise ValueError(f".spi3d tables span 0..1; this LUT's input domain is {low}..{high}")
     if not isinstance(lut, Lut3D):
-        parts = lut.luts if isinstance(lut, LutSequence) else [lut]
-        sizes = [part.size for part in parts if isinstance(part, Lut3D)]
-        lut = bake(lut, max(sizes, default=DEFAULT_SIZE))
+        lut = bake(lut, bake_size(lut))
     if lut.size not in SIZES:
         raise ValueError(f".spi3d lattice size must be in {SIZES.start}..{SIZES.stop - 1}")
     return lut

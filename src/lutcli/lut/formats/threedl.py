@@ -31,15 +31,13 @@ import numpy as np
 from lutcli.errors import LutFormatError
 from lutcli.lut.formats.common import LutFormat, read_text, write_file
 from lutcli.lut.formats.text import comment_lines, format_rows, quote
-from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence, bake
+from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence, bake, bake_size
 
 # Output depths written (bits per code value), and the default: Lustre's and OpenColorIO's.
 OUTPUT_BITS = (10, 12, 16)
 DEFAULT_OUTPUT_BITS = 12
 # The input mesh is written with 10-bit code values (0..1023), as every writer does.
 MESH_BITS = 10
-# The size a LUT without a 3D table is baked to (Lustre's default).
-DEFAULT_SIZE = 33
 # The fewest values of an input mesh: a line of 3 is a table line.
 MIN_MESH = 4
 # The most lattice points written per axis (as .cube allows): a 10-bit mesh spaced as Lustre
@@ -328,9 +326,7 @@ def format_3dl(lut_file: LutFile, output_bits: int = DEFAULT_OUTPUT_BITS) -> str
             f"a .3dl file holds a LUT over inputs 0..1; this one's input domain is "
             f"{low.tolist()}..{high.tolist()} (bake it over 0..1 first)"
         )
-    parts = lut.luts if isinstance(lut, LutSequence) else [lut]
-    sizes = [part.size for part in parts if isinstance(part, Lut3D)]
-    size = max(sizes, default=DEFAULT_SIZE)
+    size = bake_size(lut)
     if size > MAX_SIZE:
         raise ValueError(f"a .3dl file is written with at most {MAX_SIZE} points per axis")
     table = bake(lut, size).table
