@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy as np
+
 from lutcli.errors import LutcliError, LutFormatError, os_error_reason
 from lutcli.fileutil import atomic_write
 from lutcli.limits import environment_limit
@@ -93,6 +95,13 @@ def read_text(path: str | os.PathLike, what: str) -> str:
         raise LutFormatError(f"{path}: binary data, not a text {what}")
     text = data.decode("utf-8", "replace").removeprefix("\ufeff")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def check_finite(values: np.ndarray) -> None:
+    """ValueError unless every value of a table about to be written is finite: no file format
+    holds NaN or infinity."""
+    if not np.isfinite(values).all():
+        raise ValueError("the LUT holds non-finite values (NaN or infinity)")
 
 
 def write_file(path: str | os.PathLike, data: bytes) -> None:

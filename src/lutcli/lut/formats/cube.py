@@ -20,7 +20,7 @@ import numpy as np
 
 from lutcli.errors import LutFormatError, os_error_reason
 from lutcli.lut.formats.common import LutFormat, open_lut_file, size_limit, too_large, write_file
-from lutcli.lut.formats.text import exact, quote
+from lutcli.lut.formats.text import exact, format_rows, quote
 from lutcli.lut.luts import Lut, Lut1D, Lut3D, LutFile, LutSequence, bake, bake_size, tables
 
 # Inclusive size limits of the specification, per size keyword.
@@ -34,8 +34,6 @@ _KEYWORDS = frozenset(
     + tuple(SIZE_LIMITS)
     + VIDEO_RANGE_KEYWORDS
 )
-# Rows formatted per string operation when writing: fast, with bounded memory for 256³ tables.
-_FORMAT_CHUNK = 1 << 16
 # Bytes of text parsed at a time: large enough to be fast, small enough for small temporaries.
 _BLOCK_BYTES = 1 << 20
 # No line of a .cube file is longer (a title, a comment): a longer one is not a .cube file.
@@ -474,8 +472,6 @@ def format_cube(lut_file: LutFile, decimals: int = 6) -> str:
     .cube file can hold (sizes out of range, non-finite values).
     """
     tables = cube_tables(lut_file.lut)
-    if not isinstance(decimals, int) or decimals < 0:
-        raise ValueError(f"decimals must be a non-negative integer, got {decimals!r}")
     lines = []
     comments = [part for comment in lut_file.comments for part in comment.splitlines() or [""]]
     if lut_file.title is not None:
@@ -505,16 +501,8 @@ def format_cube(lut_file: LutFile, decimals: int = 6) -> str:
         lut.table if keyword == "LUT_1D_SIZE" else lut.table.transpose(1, 2, 3, 0).reshape(-1, 3)
         for keyword, lut in tables
     ]
-    values = np.concatenate(rows).astype(np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError("the LUT holds non-finite values (NaN or infinity)")
-    values = np.round(values, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.000000"
     row_format = f"%.{decimals}f %.{decimals}f %.{decimals}f\n"
-    parts = ["\n".join(lines) + "\n"]
-    for start in range(0, len(values), _FORMAT_CHUNK):
-        chunk = values[start : start + _FORMAT_CHUNK]
-        parts.append((row_format * len(chunk)) % tuple(chunk.ravel().tolist()))
-    return "".join(parts)
+    return "\n".join(lines) + "\n" + format_rows(np.concatenate(rows), row_format, decimals)
 
 
 def write_cube(lut_file: LutFile, path: str | os.PathLike, decimals: int = 6) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from lutcli.errors import ImageReadError, LutFormatError, os_error_reason
 from lutcli.io.images import image_kind, read_pixels, write_pixels
 from lutcli.io.metadata import open_with_pillow
-from lutcli.lut.formats.common import LutFormat, open_lut_file
+from lutcli.lut.formats.common import LutFormat, check_finite, open_lut_file
 from lutcli.lut.luts import Lut, Lut3D, LutFile, bake, tables
 
 LEVELS = range(2, 17)
@@ -157,8 +157,7 @@ def hald_pixels(lut: Lut, level: int | None = None, bits: int = 16) -> np.ndarra
         )
     points, side = level**2, level**3
     table = bake(lut, points).table
-    if not np.isfinite(table).all():
-        raise ValueError("the LUT holds non-finite values (NaN or infinity)")
+    check_finite(table)
     dtype = np.uint16 if bits == 16 else np.uint8
     top = np.iinfo(dtype).max
     pixels = np.empty((points, points * points, 3), dtype)

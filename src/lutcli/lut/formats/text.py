@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from lutcli.errors import LutFormatError
-from lutcli.lut.formats.common import read_text
+from lutcli.lut.formats.common import check_finite, read_text
 from lutcli.lut.luts import LutFile
 
 # Lines converted to numbers at a time: fast, with small temporaries for any table.
@@ -128,8 +128,7 @@ def format_rows(values: np.ndarray, row_format: str, decimals: int) -> str:
     if not isinstance(decimals, int) or decimals < 0:
         raise ValueError(f"decimals must be a non-negative integer, got {decimals!r}")
     values = np.asarray(values, dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError("the LUT holds non-finite values (NaN or infinity)")
+    check_finite(values)
     parts = []
     for start in range(0, len(values), CHUNK_LINES):
         chunk = np.round(values[start : start + CHUNK_LINES], decimals) + 0.0  # -0.0 -> 0.0

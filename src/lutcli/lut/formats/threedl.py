@@ -29,7 +29,7 @@ import re
 import numpy as np
 
 from lutcli.errors import LutFormatError
-from lutcli.lut.formats.common import LutFormat, read_text, write_file
+from lutcli.lut.formats.common import LutFormat, check_finite, read_text, write_file
 from lutcli.lut.formats.text import comment_lines, format_rows, quote
 from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence, bake, bake_size
 
@@ -330,8 +330,7 @@ def format_3dl(lut_file: LutFile, output_bits: int = DEFAULT_OUTPUT_BITS) -> str
     if size > MAX_SIZE:
         raise ValueError(f"a .3dl file is written with at most {MAX_SIZE} points per axis")
     table = bake(lut, size).table
-    if not np.isfinite(table).all():
-        raise ValueError("the LUT holds non-finite values (NaN or infinity)")
+    check_finite(table)
     top, codes = 2**output_bits - 1, 2**MESH_BITS
     # As Lustre, Flame and Nuke space it: steps of 1024 / (N - 1), the last value 1023 (0 64
     # 128 ... 960 1023 for 17 points); even within OpenColorIO's tolerance for any size.
