@@ -44,6 +44,7 @@ def client() -> Iterator[distributed.Client]:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # no port clash
             silence_logs=40,  # errors only
         ) as cluster,
         distributed.Client(cluster) as client,

@@ -73,6 +73,10 @@ def connect(address: str, workers: int | None = None) -> Iterator[Client]:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # The scheduler serves its health checks over HTTP even without a dashboard,
+                # on port 8787 unless told otherwise; any free port, on this machine only, so
+                # that a second run (or another Dask) is no reason for a warning.
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.CRITICAL,  # lutcli reports what went wrong itself
                 preload=[__name__],  # dask_setup: a Ctrl-C is the client's to handle
             )

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +44,7 @@ def scheduler() -> Iterator[str]:
         threads_per_worker=1,
         processes=False,
         dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # no port clash
         silence_logs=40,  # errors only
     ) as cluster:
         yield cluster.scheduler_address
@@ -197,11 +200,25 @@ def test_cluster_local_runs_worker_processes_and_leaves_none(tmp_path, photos, m
     assert not processes_with(marker)
 
 
+@pytest.fixture
+def dask_port_taken() -> Iterator[None]:
+    """Port 8787, where Dask serves by default, held by another program (a Dask dashboard
+    already running, or another test run): no reason for lutcli to print a warning."""
+    with socket.socket() as holder:
+        with contextlib.suppress(OSError):  # already held by someone else: just as good
+            holder.bind(("", 8787))
+            holder.listen()
+        yield
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
-def test_cluster_local_stopped_by_a_signal_ends_with_one_line(tmp_path, model_path, signal_number):
+def test_cluster_local_stopped_by_a_signal_ends_with_one_line(
+    tmp_path, model_path, signal_number, dask_port_taken
+):
     """A Ctrl-C (SIGINT to the terminal's whole process group) or a SIGTERM to it mid-run:
-    lutcli's one line, no worker's traceback, no worker left, only whole outputs."""
+    lutcli's one line, no worker's traceback, no port warning, no worker left, only whole
+    outputs."""
     folder = tmp_path / "photos"
     base = gradient(800, 1200)
     for index in range(40):

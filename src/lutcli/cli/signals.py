@@ -15,6 +15,7 @@ Only the command line calls ``take_over``: the library never touches the host's 
 from __future__ import annotations
 
 import _thread
+import atexit
 import builtins
 import contextlib
 import os
@@ -78,10 +79,23 @@ def at_work() -> Iterator[None]:
 
 
 def exit_interrupted(signal_number: int = signal.SIGINT) -> NoReturn:
-    """End the run as stopped by ``signal_number``: one line on stderr, exit 128 + it."""
+    """End the run as stopped by ``signal_number``: one line on stderr, exit 128 + it.
+
+    In the ``lutcli`` process (``take_over``) the interpreter is left without finalizing it:
+    a worker thread that has just finished its photo may still be freeing tensors, and torch
+    aborts the whole process ("terminate called without an active exception", status -6)
+    when finalization catches a thread there. Nothing is lost by it: the interrupt came
+    through every ``finally`` first (temporary files removed, teachers stopped, a cluster
+    closed), and the functions registered with ``atexit`` still run."""
     with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
         print(_line(signal_number), file=sys.stderr, flush=True)
-    sys.exit(128 + signal_number)
+    if _State.main_thread is None:  # the library or a test: an ordinary exit
+        sys.exit(128 + signal_number)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(128 + signal_number)
 
 
 def _line(signal_number: int) -> str:
