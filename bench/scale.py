@@ -3,7 +3,7 @@
 The job is made from the shipped sample photos (``lutcli.samples.split_photos``): each pair is a
 random framing of one photo (``reframe``: crop and flip), mis-exposed and mis-colored
 (``miscolor``), cut to 3:2, upscaled to 12 MP and saved as a JPEG of quality 90; its target is
-that JPEG through ffmpeg's automatic white balance (``FFMPEG_AUTO_CORRECTION``), a per-photo
+that JPEG through ffmpeg's automatic white balance (``CORRECTIONS["grayworld"]``), a per-photo
 correction as FiveK's experts make, saved the same way. Training pairs come from the seven seen
 photos, the unseen pairs from the other three. Layout as FiveK's users arrange it:
 ``DATA/train/{input,target}/*.jpg``, ``DATA/unseen/{input,target}``, and ``DATA/trainN`` for each
@@ -49,7 +49,7 @@ from lutcli.models.base import LutModel
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import load_model, load_payload
 from lutcli.samples import (
-    FFMPEG_AUTO_CORRECTION,
+    CORRECTIONS,
     UNSEEN_VARIANTS,
     ffmpeg_filter,
     miscolor,
@@ -146,7 +146,7 @@ def write_pair(task: tuple[Path, str, int, int, tuple[int, int]]) -> bool:
     # lossless temporary file so that the target is a JPEG of the same quality.
     with tempfile.TemporaryDirectory(prefix="lutcli-scale-") as scratch:
         corrected = Path(scratch) / "target.bmp"
-        ffmpeg_filter(source, corrected, FFMPEG_AUTO_CORRECTION)
+        ffmpeg_filter(source, corrected, CORRECTIONS["grayworld"])
         write_jpeg(target, cv2.imread(str(corrected), cv2.IMREAD_COLOR))
     return True
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from lutcli.samples import miscolor, reframe, sample_photos, write_adaptive_pairs
 
@@ -62,3 +63,46 @@ def test_adaptive_pairs_are_corrected_per_photo_by_ffmpeg(tmp_path: Path) -> Non
         assert shifted.shape == corrected.shape and max(shifted.shape[:2]) == 64
         # Gray world: the correction makes the channel means closer to each other.
         assert np.ptp(corrected.mean(axis=(0, 1))) < np.ptp(shifted.mean(axis=(0, 1)))
+
+
+def pairs_of(tmp_path: Path, correction: str, variants: int = 2) -> list[tuple[np.ndarray, ...]]:
+    """(input, target) pixels (BGR) of a small adaptive folder of coffee for ``correction``."""
+    photo = sample_photos()["coffee"]
+    write_adaptive_pairs(tmp_path, {"coffee": photo}, variants, 0, 96, correction=correction)
+    return [
+        (cv2.imread(str(source)), cv2.imread(str(tmp_path / "target" / source.name)))
+        for source in sorted((tmp_path / "input").iterdir())
+    ]
+
+
+def test_auto_levels_stretch_every_channel_to_the_full_range(tmp_path: Path) -> None:
+    for shifted, corrected in pairs_of(tmp_path, "normalize"):
+        assert shifted.max(axis=(0, 1)).min() < 250  # the copy's whites were dimmed
+        assert np.all(corrected.min(axis=(0, 1)) <= 2) and np.all(corrected.max(axis=(0, 1)) >= 253)
+
+
+def test_grey_edge_makes_the_edges_gray(tmp_path: Path) -> None:
+    def edge_colors(pixels: np.ndarray) -> np.ndarray:  # each channel's Minkowski-5 edge norm
+        blurred = cv2.GaussianBlur(pixels.astype(np.float64), (0, 0), 2)
+        gradient = np.hypot(cv2.Sobel(blurred, -1, 1, 0), cv2.Sobel(blurred, -1, 0, 1))
+        norms = (gradient**5).mean(axis=(0, 1)) ** (1 / 5)
+        return norms / norms.sum()
+
+    for shifted, corrected in pairs_of(tmp_path, "greyedge"):
+        assert np.ptp(edge_colors(corrected)) < 0.5 * np.ptp(edge_colors(shifted))
+
+
+def test_the_control_look_is_one_lut_for_every_copy(tmp_path: Path) -> None:
+    """The "look" job: equal input colors get equal output colors, whatever the photo."""
+    seen: dict[tuple[int, ...], np.ndarray] = {}
+    disagreements = []
+    for shifted, corrected in pairs_of(tmp_path, "look", variants=4):
+        for color, result in zip(shifted.reshape(-1, 3), corrected.reshape(-1, 3), strict=True):
+            first = seen.setdefault(tuple(color), result)
+            disagreements.append(np.abs(first.astype(int) - result).max())
+    assert np.max(disagreements) <= 1  # ffmpeg's rounding
+
+
+def test_an_unknown_correction_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="grayworld"):
+        write_adaptive_pairs(tmp_path, {"coffee": gradient_photo()}, 1, correction="autotone")

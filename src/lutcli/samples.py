@@ -94,11 +94,23 @@ def write_pairs(
     return inputs
 
 
-# A real tool's automatic per-photo correction: ffmpeg's grayworld filter balances each photo
-# so that its average color is neutral (automatic white balance). It depends on the photo's
-# mean color, which a network sees in the resized picture, unlike auto levels (ffmpeg's
-# normalize), which hang on a few extreme pixels that resizing blurs away.
-FFMPEG_AUTO_CORRECTION = "grayworld"
+# Real tools' corrections that the adaptive sample jobs learn, by name: ffmpeg filter chains run
+# on each mis-colored copy. Three depend on each photo, each on a different part of it, so that
+# no job is the one the zoo was tuned to; the fourth is a control, where adaptive models must not
+# lose to one LUT.
+CORRECTIONS = {
+    # White balance from the photo's mean color (gray world, in LAB).
+    "grayworld": "grayworld",
+    # White balance from the colors of its edges (grey edge, first order, Minkowski norm 5).
+    "greyedge": "greyedge=difford=1:minknorm=5:sigma=2",
+    # Auto levels: each channel stretched from its darkest to its brightest pixel (exposure,
+    # contrast and cast at once), which hangs on a few extreme pixels rather than on averages.
+    "normalize": "normalize",
+    # The control: one global look (FFMPEG_LOOK), the same for every photo.
+    "look": FFMPEG_LOOK,
+}
+# The target is the photo as it was before it was mis-colored (not a tool's correction).
+ORIGINAL = "original"
 
 
 def miscolor(pixels: np.ndarray, generator: np.random.Generator) -> np.ndarray:
@@ -125,11 +137,6 @@ def reframe(pixels: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(window[:, ::-1] if generator.random() < 0.5 else window)
 
 
-# What an adaptive sample job's targets are: ffmpeg's automatic white balance of each copy, or
-# the photo as it was before it was mis-colored.
-CORRECTIONS = ("grayworld", "original")
-
-
 def write_adaptive_pairs(
     folder: Path,
     photos: dict[str, np.ndarray],
@@ -140,15 +147,20 @@ def write_adaptive_pairs(
     correction: str = "grayworld",
 ) -> None:
     """An image-adaptive training folder: ``variants`` mis-colored copies of each photo as
-    inputs, each with its ``correction`` as the target: ffmpeg's automatic white balance of the
-    copy ("grayworld"), or the photo before it was mis-colored ("original").
+    inputs, each with its ``correction`` as the target: the ffmpeg filter chain that
+    ``CORRECTIONS`` names, run on the copy, or ``ORIGINAL``, the photo before it was
+    mis-colored.
 
-    One fixed LUT cannot do this job: each input needs the correction of its own color cast.
-    With ``reframed``, each copy is a random framing of its photo (see ``reframe``). Copies are
-    shrunk to ``max_side`` pixels on their long side to keep training fast.
+    One fixed LUT cannot do these jobs (but the "look" control): each input needs the
+    correction of its own color cast. With ``reframed``, each copy is a random framing of its
+    photo (see ``reframe``). Copies are shrunk to ``max_side`` pixels on their long side to keep
+    training fast.
     """
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if correction not in (*CORRECTIONS, ORIGINAL):
+        raise ValueError(
+            f"correction must be one of {(*CORRECTIONS, ORIGINAL)}, got {correction!r}"
+        )
+    filters = None if correction == ORIGINAL else CORRECTIONS[correction]
     generator = np.random.default_rng(seed)
     for side in ("input", "target"):
         (folder / side).mkdir(parents=True, exist_ok=True)
@@ -164,12 +176,12 @@ def write_adaptive_pairs(
             target = folder / "target" / source.name
             shifted = miscolor(pixels, generator)
             write_pixels(source, shifted)
-            if correction == "original":
+            if filters is None:
                 write_pixels(target, pixels)
             else:
                 corrections.append((source, target))
     with ThreadPoolExecutor(cpu_count()) as pool:
-        runs = [pool.submit(ffmpeg_filter, *pair, FFMPEG_AUTO_CORRECTION) for pair in corrections]
+        runs = [pool.submit(ffmpeg_filter, *pair, filters) for pair in corrections]
         for run in runs:
             run.result()  # ffmpeg's error, if any
 
@@ -180,15 +192,22 @@ UNSEEN_VARIANTS = 16
 
 
 def write_adaptive_job(
-    folder: Path, variants: int = 128, correction: str = "grayworld"
+    folder: Path,
+    variants: int = 128,
+    correction: str = "grayworld",
+    side: int = 128,
+    unseen_side: int = 192,
 ) -> tuple[Path, Path]:
-    """The image-adaptive sample job that tests and benchmarks measure the model zoo on.
+    """An image-adaptive sample job, as tests and benchmarks measure the model zoo on.
 
-    ``folder/train``: ``variants`` reframed, mis-colored copies (128 px) of seven photos;
-    ``folder/unseen``: UNSEEN_VARIANTS mis-colored copies (192 px, whole) of each of the three
-    others; targets as ``write_adaptive_pairs``'s ``correction`` says. Returns both folders.
+    ``folder/train``: ``variants`` reframed, mis-colored copies of each of seven photos, at
+    most ``side`` pixels on their long side; ``folder/unseen``: UNSEEN_VARIANTS mis-colored
+    copies (whole, ``unseen_side`` pixels) of each of the three others; targets as
+    ``write_adaptive_pairs``'s ``correction`` says. Returns both folders.
     """
     seen, unseen = split_photos()
-    write_adaptive_pairs(folder / "train", seen, variants, 1, 128, correction=correction)
-    write_adaptive_pairs(folder / "unseen", unseen, UNSEEN_VARIANTS, 2, 192, False, correction)
+    write_adaptive_pairs(folder / "train", seen, variants, 1, side, correction=correction)
+    write_adaptive_pairs(
+        folder / "unseen", unseen, UNSEEN_VARIANTS, 2, unseen_side, False, correction
+    )
     return folder / "train", folder / "unseen"
