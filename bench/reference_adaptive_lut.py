@@ -1,29 +1,34 @@
-"""A plain reimplementation of the image-adaptive 3D LUT, as a reference for lutcli.
+"""The literature's image-adaptive 3D LUT, as its authors train it: the yardstick for the zoo.
 
-Reproduces the method of Zeng et al., "Learning Image-adaptive 3D Lookup Tables for High
-Performance Photo Enhancement in Real-time" (TPAMI 2020), written from the paper:
+Zeng, Cai, Li, Cao and Zhang, "Learning Image-adaptive 3D Lookup Tables for High Performance
+Photo Enhancement in Real-time" (TPAMI 2020), reimplemented from the paper and checked line by
+line against the authors' public code (github.com/HuiZeng/Image-Adaptive-3DLUT,
+``image_adaptive_lut_train_paired.py``, ``models.py``, ``datasets.py``):
 
-- three basis 3D LUTs of 33^3 entries; the first starts as the identity, the others as zero;
-- a 5-layer CNN weight predictor that sees the photo resized to 256x256: conv 3x3 stride 2
-  blocks (16-32-64-128-128 channels) with LeakyReLU and instance normalization, dropout 0.5,
-  then a final conv over the 8x8 map that predicts the 3 fusion weights;
-- the basis LUTs fused by the predicted weights, applied by trilinear interpolation
-  (``torch.nn.functional.grid_sample`` on the 5D LUT, ``align_corners=True``);
-- loss: MSE + 1e-4 * smoothness (total variation of the LUTs plus the squared weights)
-  + 10 * monotonicity; Adam, lr 1e-4, betas (0.9, 0.999), batch size 1, whole images.
+- three basis LUTs of 33³: the first the identity, the other two zero;
+- the classifier: the photo resized to 256², conv 3×3 stride 2 blocks of 16, 32, 64, 128 and 128
+  channels with LeakyReLU 0.2, instance normalization (affine) after the first four, dropout
+  0.5, and a conv 8×8 that gives the three weights; conv weights Xavier-normal, normalization
+  weights N(1, 0.02), and the last bias 1, so that training starts from the identity;
+- the LUT fused from the weights, applied by trilinear interpolation (``grid_sample`` with
+  ``align_corners=True`` computes the authors' CUDA kernel up to its 1.000001 bin width);
+- loss: MSE + 1e-4 × (mean squared weight + total variation of each LUT, the border steps
+  counted twice) + 10 × monotonicity of each LUT; Adam, lr 1e-4, betas (0.9, 0.999), batch 1;
+- each training photo, every time it is drawn: a random crop of 60–100 % of each side, a
+  horizontal flip half of the time, and the input's brightness and saturation each scaled by a
+  factor in [0.8, 1.2] (the target left alone), all in 8 bits as Pillow does them.
 
-The job is lutcli's image-adaptive sample (``lutcli.samples.write_adaptive_job``): reframed,
-mis-colored copies of seven real photos, each corrected by ffmpeg's automatic white balance
-(grayworld), and four copies of three photos kept out of training. It reports PSNR on the unseen
-photos, after rounding to 8 bits, next to the PSNR of the inputs left unchanged.
-``adaptive_zoo.py`` runs it beside the zoo, on the same pairs and for the same time.
+Where this differs: the authors train 400 epochs on 4,500 FiveK photos and report the best test
+PSNR over epochs; here training stops when the PSNR on held-out pairs (the validation pairs
+``lutcli train`` would hold out: same fraction, same seed) has not improved for ``--patience``
+epochs or at ``--max-seconds``, the best model by that validation PSNR is kept, and it is
+scored on unseen photos, which no choice looked at. Every epoch records the time and the
+validation PSNR (the curve), and the unseen PSNR of the best model so far, so that it can be
+read at any wall time (``at_seconds``). Time spent scoring unseen photos is not counted.
 
-Run it from the repository root (CPU, about five minutes):
+Run it from the repository root (CPU):
 
-    .venv/bin/python bench/reference_adaptive_lut.py --seconds 300
-
-``--epochs N`` trains a fixed number of epochs instead of a time budget; ``--data DIR`` and
-``--json PATH`` choose where the sample pairs and the results go.
+    .venv/bin/python bench/reference_adaptive_lut.py --job grayworld --max-seconds 600
 """
 
 from __future__ import annotations
@@ -32,28 +37,35 @@ import argparse
 import json
 import math
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from jobs import job_folders
 from torch import nn
 
-from lutcli.samples import write_adaptive_job
+from lutcli.io.images import read_image
+from lutcli.io.pixels import to_tensor
+from lutcli.samples import CORRECTIONS
+from lutcli.training.data import Pair, find_pairs
+from lutcli.training.losses import psnr_from_mse
+from lutcli.training.options import TrainingOptions
+from lutcli.training.trainer import split_samples
 
 LUT_SIZE = 33
-N_BASIS = 3
-PREDICTOR_SIZE = 256
+BASIS_LUTS = 3
+CLASSIFIER_SIDE = 256
 SMOOTHNESS_WEIGHT = 1e-4
 MONOTONICITY_WEIGHT = 10.0
+LEARNING_RATE = 1e-4
+# Gray as torchvision's adjust_saturation (ITU-R 601-2 luma) sees it.
+LUMA = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
 
 
 def identity_lut(size: int = LUT_SIZE) -> torch.Tensor:
-    """The identity LUT, shape (3, size, size, size), indexed [channel, b, g, r].
-
-    ``grid_sample`` reads the last grid coordinate (red here) along the last LUT axis.
-    """
+    """The identity LUT, (3, size, size, size) indexed [channel, b, g, r] as the authors'."""
     ramp = torch.linspace(0, 1, size)
     b, g, r = torch.meshgrid(ramp, ramp, ramp, indexing="ij")
     return torch.stack([r, g, b])
@@ -66,213 +78,261 @@ def apply_lut(lut: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     return out.squeeze(2)
 
 
-def conv_block(in_channels: int, out_channels: int) -> list[nn.Module]:
-    """Conv 3x3 stride 2, LeakyReLU, instance normalization."""
-    return [
+def conv_block(in_channels: int, out_channels: int, normalization: bool) -> list[nn.Module]:
+    """Conv 3×3 stride 2 and LeakyReLU 0.2, then instance normalization if asked."""
+    layers: list[nn.Module] = [
         nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1),
         nn.LeakyReLU(0.2),
-        nn.InstanceNorm2d(out_channels, affine=True),
     ]
+    if normalization:
+        layers.append(nn.InstanceNorm2d(out_channels, affine=True))
+    return layers
 
 
-class WeightPredictor(nn.Module):
-    """The 5-layer CNN that predicts one fusion weight per basis LUT from a 256x256 thumbnail."""
+class Classifier(nn.Module):
+    """The CNN that predicts one weight per basis LUT from the photo resized to 256²."""
 
-    def __init__(self, n_basis: int = N_BASIS) -> None:
+    def __init__(self, basis_luts: int = BASIS_LUTS) -> None:
         super().__init__()
         channels = (3, 16, 32, 64, 128, 128)
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
-            layers += conv_block(c_in, c_out)
-        final_side = PREDICTOR_SIZE // 2**5  # 8: the final conv covers the whole map
-        layers += [nn.Dropout(0.5), nn.Conv2d(channels[-1], n_basis, final_side)]
-        self.net = nn.Sequential(*layers)
+        for index, (c_in, c_out) in enumerate(zip(channels[:-1], channels[1:], strict=True)):
+            layers += conv_block(c_in, c_out, normalization=index < 4)
+        final_side = CLASSIFIER_SIDE // 2**5  # 8: the last conv covers the whole map
+        self.last = nn.Conv2d(channels[-1], basis_luts, final_side)
+        self.net = nn.Sequential(*layers, nn.Dropout(0.5), self.last)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_normal_(module.weight)
+            elif isinstance(module, nn.InstanceNorm2d):
+                nn.init.normal_(module.weight, 1.0, 0.02)
+                nn.init.zeros_(module.bias)
+        nn.init.constant_(self.last.bias, 1.0)  # weights (1, 1, 1): the identity LUT
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) images -> (N, n_basis) weights."""
-        thumbnail = F.interpolate(
-            image, size=(PREDICTOR_SIZE, PREDICTOR_SIZE), mode="bilinear", align_corners=False
-        )
+        """(N, 3, H, W) images -> (N, basis_luts) weights."""
+        side = (CLASSIFIER_SIDE, CLASSIFIER_SIDE)
+        thumbnail = F.interpolate(image, size=side, mode="bilinear", align_corners=False)
         return self.net(thumbnail).flatten(1)
 
 
 class AdaptiveLut(nn.Module):
-    """Basis LUTs fused per image by the weights the CNN predicts."""
+    """Basis LUTs fused per photo by the weights the classifier predicts."""
 
-    def __init__(self, n_basis: int = N_BASIS, size: int = LUT_SIZE) -> None:
+    def __init__(self, basis_luts: int = BASIS_LUTS, size: int = LUT_SIZE) -> None:
         super().__init__()
-        basis = torch.zeros(n_basis, 3, size, size, size)
+        basis = torch.zeros(basis_luts, 3, size, size, size)
         basis[0] = identity_lut(size)
         self.basis = nn.Parameter(basis)
-        self.predictor = WeightPredictor(n_basis)
+        self.classifier = Classifier(basis_luts)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 3, H, W) in [0, 1] -> (enhanced images, predicted weights)."""
-        weights = self.predictor(image)
+        weights = self.classifier(image)
         fused = torch.einsum("nk,kcdhw->ncdhw", weights, self.basis)
         return apply_lut(fused, image), weights
 
-    def regularizers(self, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(smoothness, monotonicity) of the basis LUTs; smoothness includes the weights' L2."""
+    def regularization(self, weights: torch.Tensor) -> torch.Tensor:
+        """1e-4 × (mean squared weight + each LUT's total variation) + 10 × each LUT's
+        monotonicity, as the authors' TV_3D: steps into the lattice's border count twice."""
+        size = self.basis.shape[-1]
+        border = torch.ones(size - 1)
+        border[[0, -1]] = 2.0
         smooth = weights.pow(2).mean()
-        mono = weights.new_zeros(())
-        for axis in (2, 3, 4):  # b, g, r axes of (K, 3, S, S, S)
-            step = self.basis.diff(dim=axis)
-            smooth = smooth + step.pow(2).mean()
-            mono = mono + F.relu(-step).mean()  # outputs must not fall as inputs rise
-        return smooth, mono
+        monotone = weights.new_zeros(())
+        for axis in (2, 3, 4):  # b, g, r of (K, 3, S, S, S)
+            fall = -self.basis.diff(dim=axis)  # the authors' LUT[i] - LUT[i + 1]
+            shape = [1] * 5
+            shape[axis] = size - 1
+            smooth = smooth + (fall.pow(2) * border.view(shape)).mean(dim=(1, 2, 3, 4)).sum()
+            monotone = monotone + F.relu(fall).mean(dim=(1, 2, 3, 4)).sum()
+        return SMOOTHNESS_WEIGHT * smooth + MONOTONICITY_WEIGHT * monotone
 
 
-def read_rgb(path: Path) -> torch.Tensor:
-    """An 8-bit image file as a (1, 3, H, W) float tensor in [0, 1]."""
-    pixels = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).float() / 255
+def read_pair(pair: Pair) -> tuple[torch.Tensor, torch.Tensor]:
+    """An input and its target as (3, H, W) float tensors in [0, 1], read as lutcli reads them."""
+    image, target = (
+        to_tensor(read_image(p).pixels)[0] for p in (pair.input_path, pair.target_path)
+    )
+    return image, target
 
 
-def load_pairs(folder: Path) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(name, input, target) for every ``folder/input/*.png`` with its ``folder/target`` twin."""
-    inputs = sorted((folder / "input").glob("*.png"))
-    if not inputs:
-        raise SystemExit(f"no pairs in {folder}")
-    return [(p.stem, read_rgb(p), read_rgb(folder / "target" / p.name)) for p in inputs]
-
-
-def psnr_8bit(output: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR in dB of ``output`` rounded to 8 bits against an 8-bit ``target`` (both in [0, 1])."""
-    a = torch.round(output.clamp(0, 1) * 255).double()
-    b = torch.round(target * 255).double()
-    mse = (a - b).pow(2).mean().item()
-    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
-
-
-def train_reference(
-    model: AdaptiveLut,
-    pairs: list[tuple[str, torch.Tensor, torch.Tensor]],
-    seconds: float | None,
-    epochs: int | None,
-    device: torch.device,
-) -> dict[str, float]:
-    """Train with batch size 1 until the time budget or the epoch count runs out."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999))
-    order_generator = torch.Generator().manual_seed(0)
-    model.train()
-    steps = 0
-    epoch_loss = 0.0
-    start = time.perf_counter()
-    done = False
-    while not done:
-        for index in torch.randperm(len(pairs), generator=order_generator).tolist():
-            _, image, target = pairs[index]
-            image, target = image.to(device), target.to(device)
-            output, weights = model(image)
-            smooth, mono = model.regularizers(weights)
-            loss = F.mse_loss(output, target) + SMOOTHNESS_WEIGHT * smooth
-            loss = loss + MONOTONICITY_WEIGHT * mono
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            epoch_loss += loss.item()
-            elapsed = time.perf_counter() - start
-            if seconds is not None and elapsed >= seconds:
-                done = True
-                break
-        if steps % (10 * len(pairs)) == 0:
-            print(
-                f"  epoch {steps // len(pairs):4d}  {time.perf_counter() - start:6.1f} s  "
-                f"loss {epoch_loss / len(pairs):.5f}",
-                flush=True,
-            )
-        epoch_loss = 0.0
-        if epochs is not None and steps >= epochs * len(pairs):
-            done = True
-    return {
-        "seconds": time.perf_counter() - start,
-        "steps": steps,
-        "epochs": steps / len(pairs),
-    }
+def augment(
+    image: torch.Tensor, target: torch.Tensor, generator: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The authors' training augmentation of one (3, H, W) pair (``datasets.ImageDataset_sRGB``):
+    a crop of 60–100 % of each side, a flip half of the time, and the input's brightness and
+    saturation scaled by factors in [0.8, 1.2], each rounded to 8 bits as Pillow's are."""
+    height, width = image.shape[1:]
+    crop_height = round(height * generator.uniform(0.6, 1.0))
+    crop_width = round(width * generator.uniform(0.6, 1.0))
+    top = int(generator.integers(0, height - crop_height + 1))
+    left = int(generator.integers(0, width - crop_width + 1))
+    image = image[:, top : top + crop_height, left : left + crop_width]
+    target = target[:, top : top + crop_height, left : left + crop_width]
+    if generator.random() > 0.5:
+        image, target = image.flip(-1), target.flip(-1)
+    image = torch.round((image * generator.uniform(0.8, 1.2)).clamp(0, 1) * 255) / 255
+    gray = (image * LUMA).sum(0, keepdim=True)
+    image = gray + generator.uniform(0.8, 1.2) * (image - gray)
+    image = torch.round(image.clamp(0, 1) * 255) / 255
+    return image, target
 
 
 @torch.no_grad()
-def evaluate_reference(
-    model: AdaptiveLut | None,
-    pairs: list[tuple[str, torch.Tensor, torch.Tensor]],
-    device: torch.device,
+def psnr(model: AdaptiveLut | None, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """PSNR (dB) over all pixels of the pairs, of the outputs as they are (validation, as
+    ``lutcli train`` scores it), or of the inputs left unchanged when ``model`` is None."""
+    squared_error, pixels = 0.0, 0
+    for image, target in pairs:
+        output = image if model is None else model(image[None])[0][0]
+        squared_error += (output.clamp(0, 1) - target).pow(2).sum().item()
+        pixels += target.numel()
+    return psnr_from_mse(squared_error / pixels)
+
+
+@torch.no_grad()
+def unseen_psnr(
+    model: AdaptiveLut | None, pairs: list[tuple[torch.Tensor, torch.Tensor]]
 ) -> list[float]:
-    """PSNR of each pair's model output (or of its input unchanged, when ``model`` is None)."""
-    if model is not None:
-        model.eval()
+    """PSNR of each unseen pair's output rounded to 8 bits (as a written file holds it, and as
+    ``lutcli.training.evaluation.evaluate`` scores the zoo)."""
     scores = []
-    for _, image, target in pairs:
-        output = image if model is None else model(image.to(device))[0].cpu()
-        scores.append(psnr_8bit(output, target))
+    for image, target in pairs:
+        output = image if model is None else model(image[None])[0][0]
+        error = (torch.round(output.clamp(0, 1) * 255) - torch.round(target * 255)) / 255
+        scores.append(psnr_from_mse(error.double().pow(2).mean().item()))
     return scores
+
+
+@dataclass
+class ReferenceRun:
+    """What a training of the reference gave: per epoch, the seconds of training so far, the
+    validation PSNR and the unseen PSNR (mean and worst) of the best model so far."""
+
+    curve: list[dict[str, float]] = field(default_factory=list)
+    parameters: int = 0
+    converged: bool = False
+
+    def at_seconds(self, seconds: float) -> dict[str, float]:
+        """The epoch record of the best model this run had after ``seconds`` of training."""
+        done = [entry for entry in self.curve if entry["seconds"] <= seconds] or self.curve[:1]
+        return done[-1]
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.curve[-1]
+
+
+def train_reference(
+    train_pairs: list[Pair],
+    validation_pairs: list[Pair],
+    unseen_pairs: list[Pair],
+    max_seconds: float,
+    patience: int = 20,
+    seed: int = 0,
+    on_epoch=lambda entry: None,
+) -> ReferenceRun:
+    """Train the reference by the published recipe until validation PSNR has not improved for
+    ``patience`` epochs (converged) or ``max_seconds`` of training have passed."""
+    torch.manual_seed(seed)
+    generator = np.random.default_rng(seed)
+    model = AdaptiveLut()
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999))
+    train = [read_pair(pair) for pair in train_pairs]
+    validation = [read_pair(pair) for pair in validation_pairs]
+    unseen = [read_pair(pair) for pair in unseen_pairs]
+    run = ReferenceRun(parameters=sum(p.numel() for p in model.parameters()))
+    best_validation, best_epoch, best_unseen = -math.inf, 0, None
+    trained = 0.0  # seconds of training and validation; scoring unseen photos is not counted
+    epoch = 0
+    while True:
+        started = time.perf_counter()
+        if epoch > 0:  # epoch 0 scores the untrained model: the identity
+            model.train()
+            for index in generator.permutation(len(train)):
+                image, target = augment(*train[index], generator)
+                output, weights = model(image[None])
+                loss = F.mse_loss(output, target[None]) + model.regularization(weights)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        model.eval()
+        score = psnr(model, validation)
+        trained += time.perf_counter() - started
+        if score > best_validation:
+            best_validation, best_epoch = score, epoch
+            scores = unseen_psnr(model, unseen)
+            best_unseen = (float(np.mean(scores)), float(np.min(scores)))
+        entry = {
+            "epoch": epoch,
+            "seconds": trained,
+            "validation_psnr": score,
+            "best_validation_psnr": best_validation,
+            "unseen_psnr_mean": best_unseen[0],
+            "unseen_psnr_min": best_unseen[1],
+        }
+        run.curve.append(entry)
+        on_epoch(entry)
+        if epoch - best_epoch >= patience:
+            run.converged = True
+            return run
+        if trained >= max_seconds:
+            return run
+        epoch += 1
+
+
+def split_like_lutcli(pairs: list[Pair], seed: int = 0) -> tuple[list[Pair], list[Pair]]:
+    """(training, validation) pairs as ``lutcli train`` splits them at its defaults."""
+    options = TrainingOptions(seed=seed)
+    train, validation = split_samples(
+        len(pairs), options.validation_fraction, seed, options.validation_pairs
+    )
+    return [pairs[i] for i in train], [pairs[i] for i in validation]
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("bench-output/adaptive"))
-    parser.add_argument(
-        "--json", type=Path, default=Path("bench-output/reference_adaptive_lut.json")
-    )
-    parser.add_argument("--seconds", type=float, default=300.0, help="training time budget")
-    parser.add_argument("--epochs", type=int, default=None, help="train N epochs instead")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--job", choices=sorted(CORRECTIONS), default="grayworld")
+    parser.add_argument("--data", type=Path, help="the job's folder (default bench-output/JOB)")
+    parser.add_argument("--json", type=Path, help="default bench-output/reference-JOB.json")
+    parser.add_argument("--max-seconds", type=float, default=1800.0)
+    parser.add_argument("--patience", type=int, default=20, help="epochs without improvement")
     return parser.parse_args()
 
 
 def main() -> None:
-    """Build the data, train, evaluate, print a table and write the JSON results."""
+    """Make the job if needed, train to convergence, print the curve, write the JSON."""
     args = parse_args()
-    torch.manual_seed(0)
     # Adam's second moments for LUT cells no photo visits decay into subnormal floats, which
     # slow CPU arithmetic several-fold; flushing them to zero only drops values below 1e-38.
     torch.set_flush_denormal(True)
-    device = torch.device(args.device)
-    if not (args.data / "train").exists():
-        write_adaptive_job(args.data)
-    train_pairs = load_pairs(args.data / "train")
-    unseen_pairs = load_pairs(args.data / "unseen")
+    train_folder, unseen_folder = job_folders(args.job, args.data)
+    train, validation = split_like_lutcli(find_pairs(train_folder))
+    unseen = find_pairs(unseen_folder)
+    identity = unseen_psnr(None, [read_pair(pair) for pair in unseen])
+    print(f"inputs left as they are: unseen {np.mean(identity):.2f} dB (worst {min(identity):.2f})")
 
-    model = AdaptiveLut().to(device)
-    n_params = sum(p.numel() for p in model.parameters())
-    seconds = None if args.epochs is not None else args.seconds
-    stats = train_reference(model, train_pairs, seconds, args.epochs, device)
+    def show(entry: dict[str, float]) -> None:
+        print(
+            f"  epoch {entry['epoch']:4d}  {entry['seconds']:7.1f} s  validation "
+            f"{entry['validation_psnr']:.2f} dB  best model's unseen "
+            f"{entry['unseen_psnr_mean']:.2f} dB",
+            flush=True,
+        )
 
-    unseen = evaluate_reference(model, unseen_pairs, device)
-    identity = evaluate_reference(None, unseen_pairs, device)
-    train_scores = evaluate_reference(model, train_pairs, device)
-
-    results = {
-        "method": "image-adaptive 3D LUT (Zeng et al., TPAMI 2020), plain reimplementation",
-        "device": str(device),
-        "torch_threads": torch.get_num_threads(),
-        "train_pairs": len(train_pairs),
-        "unseen_pairs": len(unseen_pairs),
-        "unseen_psnr_mean": float(np.mean(unseen)),
-        "unseen_psnr_min": float(np.min(unseen)),
-        "identity_psnr_mean": float(np.mean(identity)),
-        "identity_psnr_min": float(np.min(identity)),
-        "train_psnr_mean": float(np.mean(train_scores)),
-        "train_seconds": stats["seconds"],
-        "epochs": stats["epochs"],
-        "steps": stats["steps"],
-        "parameters": n_params,
-        "unseen_psnr": {name: s for (name, _, _), s in zip(unseen_pairs, unseen, strict=True)},
-    }
-
-    print(f"{'':24} {'mean dB':>8} {'min dB':>8}")
-    print(f"{'identity (unseen)':24} {np.mean(identity):8.2f} {np.min(identity):8.2f}")
-    print(f"{'adaptive LUT (unseen)':24} {np.mean(unseen):8.2f} {np.min(unseen):8.2f}")
-    print(f"{'adaptive LUT (train)':24} {np.mean(train_scores):8.2f} {np.min(train_scores):8.2f}")
+    run = train_reference(train, validation, unseen, args.max_seconds, args.patience, on_epoch=show)
+    final = run.final
     print(
-        f"trained {stats['seconds']:.1f} s, {stats['epochs']:.2f} epochs, {stats['steps']} steps, "
-        f"{n_params} parameters, {len(train_pairs)} training pairs, device {device}"
+        f"{'converged' if run.converged else 'stopped at --max-seconds'} after "
+        f"{final['seconds']:.0f} s: unseen {final['unseen_psnr_mean']:.2f} dB "
+        f"(worst {final['unseen_psnr_min']:.2f}), {run.parameters:,} parameters"
     )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    path = args.json or Path("bench-output") / f"reference-{args.job}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"job": args.job, **asdict(run)}, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

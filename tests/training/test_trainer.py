@@ -456,6 +456,10 @@ def test_resuming_with_more_epochs_extends_a_finished_run(pairs, tmp_path):
     assert_same_history(extended.result.history[:4], short_history)
     assert extended.result.best_psnr >= short.result.best_psnr
     assert extended.statuses[-1].epoch == 6
+    # The history's clock (what the PSNR-against-seconds curves plot) runs on across the resume.
+    seconds = [h["seconds"] for h in extended.result.history]
+    assert seconds[:4] == [h["seconds"] for h in short_history]
+    assert all(later > earlier for earlier, later in zip(seconds, seconds[1:]))
 
 
 def learning_rates(trainer: Trainer) -> list[float]:

@@ -219,6 +219,7 @@ class Trainer:
         self.best_psnr = -math.inf
         self.best_epoch = 0
         self.history: list[dict[str, float]] = []
+        self._clock_start = time.perf_counter()  # of the history's "seconds" (set by run)
         self._enter_stage(0)
 
     def _enter_stage(self, stage: int) -> None:
@@ -304,6 +305,10 @@ class Trainer:
         """Warm start (epoch 0 of a fresh run), then train until ``epochs``, or until validation
         PSNR has not improved for ``patience`` epochs."""
         started = time.perf_counter()
+        # The clock of the history goes on from where a resumed run stopped.
+        self._clock_start = started - (
+            self.history[-1].get("seconds", 0.0) if self.history else 0.0
+        )
         if not self.history:
             if self.options.warm_start:
                 self._warm_start()
@@ -357,7 +362,14 @@ class Trainer:
         score = validate(self.model, self.validation_samples, self.device)
         stage = self.stages[self.stage][0]
         self.history.append(
-            {"epoch": self.epoch, "loss": loss, "validation_psnr": score, "stage": stage}
+            {
+                "epoch": self.epoch,
+                "loss": loss,
+                "validation_psnr": score,
+                "stage": stage,
+                # Seconds of this training so far, validations included (resumed runs go on).
+                "seconds": time.perf_counter() - self._clock_start,
+            }
         )
         if score > self.best_psnr:
             self.best_psnr, self.best_epoch = score, self.epoch
