@@ -1,16 +1,20 @@
-"""The model zoo on the image-adaptive sample job, beside the literature's reference model.
+"""The model zoo on the adaptive jobs, beside the literature's model at equal time and converged.
 
-Every zoo model trains on the training pairs of ``lutcli.samples.write_adaptive_job`` with the
-same options, then is measured on the unseen photos by ``lutcli.training.evaluation.evaluate``
-(PSNR of the 8-bit output, as ``lutcli apply`` writes it). The reference (``reference_adaptive_
-lut.py``, a plain reimplementation of the image-adaptive 3D LUT) then trains on the same pairs
-for as long as ``first-linear`` took, its counterpart in the zoo. Prints a Markdown table (the
-one in the README) and writes JSON.
+For each job (``bench/jobs.py``: three real tools' per-photo corrections and a global look as a
+control, 70 training pairs each), every zoo model trains at the defaults of ``lutcli train``, as
+a new user would run it, and is measured on the unseen photos by
+``lutcli.training.evaluation.evaluate`` (PSNR of the 8-bit output, as ``lutcli apply`` writes it).
+The reference (``reference_adaptive_lut.py``, the published recipe) trains once per job until its
+validation PSNR stops improving (or ``--reference-seconds``); its best model is read at each zoo
+model's training time (equal time) and at the end (converged). Prints one Markdown table per
+job (the README's), writes JSON with every curve, and plots PSNR against seconds for one job.
 
-Run it from the repository root (CPU; about 45 minutes for the whole zoo on 2 cores):
+Run it from the repository root (CPU; hours for every job and model on 2 cores):
 
     .venv/bin/python bench/adaptive_zoo.py
-    .venv/bin/python bench/adaptive_zoo.py --models basic,first-linear --epochs 10
+    .venv/bin/python bench/adaptive_zoo.py --jobs grayworld --models basic,first-linear
+    .venv/bin/python bench/adaptive_zoo.py --jobs grayworld --size sample --epochs 20 \
+        --first-stage-epochs 3
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from reference_adaptive_lut import AdaptiveLut, evaluate_reference, load_pairs, train_reference
+from jobs import SIZES, job_folders
+from reference_adaptive_lut import ReferenceRun, split_like_lutcli, train_reference
 
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import load_model
-from lutcli.samples import write_adaptive_job
+from lutcli.samples import CORRECTIONS
+from lutcli.training.data import find_pairs
 from lutcli.training.evaluation import evaluate
 from lutcli.training.folder import train_from_folder
 from lutcli.training.options import TrainingOptions
@@ -46,111 +52,192 @@ MORE_ENTRIES = (
     ("combined (first + first)", "combined", {"linear": "first", "product": "first"}),
     ("combined (second + second)", "combined", {"linear": "second", "product": "second"}),
 )
-REFERENCE_BUDGET_FROM = "first-linear"
+REFERENCE = "reference (converged)"
 
 
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("bench-output/adaptive"))
-    parser.add_argument("--json", type=Path, default=Path("bench-output/adaptive_zoo.json"))
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs of every model")
-    parser.add_argument("--first-stage-epochs", type=int, default=3)
+    parser.add_argument("--jobs", default=",".join(CORRECTIONS), help="comma-separated jobs")
+    parser.add_argument("--size", choices=sorted(SIZES), default="user", help="see bench/jobs.py")
+    parser.add_argument("--epochs", type=int, help="default: lutcli train's")
+    parser.add_argument("--first-stage-epochs", type=int, help="default: lutcli train's")
     parser.add_argument(
         "--models", help="comma-separated row labels (default: every model at its defaults)"
     )
+    parser.add_argument("--reference-seconds", type=float, default=1800.0)
     parser.add_argument("--no-reference", action="store_true", help="skip the reference model")
+    parser.add_argument("--json", type=Path, default=Path("bench-output/adaptive_zoo.json"))
+    parser.add_argument("--plot", type=Path, default=Path("bench-output/adaptive_curves.png"))
+    parser.add_argument("--plot-job", default="grayworld", help="the job whose curves to plot")
     return parser.parse_args()
 
 
 def main() -> None:
-    """Build the job, train and measure each entry, print the table, write the JSON."""
+    """Train and measure every entry on every job, print the tables, write JSON and the plot."""
     args = parse_args()
     torch.set_flush_denormal(True)  # see reference_adaptive_lut.main
-    if not (args.data / "train").exists():
-        write_adaptive_job(args.data)
-    train, unseen = args.data / "train", args.data / "unseen"
-    options = TrainingOptions(epochs=args.epochs, first_stage_epochs=args.first_stage_epochs)
-    wanted = None if args.models is None else set(args.models.split(","))
-    rows = [_identity_row(unseen)]
-    for label, name, model_options in ENTRIES + MORE_ENTRIES:
-        if label not in (wanted or {entry[0] for entry in ENTRIES}):
-            continue
-        output = args.data / "models" / f"{label.replace(' ', '').replace('+', '-')}.pt"
-        output.parent.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        train_from_folder(
-            train, output, name, model_options=model_options, options=options, overwrite=True
-        )
-        seconds = time.perf_counter() - started
-        model, _ = load_model(output)
-        scores = list(evaluate(model, unseen).values())
-        parameters = sum(p.numel() for p in model.parameters())
-        rows.append(_row(label, scores, seconds, parameters))
-        print(_format(rows[-1]), flush=True)
-    budget = next((r["seconds"] for r in rows if r["label"] == REFERENCE_BUDGET_FROM), None)
-    if not args.no_reference and budget is not None:
-        rows.append(_reference_row(train, unseen, budget))
-    _print_table(rows)
+    labels = {entry[0] for entry in ENTRIES} if args.models is None else set(args.models.split(","))
     results = {
-        "job": "lutcli.samples.write_adaptive_job",
-        "epochs": args.epochs,
-        "first_stage_epochs": args.first_stage_epochs,
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} torch threads",
-        "rows": rows,
+        "size": args.size,
+        "options": _options(args).__dict__,
+        "jobs": {},
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    for job in args.jobs.split(","):
+        train, unseen = job_folders(job, args.size)
+        rows = [_row("inputs left as they are", _scores(BasicLookupModel(2), unseen))]
+        for label, name, model_options in ENTRIES + MORE_ENTRIES:
+            if label in labels:
+                entry = (label, name, model_options)
+                rows.append(
+                    _train_zoo_model(f"{job}-{args.size}", entry, _options(args), train, unseen)
+                )
+                print(f"{job}: {_format(rows[-1])}", flush=True)
+        reference = None
+        if not args.no_reference:
+            reference = _train_reference(train, unseen, args.reference_seconds)
+            rows.append(_reference_row(reference))
+        _print_table(job, rows, reference)
+        results["jobs"][job] = {
+            "rows": rows,
+            "reference_curve": reference.curve if reference else [],
+            "reference_converged": reference.converged if reference else None,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
+    if args.plot_job in results["jobs"]:
+        plot_curves(results["jobs"][args.plot_job], args.plot_job, args.plot)
+        print(f"wrote {args.plot}")
 
 
-def _row(label: str, scores: list[float], seconds: float | None, parameters: int) -> dict:
+def _options(args: argparse.Namespace) -> TrainingOptions:
+    """lutcli train's defaults, but for the epochs asked for."""
+    options = TrainingOptions()
+    if args.epochs is not None:
+        options.epochs = args.epochs
+    if args.first_stage_epochs is not None:
+        options.first_stage_epochs = args.first_stage_epochs
+    return options
+
+
+def _scores(model, unseen: Path) -> list[float]:
+    return list(evaluate(model, unseen).values())
+
+
+def _row(label: str, scores: list[float], **more) -> dict:
     return {
         "label": label,
         "unseen_psnr_mean": float(np.mean(scores)),
         "unseen_psnr_min": float(np.min(scores)),
-        "seconds": seconds,
-        "parameters": parameters,
+        "seconds": None,
+        "parameters": 0,
+        **more,
     }
 
 
-def _identity_row(unseen: Path) -> dict:
-    """The unseen inputs left as they are (a 2³ identity LUT is exact under trilinear)."""
-    scores = list(evaluate(BasicLookupModel(2), unseen).values())
-    return _row("identity (inputs unchanged)", scores, None, 0)
+def _train_zoo_model(
+    job: str, entry: tuple, options: TrainingOptions, train: Path, unseen: Path
+) -> dict:
+    """Train one zoo model; its row, with its validation curve."""
+    label, name, model_options = entry
+    output = Path("bench-output/models") / job / f"{label.replace(' ', '').replace('+', '-')}.pt"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    result = train_from_folder(
+        train, output, name, model_options=model_options, options=options, overwrite=True
+    )
+    seconds = time.perf_counter() - started
+    model, _ = load_model(output)
+    curve = [
+        {"seconds": h["seconds"], "validation_psnr": h["validation_psnr"]} for h in result.history
+    ]
+    return _row(
+        label,
+        _scores(model, unseen),
+        seconds=seconds,
+        parameters=sum(p.numel() for p in model.parameters()),
+        curve=curve,
+    )
 
 
-def _reference_row(train: Path, unseen: Path, seconds: float) -> dict:
-    """The literature's model, trained for ``seconds`` on the same pairs."""
-    torch.manual_seed(0)
-    model = AdaptiveLut()
-    train_reference(model, load_pairs(train), seconds, None, torch.device("cpu"))
-    scores = evaluate_reference(model, load_pairs(unseen), torch.device("cpu"))
-    parameters = sum(p.numel() for p in model.parameters())
-    return _row("reference: image-adaptive 3D LUT", scores, seconds, parameters)
+def _train_reference(train: Path, unseen: Path, seconds: float) -> ReferenceRun:
+    """The reference trained on the same pairs, held out as lutcli holds them out."""
+    train_pairs, validation_pairs = split_like_lutcli(find_pairs(train))
+    return train_reference(train_pairs, validation_pairs, find_pairs(unseen), seconds)
 
 
-def _format(row: dict, basic: float | None = None) -> str:
-    """One Markdown table row: label, mean and worst PSNR, gain over basic, time, parameters."""
-    gain = "" if basic is None else f"{row['unseen_psnr_mean'] - basic:+.2f}"
+def _reference_row(run: ReferenceRun) -> dict:
+    final = run.final
+    label = REFERENCE if run.converged else f"reference (stopped at {final['seconds']:.0f} s)"
+    return {
+        "label": label,
+        "unseen_psnr_mean": final["unseen_psnr_mean"],
+        "unseen_psnr_min": final["unseen_psnr_min"],
+        "seconds": final["seconds"],
+        "parameters": run.parameters,
+    }
+
+
+def _format(row: dict, basic: float | None = None, reference: ReferenceRun | None = None) -> str:
+    """One Markdown row: label, mean and worst PSNR, gain over basic, the reference at equal
+    time, time, parameters."""
+    trained = row["seconds"] is not None and not row["label"].startswith("reference")
+    gain = f"{row['unseen_psnr_mean'] - basic:+.2f}" if basic is not None and trained else ""
+    equal_time = ""
+    if reference is not None and trained:
+        at = reference.at_seconds(row["seconds"])["unseen_psnr_mean"]
+        equal_time = f"{at:.2f} ({row['unseen_psnr_mean'] - at:+.2f})"
     seconds = "" if row["seconds"] is None else f"{row['seconds']:.0f}"
+    parameters = f"{row['parameters']:,}" if row["parameters"] else ""
     return (
         f"| {row['label']} | {row['unseen_psnr_mean']:.2f} | {row['unseen_psnr_min']:.2f} "
-        f"| {gain} | {seconds} | {row['parameters']:,} |"
+        f"| {gain} | {equal_time} | {seconds} | {parameters} |"
     )
 
 
-def _print_table(rows: list[dict]) -> None:
+def _print_table(job: str, rows: list[dict], reference: ReferenceRun | None) -> None:
     basic = next((r["unseen_psnr_mean"] for r in rows if r["label"] == "basic"), None)
-    print()
+    print(f"\n{job}\n")
     print(
-        "| model | unseen PSNR (dB) | worst photo (dB) | over basic (dB) | training (s) "
-        "| parameters |"
+        "| model | unseen PSNR (dB) | worst photo (dB) | over basic (dB) "
+        "| reference at equal time (dB) | training (s) | parameters |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(_format(row, basic if row["seconds"] is not None else None))
+        print(_format(row, basic, reference))
+
+
+def plot_curves(job_results: dict, job: str, path: Path) -> None:
+    """Validation PSNR against seconds of training, each zoo model and the reference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
+    for row in job_results["rows"]:
+        if row.get("curve"):
+            seconds = [entry["seconds"] for entry in row["curve"]]
+            axes.plot(
+                seconds, [entry["validation_psnr"] for entry in row["curve"]], label=row["label"]
+            )
+    curve = job_results["reference_curve"]
+    if curve:
+        seconds = [entry["seconds"] for entry in curve]
+        axes.plot(seconds, [e["validation_psnr"] for e in curve], "k--", label="reference")
+    axes.set_xscale("symlog", linthresh=10)
+    axes.set_xlabel("seconds of training (2 CPU cores)")
+    axes.set_ylabel("validation PSNR (dB)")
+    axes.set_title(f"The zoo at lutcli's defaults and the reference: {job}")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ read at any wall time (``at_seconds``). Time spent scoring unseen photos is not 
 Run it from the repository root (CPU):
 
     .venv/bin/python bench/reference_adaptive_lut.py --job grayworld --max-seconds 600
+    .venv/bin/python bench/reference_adaptive_lut.py --job normalize --size sample
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from jobs import job_folders
+from jobs import SIZES, job_folders
 from torch import nn
 
 from lutcli.io.images import read_image
@@ -295,8 +296,11 @@ def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--job", choices=sorted(CORRECTIONS), default="grayworld")
-    parser.add_argument("--data", type=Path, help="the job's folder (default bench-output/JOB)")
-    parser.add_argument("--json", type=Path, help="default bench-output/reference-JOB.json")
+    parser.add_argument("--size", choices=sorted(SIZES), default="user", help="see bench/jobs.py")
+    parser.add_argument(
+        "--data", type=Path, help="the job's folder (default bench-output/JOB-SIZE)"
+    )
+    parser.add_argument("--json", type=Path, help="default bench-output/reference-JOB-SIZE.json")
     parser.add_argument("--max-seconds", type=float, default=1800.0)
     parser.add_argument("--patience", type=int, default=20, help="epochs without improvement")
     return parser.parse_args()
@@ -308,7 +312,7 @@ def main() -> None:
     # Adam's second moments for LUT cells no photo visits decay into subnormal floats, which
     # slow CPU arithmetic several-fold; flushing them to zero only drops values below 1e-38.
     torch.set_flush_denormal(True)
-    train_folder, unseen_folder = job_folders(args.job, args.data)
+    train_folder, unseen_folder = job_folders(args.job, args.size, args.data)
     train, validation = split_like_lutcli(find_pairs(train_folder))
     unseen = find_pairs(unseen_folder)
     identity = unseen_psnr(None, [read_pair(pair) for pair in unseen])
@@ -329,9 +333,11 @@ def main() -> None:
         f"{final['seconds']:.0f} s: unseen {final['unseen_psnr_mean']:.2f} dB "
         f"(worst {final['unseen_psnr_min']:.2f}), {run.parameters:,} parameters"
     )
-    path = args.json or Path("bench-output") / f"reference-{args.job}.json"
+    path = args.json or Path("bench-output") / f"reference-{args.job}-{args.size}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"job": args.job, **asdict(run)}, indent=2) + "\n")
+    path.write_text(
+        json.dumps({"job": args.job, "size": args.size, **asdict(run)}, indent=2) + "\n"
+    )
     print(f"wrote {path}")
 
 
