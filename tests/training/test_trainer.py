@@ -349,6 +349,20 @@ def test_patience_stops_training_early(overshooting):
     assert overshooting.statuses[-1].epoch == result.epochs_run
 
 
+def test_gains_under_min_improvement_are_a_plateau_that_ends_the_run(pairs, tmp_path):
+    moving = {**MOVING, "patience": 2, "epochs": 6}
+    rising = train(pairs, output_in(tmp_path / "a"), min_improvement=0.0, **moving).result
+    scores = [h["validation_psnr"] for h in rising.history]
+    assert all(later > earlier for earlier, later in zip(scores, scores[1:]))  # every epoch gains
+    assert not rising.stopped_early and rising.epochs_run == 6
+    # The same run, where no gain is large enough to count: it stops after the patience.
+    total_gain = scores[-1] - scores[0]
+    flat = train(pairs, output_in(tmp_path / "b"), min_improvement=total_gain, **moving).result
+    assert flat.stopped_early and flat.epochs_run == 2
+    assert_same_history(flat.history, rising.history[:3])
+    assert flat.best_epoch == 2  # the best model is kept, however small its gain
+
+
 # Reproducibility -------------------------------------------------------------------------------
 
 

@@ -192,7 +192,15 @@ _TRAINING_OPTIONS = [
         type=click.IntRange(1),
         default=_DEFAULTS.patience,
         show_default=True,
-        help="Stop after this many epochs without a better validation PSNR.",
+        help="Stop after this many epochs without progress (see --min-improvement).",
+    ),
+    click.option(
+        "--min-improvement",
+        type=click.FloatRange(0),
+        default=_DEFAULTS.min_improvement,
+        show_default=True,
+        help="dB of validation PSNR an epoch must gain to count as progress for --patience "
+        "(the best model is kept whatever the gain).",
     ),
     click.option(
         "--warm-start/--no-warm-start",
@@ -219,7 +227,7 @@ _TRAINING_OPTIONS = [
         type=click.IntRange(1),
         default=_DEFAULTS.first_stage_patience,
         show_default=True,
-        help="Staged models: end the first stage when validation PSNR stalls this many epochs.",
+        help="Staged models: end the first stage after this many epochs without progress.",
     ),
     click.option(
         "--model-option",

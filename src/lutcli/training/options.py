@@ -19,6 +19,10 @@ class TrainingOptions:
     # At most this many pairs are held out, however large the folder (None: no limit).
     validation_pairs: int | None = 500
     patience: int = 20
+    # An epoch counts as progress for ``patience`` (and ``first_stage_patience``) when it raises
+    # validation PSNR by at least this many dB: a long tail of smaller gains (a plateau) ends the
+    # run instead of holding it up. The best model is kept whatever the gain.
+    min_improvement: float = 0.1
     seed: int = 0
     # Pictures are prepared with their short side shrunk to this many pixels (None: full size,
     # the default: shrinking blends colors across edges, which cost 3-5 dB on the sample job;

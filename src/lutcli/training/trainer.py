@@ -218,6 +218,9 @@ class Trainer:
         self.epoch_loss = 0.0  # the training loss summed over this epoch's steps so far
         self.best_psnr = -math.inf
         self.best_epoch = 0
+        # The last epoch that made progress (``min_improvement`` over the previous such epoch).
+        self.improved_psnr = -math.inf
+        self.improved_epoch = 0
         self.history: list[dict[str, float]] = []
         self._clock_start = time.perf_counter()  # of the history's "seconds" (set by run)
         self._enter_stage(0)
@@ -226,7 +229,7 @@ class Trainer:
         """Train only this stage's parameters from now on (gradients reach nothing else)."""
         self.stage = stage
         self.stage_started = self.epoch
-        self.stage_best_psnr, self.stage_best_epoch = -math.inf, self.epoch
+        self.stage_improved_psnr, self.stage_improved_epoch = -math.inf, self.epoch
         trained = {id(parameter) for parameter in self.stages[stage][1]}
         for parameter in self.model.parameters():
             parameter.requires_grad_(id(parameter) in trained)
@@ -249,11 +252,12 @@ class Trainer:
 
     def _stage_is_over(self) -> bool:
         """A stage before the last ends after ``first_stage_epochs`` epochs, or earlier when its
-        validation PSNR has not improved for ``first_stage_patience`` epochs."""
+        validation PSNR has made no progress (``min_improvement``) for ``first_stage_patience``
+        epochs."""
         if self.stage + 1 >= len(self.stages):
             return False
         done = self.epoch - self.stage_started >= self.options.first_stage_epochs
-        stalled = self.epoch - self.stage_best_epoch >= self.options.first_stage_patience
+        stalled = self.epoch - self.stage_improved_epoch >= self.options.first_stage_patience
         return done or stalled
 
     def _rate_factor(self, step: int) -> float:
@@ -298,12 +302,16 @@ class Trainer:
         self.history = list(state["history"])
         self._enter_stage(state["stage"])
         self.stage_started = state["stage_started"]
-        self.stage_best_psnr = state["stage_best_psnr"]
-        self.stage_best_epoch = state["stage_best_epoch"]
+        # States saved before progress had a threshold keep their best epochs under older names.
+        self.improved_psnr = state.get("improved_psnr", self.best_psnr)
+        self.improved_epoch = state.get("improved_epoch", self.best_epoch)
+        for name in ("psnr", "epoch"):
+            older = state.get(f"stage_best_{name}")
+            setattr(self, f"stage_improved_{name}", state.get(f"stage_improved_{name}", older))
 
     def run(self, on_status: Callable[[TrainingStatus], None] = lambda _: None) -> TrainingResult:
         """Warm start (epoch 0 of a fresh run), then train until ``epochs``, or until validation
-        PSNR has not improved for ``patience`` epochs."""
+        PSNR has made no progress (a rise of ``min_improvement`` dB) for ``patience`` epochs."""
         started = time.perf_counter()
         # The clock of the history goes on from where a resumed run stopped.
         self._clock_start = started - (
@@ -318,7 +326,7 @@ class Trainer:
         batches = iter(self._loader())
         while self.epoch < self.options.epochs:
             # Patience counts from the stage's start: a new stage gets its chance.
-            if self.epoch - max(self.best_epoch, self.stage_started) >= self.options.patience:
+            if self.epoch - max(self.improved_epoch, self.stage_started) >= self.options.patience:
                 stopped_early = True
                 break
             loss = self._train_epoch(batches, on_status)
@@ -375,8 +383,11 @@ class Trainer:
             self.best_psnr, self.best_epoch = score, self.epoch
             if distributed.is_writer():
                 save_model(self.output, self.model, self._model_info())
-        if score > self.stage_best_psnr:
-            self.stage_best_psnr, self.stage_best_epoch = score, self.epoch
+        progress = self.options.min_improvement
+        if score >= self.improved_psnr + progress:
+            self.improved_psnr, self.improved_epoch = score, self.epoch
+        if score >= self.stage_improved_psnr + progress:
+            self.stage_improved_psnr, self.stage_improved_epoch = score, self.epoch
         status = self._status(self.epoch, self.steps_per_epoch, loss, score)
         if self._stage_is_over():
             self._enter_stage(self.stage + 1)
@@ -454,10 +465,12 @@ class Trainer:
                 "epoch_loss": self.epoch_loss,
                 "best_psnr": self.best_psnr,
                 "best_epoch": self.best_epoch,
+                "improved_psnr": self.improved_psnr,
+                "improved_epoch": self.improved_epoch,
                 "history": self.history,
                 "stage": self.stage,
                 "stage_started": self.stage_started,
-                "stage_best_psnr": self.stage_best_psnr,
-                "stage_best_epoch": self.stage_best_epoch,
+                "stage_improved_psnr": self.stage_improved_psnr,
+                "stage_improved_epoch": self.stage_improved_epoch,
             },
         )
