@@ -28,7 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from jobs import SIZES, job_folders
-from reference_adaptive_lut import ReferenceRun, split_like_lutcli, train_reference
+from reference_adaptive_lut import (
+    ReferenceRun,
+    load_saved_run,
+    split_like_lutcli,
+    train_reference,
+)
 
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import load_model
@@ -67,6 +72,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--reference-seconds", type=float, default=1800.0)
     parser.add_argument("--no-reference", action="store_true", help="skip the reference model")
+    parser.add_argument(
+        "--saved-reference",
+        action="store_true",
+        help="read each job's reference run recorded by reference_adaptive_lut.py instead of "
+        "training it here",
+    )
     parser.add_argument("--json", type=Path, default=Path("bench-output/adaptive_zoo.json"))
     parser.add_argument("--plot", type=Path, default=Path("bench-output/adaptive_curves.png"))
     parser.add_argument("--plot-job", default="grayworld", help="the job whose curves to plot")
@@ -96,8 +107,11 @@ def main() -> None:
                 )
                 print(f"{job}: {_format(rows[-1])}", flush=True)
         reference = None
-        if not args.no_reference:
+        if args.saved_reference:
+            reference = load_saved_run(job, args.size)
+        elif not args.no_reference:
             reference = _train_reference(train, unseen, args.reference_seconds)
+        if reference is not None:
             rows.append(_reference_row(reference))
         _print_table(job, rows, reference)
         results["jobs"][job] = {

@@ -231,6 +231,23 @@ class ReferenceRun:
         return self.curve[-1]
 
 
+def saved_run_path(job: str, size: str) -> Path:
+    """Where this script records its run on a job, for ``adaptive_zoo.py --saved-reference``."""
+    return Path("bench-output") / f"reference-{job}-{size}.json"
+
+
+def load_saved_run(job: str, size: str) -> ReferenceRun:
+    """The run this script recorded on a job (an error naming the command when there is none)."""
+    path = saved_run_path(job, size)
+    if not path.is_file():
+        raise SystemExit(
+            f"no saved reference run at {path}: run "
+            f"bench/reference_adaptive_lut.py --job {job} --size {size}"
+        )
+    saved = json.loads(path.read_text())
+    return ReferenceRun(saved["curve"], saved["parameters"], saved["converged"])
+
+
 def train_reference(
     train_pairs: list[Pair],
     validation_pairs: list[Pair],
@@ -340,7 +357,7 @@ def main() -> None:
         f"{final['seconds']:.0f} s: unseen {final['unseen_psnr_mean']:.2f} dB "
         f"(worst {final['unseen_psnr_min']:.2f}), {run.parameters:,} parameters"
     )
-    path = args.json or Path("bench-output") / f"reference-{args.job}-{args.size}.json"
+    path = args.json or saved_run_path(args.job, args.size)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         json.dumps({"job": args.job, "size": args.size, **asdict(run)}, indent=2) + "\n"
