@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from jobs import SIZES, job_folders
+from machine import describe
 from reference_adaptive_lut import (
     ReferenceRun,
     load_saved_run,
@@ -58,6 +58,8 @@ MORE_ENTRIES = (
     ("combined (second + second)", "combined", {"linear": "second", "product": "second"}),
 )
 REFERENCE = "reference (converged)"
+# A run is as good as it got once its validation PSNR is within this many dB of its best.
+NEAR_BEST = 0.3
 
 
 def parse_args() -> argparse.Namespace:
@@ -90,8 +92,7 @@ def main() -> None:
     torch.set_flush_denormal(True)  # see reference_adaptive_lut.main
     labels = {entry[0] for entry in ENTRIES} if args.models is None else set(args.models.split(","))
     results = {
-        "machine": f"{platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads",
+        "machine": f"{describe()}, {torch.get_num_threads()} torch threads",
         "size": args.size,
         "options": _options(args).__dict__,
         "jobs": {},
@@ -123,7 +124,8 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
     if args.plot_job in results["jobs"]:
-        plot_curves(results["jobs"][args.plot_job], args.plot_job, args.plot)
+        title = f"{args.plot_job}, {args.size} size"
+        plot_curves(results["jobs"][args.plot_job], title, args.plot)
         print(f"wrote {args.plot}")
 
 
@@ -195,9 +197,16 @@ def _reference_row(run: ReferenceRun) -> dict:
     }
 
 
+def seconds_to_near_best(curve: list[dict], within: float = NEAR_BEST) -> float:
+    """The first second of training at which validation PSNR came ``within`` dB of the run's
+    best: how soon the run was as good as it got."""
+    best = max(entry["validation_psnr"] for entry in curve)
+    return next(e["seconds"] for e in curve if e["validation_psnr"] >= best - within)
+
+
 def _format(row: dict, basic: float | None = None, reference: ReferenceRun | None = None) -> str:
     """One Markdown row: label, mean and worst PSNR, gain over basic, the reference at equal
-    time, time, parameters."""
+    time, time, time to within NEAR_BEST dB of the run's best, parameters."""
     trained = row["seconds"] is not None and not row["label"].startswith("reference")
     gain = f"{row['unseen_psnr_mean'] - basic:+.2f}" if basic is not None and trained else ""
     equal_time = ""
@@ -205,10 +214,11 @@ def _format(row: dict, basic: float | None = None, reference: ReferenceRun | Non
         at = reference.at_seconds(row["seconds"])["unseen_psnr_mean"]
         equal_time = f"{at:.2f} ({row['unseen_psnr_mean'] - at:+.2f})"
     seconds = "" if row["seconds"] is None else f"{row['seconds']:.0f}"
+    near_best = f"{seconds_to_near_best(row['curve']):.0f}" if row.get("curve") else ""
     parameters = f"{row['parameters']:,}" if row["parameters"] else ""
     return (
         f"| {row['label']} | {row['unseen_psnr_mean']:.2f} | {row['unseen_psnr_min']:.2f} "
-        f"| {gain} | {equal_time} | {seconds} | {parameters} |"
+        f"| {gain} | {equal_time} | {seconds} | {near_best} | {parameters} |"
     )
 
 
@@ -217,14 +227,15 @@ def _print_table(job: str, rows: list[dict], reference: ReferenceRun | None) -> 
     print(f"\n{job}\n")
     print(
         "| model | unseen PSNR (dB) | worst photo (dB) | over basic (dB) "
-        "| reference at equal time (dB) | training (s) | parameters |"
+        f"| reference at equal time (dB) | training (s) | within {NEAR_BEST} dB of its best "
+        "after (s) | parameters |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(_format(row, basic, reference))
 
 
-def plot_curves(job_results: dict, job: str, path: Path) -> None:
+def plot_curves(job_results: dict, title: str, path: Path) -> None:
     """Validation PSNR against seconds of training, each zoo model and the reference."""
     import matplotlib
 
@@ -245,7 +256,7 @@ def plot_curves(job_results: dict, job: str, path: Path) -> None:
     axes.set_xscale("symlog", linthresh=10)
     axes.set_xlabel("seconds of training (2 CPU cores)")
     axes.set_ylabel("validation PSNR (dB)")
-    axes.set_title(f"The zoo at lutcli's defaults and the reference: {job}")
+    axes.set_title(f"The zoo at lutcli's defaults and the reference: {title}")
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()

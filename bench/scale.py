@@ -30,7 +30,6 @@ import json
 import math
 import multiprocessing
 import os
-import platform
 import shlex
 import shutil
 import signal
@@ -43,6 +42,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from machine import describe
 
 from lutcli.fileutil import atomic_write
 from lutcli.models.base import LutModel
@@ -466,7 +466,7 @@ def main() -> None:
             "checkpoint_every": args.checkpoint_every,
             "max_steps": args.max_steps,
         },
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        "machine": f"{describe()}, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
         "unseen_identity_psnr": identity,
         "results": results,

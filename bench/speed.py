@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from machine import describe
 from PIL import Image, ImageFilter
 
 from lutcli.kernels import chosen_kernels, cpu
@@ -387,21 +387,6 @@ def folder_rows(photo: np.ndarray, count: int, work: Path, repeats: int, cores: 
 # Report ------------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    """The CPU, cores and library versions, in one line."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        model = names[0] if names else model
-    versions = f"torch {torch.__version__}, Python {platform.python_version()}"
-    return f"{model}, {cpu.cpu_count()} cores, {versions}"
-
-
 def ratio(
     rows: list[dict], key: str, tool: str, against: str, threads: int | None = None
 ) -> float | None:
@@ -495,7 +480,7 @@ def main() -> None:
         sys.exit("the compiled kernels are not built: run `make install` first")
     cores = cpu.cpu_count()
     parts = args.parts.split(",")
-    results: dict = {"machine": machine(), "cores": cores}
+    results: dict = {"machine": describe(), "cores": cores}
     photo = mosaic(PHOTO_SIZE)
     if "apply" in parts:
         print("apply:", file=sys.stderr)
