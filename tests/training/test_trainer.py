@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -353,7 +354,7 @@ def test_gains_under_min_improvement_are_a_plateau_that_ends_the_run(pairs, tmp_
     moving = {**MOVING, "patience": 2, "epochs": 6}
     rising = train(pairs, output_in(tmp_path / "a"), min_improvement=0.0, **moving).result
     scores = [h["validation_psnr"] for h in rising.history]
-    assert all(later > earlier for earlier, later in zip(scores, scores[1:]))  # every epoch gains
+    assert all(later > earlier for earlier, later in pairwise(scores))  # every epoch gains
     assert not rising.stopped_early and rising.epochs_run == 6
     # The same run, where no gain is large enough to count: it stops after the patience.
     total_gain = scores[-1] - scores[0]
