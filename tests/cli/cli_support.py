@@ -131,14 +131,21 @@ def start_lutcli(*args: object, **popen: object) -> subprocess.Popen:
     )
 
 
+# The lines of /proc/PID/status that give a process's caught and ignored signals (bit n-1: n).
+MASK_FIELDS = ("SigCgt:", "SigIgn:")
+
+
 def wait_for_lutcli_code(process: subprocess.Popen, timeout: float = 30) -> None:
-    """Wait until ``process`` runs lutcli's own code: it handles SIGTERM (which Python does not
-    by default). Before that the interpreter is starting, and Python's defaults apply."""
+    """Wait until ``process`` runs lutcli's own code: it handles SIGTERM and SIGHUP, which
+    Python leaves at their defaults (a signal ignored from the start stays ignored). Before that
+    the interpreter is starting, and Python's defaults apply. lutcli takes the signals one after
+    the other, so both are awaited: one sent between the two would meet Python's default."""
     deadline = time.monotonic() + timeout
     while True:
         status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
-        caught = int(next(line for line in status if line.startswith("SigCgt:"))[7:], 16)
-        if caught >> (signal.SIGTERM - 1) & 1:
+        masks = {line[:7]: int(line[7:], 16) for line in status if line[:7] in MASK_FIELDS}
+        awaited = {signal.SIGTERM, signal.SIGHUP}
+        if all(masks["SigCgt:"] >> (n - 1) & 1 or masks["SigIgn:"] >> (n - 1) & 1 for n in awaited):
             return
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "lutcli never took over its signals"
