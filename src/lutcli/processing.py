@@ -327,37 +327,45 @@ def process_jobs(
             record(job, *run(job))
         return summary
     stop = threading.Event()
+    done = threading.Event()
     failures: list[BaseException] = []
 
     def schedule() -> None:
         waiting = iter(todo)
-        with ThreadPoolExecutor(parallel_jobs) as pool:
-            first = itertools.islice(waiting, parallel_jobs)
-            running = {pool.submit(run, job): job for job in first}
-            try:
-                while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        record(running.pop(future), *future.result())
-                        job = None if stop.is_set() else next(waiting, None)
-                        if job is not None:
-                            running[pool.submit(run, job)] = job
-            except BaseException as error:  # a bug: the photos not started stay unstarted
-                failures.append(error)
-                for future in running:
-                    future.cancel()
+        try:
+            with ThreadPoolExecutor(parallel_jobs) as pool:
+                first = itertools.islice(waiting, parallel_jobs)
+                running = {pool.submit(run, job): job for job in first}
+                try:
+                    while running:
+                        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            record(running.pop(future), *future.result())
+                            job = None if stop.is_set() else next(waiting, None)
+                            if job is not None:
+                                running[pool.submit(run, job)] = job
+                except BaseException as error:  # a bug: the photos not started stay unstarted
+                    failures.append(error)
+                    for future in running:
+                        future.cancel()
+        finally:
+            done.set()  # every photo started has finished: the pool has shut down
 
     # The futures and their locks are handled on a thread of their own, never on the main
     # thread, where Python raises an interrupt: one landing inside concurrent.futures.wait can
-    # leave a future's lock held, and the pool then waits for its worker forever.
+    # leave a future's lock held, and the pool then waits for its worker forever. The main
+    # thread waits on an Event, not on Thread.join: a join interrupted by a signal marks the
+    # thread ended while it still runs (CPython 3.11), and the next join returned at once, so
+    # the process left while photos were half-written.
     scheduler = threading.Thread(target=schedule, name="lutcli-jobs")
     scheduler.start()
     try:
-        scheduler.join()
+        done.wait()
     except BaseException:  # an interrupt: the photos started finish, no other starts
         stop.set()
-        scheduler.join()
+        done.wait()
         raise
+    scheduler.join()
     if failures:
         raise failures[0]
     return summary
