@@ -302,12 +302,11 @@ class Trainer:
         self.history = list(state["history"])
         self._enter_stage(state["stage"])
         self.stage_started = state["stage_started"]
-        # States saved before progress had a threshold keep their best epochs under older names.
+        # A state saved before progress had a threshold: its best epochs stand in.
         self.improved_psnr = state.get("improved_psnr", self.best_psnr)
         self.improved_epoch = state.get("improved_epoch", self.best_epoch)
-        for name in ("psnr", "epoch"):
-            older = state.get(f"stage_best_{name}")
-            setattr(self, f"stage_improved_{name}", state.get(f"stage_improved_{name}", older))
+        self.stage_improved_psnr = state.get("stage_improved_psnr", state.get("stage_best_psnr"))
+        self.stage_improved_epoch = state.get("stage_improved_epoch", state.get("stage_best_epoch"))
 
     def run(self, on_status: Callable[[TrainingStatus], None] = lambda _: None) -> TrainingResult:
         """Warm start (epoch 0 of a fresh run), then train until ``epochs``, or until validation
