@@ -19,7 +19,7 @@ import torch
 from lutcli.errors import LutcliError
 from lutcli.fileutil import default_cache_root
 from lutcli.models.base import fix_picture_size
-from lutcli.models.files import load_model
+from lutcli.models.files import load_model, save_payload
 from lutcli.models.registry import create_model
 from lutcli.training.data import PictureSample, SampleList, find_pairs
 from lutcli.training.folder import train_from_folder
@@ -424,6 +424,22 @@ def test_an_interrupted_run_resumes_to_the_same_model_as_an_uninterrupted_one(
     # Progress goes on from where it stopped, not from zero.
     assert resumed.statuses[0].epoch == 4
     assert resumed.statuses[0].step == 3 * resumed.statuses[0].total_steps // 6 + 1
+
+
+def test_a_state_saved_before_min_improvement_existed_resumes(pairs, tmp_path):
+    whole = train(pairs, output_in(tmp_path / "a"), epochs=4, **MOVING)
+    output = output_in(tmp_path / "b")
+    with pytest.raises(Interrupted):
+        train(pairs, output, epochs=4, on_status=interrupt_after_epoch(2), **MOVING)
+    state = load_state(state_path_for(output))
+    # What an earlier lutcli saved: no progress epochs, the stage's under their older names.
+    del state["improved_psnr"], state["improved_epoch"]
+    state["stage_best_psnr"] = state.pop("stage_improved_psnr")
+    state["stage_best_epoch"] = state.pop("stage_improved_epoch")
+    save_payload(state_path_for(output), state)
+    resumed = train(pairs, output, epochs=4, resume=True, **MOVING)
+    assert_same_history(resumed.result.history, whole.result.history)
+    assert same_tensors(final_tensors(resumed), final_tensors(whole))
 
 
 def test_a_run_interrupted_mid_epoch_resumes_from_its_last_checkpoint(pairs, tmp_path):
