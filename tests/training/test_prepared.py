@@ -3,6 +3,9 @@ time, reused by later runs, refreshed when a photo or a setting changes."""
 
 from __future__ import annotations
 
+import gc
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from lutcli.training.prepared import (
     PreparedPair,
     PreparedSamples,
     TrainingCache,
+    load_array,
     prepare_pairs,
     training_size,
 )
@@ -200,3 +204,46 @@ def test_a_pair_that_cannot_be_read_is_named_and_left_out(tmp_path):
     assert len(warnings) == 2
     assert "'broken'" in warnings[0] and "'missing'" in warnings[1]
     assert all("\n" not in warning for warning in warnings)
+
+
+class _Cycle:
+    """Half of a reference cycle whose finaliser runs Python code when a collection frees it."""
+
+    def __del__(self) -> None:
+        sum(range(50))
+
+
+def test_arrays_open_from_several_threads_while_collections_run_python_code(tmp_path):
+    # Without load_array's lock this fails in about one run in one: a collection freeing the
+    # cycles below runs __del__ in the middle of one thread's header parse, another thread
+    # parses meanwhile, and CPython 3.11 raises SystemError. Whole reads (mmap=False) keep the
+    # timing tight enough to show it; mapped reads take the same lock.
+    path = tmp_path / "pixels.npy"
+    np.save(path, np.zeros((2, 4, 4, 3), np.uint8))
+    failures = []
+
+    def open_often() -> None:
+        for _ in range(3000):
+            first, second = _Cycle(), _Cycle()
+            first.other, second.other = second, first
+            del first, second
+            try:
+                load_array(path, mmap=False)
+            except SystemError as error:  # the AST builder's shared depth, without the lock
+                failures.append(error)
+                return
+
+    threshold = gc.get_threshold()
+    interval = sys.getswitchinterval()
+    gc.set_threshold(5, 1, 1)
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=open_often) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.set_threshold(*threshold)
+        sys.setswitchinterval(interval)
+    assert failures == []

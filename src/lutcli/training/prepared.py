@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,19 @@ from lutcli.training.data import Pair, PictureSample, shrunk_size
 CACHE_VERSION = 1
 # Contexts are floats in [0, 1] kept as 16-bit integers (steps of 1/65535).
 _CONTEXT_SCALE = 65535
+# np.load parses a .npy header with ast, and CPython 3.11 keeps the AST builder's recursion
+# depth in state that all threads share: when a garbage collection during one thread's parse
+# runs Python code and another thread parses meanwhile, a parse fails with "SystemError: AST
+# constructor recursion depth mismatch". Prepared pairs are opened from several threads, so
+# every opening goes through load_array, one at a time (a header is a few hundred bytes).
+_HEADER_LOCK = threading.Lock()
+
+
+def load_array(path: Path, mmap: bool = True) -> np.ndarray:
+    """The array in the .npy file ``path``, mapped from disk unless ``mmap`` is False; safe to
+    call from several threads at once."""
+    with _HEADER_LOCK:
+        return np.load(path, mmap_mode="r" if mmap else None)
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ class TrainingCache:
         pixels_path, context_path = stem.with_suffix(".npy"), stem.with_suffix(".context.npy")
         if pixels_path.is_file() and context_path.is_file():
             try:
-                height, width = np.load(pixels_path, mmap_mode="r").shape[1:3]
+                height, width = load_array(pixels_path).shape[1:3]
                 return PreparedPair(pair.name, pixels_path, context_path, height, width), True
             except (OSError, ValueError):  # a damaged entry: made again below
                 pass
@@ -168,14 +182,14 @@ class PreparedSamples:
 
     def crop(self, index: int, top: int, left: int, height: int, width: int) -> PictureSample:
         entry = self.entries[index]
-        pixels = np.load(entry.pixels_path, mmap_mode="r")
+        pixels = load_array(entry.pixels_path)
         window = np.array(pixels[:, top : top + height, left : left + width])
         del pixels  # unmapped here
         return _sample(entry, window)
 
     def colors(self, index: int, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         entry = self.entries[index]
-        pixels = np.load(entry.pixels_path, mmap_mode="r")
+        pixels = load_array(entry.pixels_path)
         picked = pixels.reshape(2, -1, 3)[:, positions]  # reads only their pages
         del pixels
         both = torch.from_numpy(_to_float(picked)).permute(0, 2, 1)
@@ -184,7 +198,7 @@ class PreparedSamples:
     def preview(self, index: int, longest_side: int) -> PictureSample:
         entry = self.entries[index]
         size = shrunk_size(entry.height, entry.width, longest_side)
-        pixels = np.load(entry.pixels_path, mmap_mode="r")
+        pixels = load_array(entry.pixels_path)
         small = np.stack([resize_pixels(np.asarray(picture), size) for picture in pixels])
         del pixels
         return _sample(entry, small)
@@ -201,5 +215,7 @@ def _to_float(pixels: np.ndarray) -> np.ndarray:
 def _sample(entry: PreparedPair, pixels: np.ndarray) -> PictureSample:
     """(2, H, W, 3) stored integers and the entry's context as float tensors in [0, 1]."""
     both = torch.from_numpy(_to_float(pixels)).permute(0, 3, 1, 2)
-    context = torch.from_numpy(np.load(entry.context_path).astype(np.float32) / _CONTEXT_SCALE)
+    context = torch.from_numpy(
+        load_array(entry.context_path, mmap=False).astype(np.float32) / _CONTEXT_SCALE
+    )
     return PictureSample(entry.name, both[0], both[1], context)
