@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import lutcli
+from lutcli.clip_settings import DEFAULT_CLIP_SETTINGS, ClipSettings
 from lutcli.errors import LutcliError
 from lutcli.fileutil import remove_stale_temp_files
 from lutcli.looks import LookFile
@@ -167,14 +168,16 @@ def _apply(
     jpeg_quality: int,
     scale: float,
     max_pixels: int | None,
+    clip_settings: ClipSettings,
 ) -> tuple[str, str]:
-    """The task of one photo on a worker: (outcome, message) as ``run_job`` gives them; an
-    output already there is skipped (checked here, on the cluster, not photo by photo on the
-    client)."""
+    """The task of one photo or clip on a worker: (outcome, message) as ``run_job`` gives
+    them; an output already there is skipped (checked here, on the cluster, not file by file
+    on the client)."""
     if is_done(job, overwrite):
         return "skipped", ""
     look = _get_worker().plugins[plugin]
-    return run_job(look.look, job, overwrite, jpeg_quality, scale, look.threads, max_pixels)
+    settings = (jpeg_quality, scale, look.threads, max_pixels, clip_settings)
+    return run_job(look.look, job, overwrite, *settings)
 
 
 def process_jobs_on_cluster(
@@ -188,6 +191,7 @@ def process_jobs_on_cluster(
     in_flight: int | None = None,
     max_pixels: int | None = None,
     device: str = "auto",
+    clip_settings: ClipSettings = DEFAULT_CLIP_SETTINGS,
 ) -> Summary:
     """``lutcli.processing.process_jobs`` on the cluster of ``client``: the same outcomes,
     the same ``on_done`` calls on this thread as each photo is done, in the order they finish.
@@ -196,7 +200,8 @@ def process_jobs_on_cluster(
     thread of its workers, looked at again as it grows or shrinks). A photo whose workers die
     while processing it (three times: Dask's ``allowed-failures``; a photo that crashes every
     worker it meets) fails with a message, and the rest go on. ``device``: where each worker
-    runs the look ("auto": its own GPU when it has one).
+    runs the look ("auto": its own GPU when it has one). Clips are graded whole by one worker
+    each, with ``clip_settings``.
     """
     summary = Summary()
     run = uuid.uuid4().hex[:12]
@@ -215,6 +220,7 @@ def process_jobs_on_cluster(
             jpeg_quality,
             scale,
             max_pixels,
+            clip_settings,
             key=f"lutcli-apply-{run}-{index}",
             pure=False,
         )

@@ -1,11 +1,12 @@
-"""Applying a look (a model or a LUT file) to image files and folders.
+"""Applying a look (a model or a LUT file) to image files, clips and folders.
 
 The library behind ``lutcli apply``: planning which file goes where, and processing each one so
 that inputs are never overwritten, outputs appear whole or not at all (and never replace a file
 unless asked), and one bad file does not stop the rest.
 
 Memory is bounded by the pixel limit, not by the photos: the look runs in place on the decoded
-8 or 16-bit pixels (``lutcli.looks``), and resizing works on them in their integer type.
+8 or 16-bit pixels (``lutcli.looks``), and resizing works on them in their integer type. Clips
+are graded a frame at a time (``lutcli.video``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lutcli.clip_settings import DEFAULT_CLIP_SETTINGS, ClipSettings
 from lutcli.errors import LutcliError, is_out_of_memory, os_error_message
 from lutcli.fileutil import DestinationExistsError
 from lutcli.io import remote
-from lutcli.io.folders import FolderContents, is_image_path, scan_folder
+from lutcli.io.folders import FolderContents, is_clip_path, is_readable_path, scan_folder
 from lutcli.io.images import (
     SUPPORTED_EXTENSIONS,
     max_pixels_setting,
@@ -33,8 +35,10 @@ from lutcli.io.images import (
 )
 from lutcli.io.pixels import resize_pixels
 from lutcli.io.remote import RemotePath
+from lutcli.io.video import VIDEO_EXTENSIONS
 from lutcli.kernels import cpu as kernels_cpu
 from lutcli.looks import Look
+from lutcli.video import process_clip
 
 # A file or folder given to apply: a local path, or an fsspec URL (lutcli.io.remote).
 Place = Path | RemotePath
@@ -42,8 +46,8 @@ Place = Path | RemotePath
 
 @dataclass(frozen=True)
 class Job:
-    """One image to process: where it is read from and where its result goes, each a local
-    path or a URL."""
+    """One image or clip to process: where it is read from and where its result goes, each a
+    local path or a URL."""
 
     source: Place
     destination: Place
@@ -63,9 +67,10 @@ def plan_jobs(
     destination: str | os.PathLike | RemotePath,
     recursive: bool,
 ) -> Plan:
-    """Pair every input image with its output path.
+    """Pair every input image and clip with its output path.
 
-    A file goes to ``destination`` (or into it, when it is a folder). A folder's images go to the
+    A file goes to ``destination`` (or into it, when it is a folder). A folder's images and
+    clips go to the
     same relative paths under ``destination``; with ``recursive`` subfolders are walked, leaving
     out ``destination`` itself when it lies inside ``source``. Raises LutcliError when there is
     nothing to do or when an output would replace an input. Either may be an fsspec URL
@@ -74,11 +79,21 @@ def plan_jobs(
     left_out: list[Place] = []
     source, destination = _place(source), _place(destination)
     if source.is_file():
-        if not is_image_path(source):
-            raise LutcliError(f"'{source}' is not an image lutcli reads ({_extensions()})")
+        if not is_readable_path(source, clips=True):
+            raise LutcliError(
+                f"'{source}' is not an image or a clip lutcli reads ({_extensions()})"
+            )
         target = destination / source.name if destination.is_dir() else destination
-        if target.suffix.lower() not in SUPPORTED_EXTENSIONS:
-            raise LutcliError(f"cannot write '{target}': unknown image type ({_extensions()})")
+        if is_clip_path(source) and target.suffix.lower() not in VIDEO_EXTENSIONS:
+            raise LutcliError(
+                f"cannot write the clip '{source}' as '{target}': not a clip container "
+                f"({', '.join(sorted(VIDEO_EXTENSIONS))})"
+            )
+        if not is_clip_path(source) and target.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            raise LutcliError(
+                f"cannot write '{target}': unknown image type "
+                f"({', '.join(sorted(SUPPORTED_EXTENSIONS))})"
+            )
         jobs = [Job(source, target)]
     elif source.is_dir():
         if destination.exists() and not destination.is_dir():
@@ -89,14 +104,14 @@ def plan_jobs(
                 "input images; choose another output folder"
             )
         contents = _scan_folder(source, recursive)
-        images, left_out = contents.images, contents.left_out
+        images, left_out = contents.files, contents.left_out
         outputs = destination.resolve()
         if _inside(outputs, source.resolve()):  # not when OUT is above IN: all would go
             images = [path for path in images if not _inside(path.resolve(), outputs)]
             left_out = [path for path in left_out if not _inside(path.parent.resolve(), outputs)]
         if not images:
             where = "or its subfolders " if recursive else ""
-            raise LutcliError(f"no images in '{source}' {where}({_extensions()})")
+            raise LutcliError(f"no images or clips in '{source}' {where}({_extensions()})")
         jobs = [Job(path, destination / path.relative_to(source)) for path in images]
     else:
         raise LutcliError(f"no such file or folder: '{source}'")
@@ -121,8 +136,8 @@ def _place(name: str | os.PathLike | RemotePath) -> Place:
 
 def _scan_folder(folder: Place, recursive: bool) -> FolderContents:
     if isinstance(folder, RemotePath):
-        return remote.scan_folder(folder, recursive)
-    return scan_folder(folder, recursive)
+        return remote.scan_folder(folder, recursive, clips=True)
+    return scan_folder(folder, recursive, clips=True)
 
 
 def _inside(place: Place, folder: Place) -> bool:
@@ -137,7 +152,7 @@ def _same_path(a: Place, b: Place) -> bool:
 
 
 def _extensions() -> str:
-    return ", ".join(sorted(SUPPORTED_EXTENSIONS))
+    return ", ".join(sorted(SUPPORTED_EXTENSIONS | VIDEO_EXTENSIONS))
 
 
 def process_image(
@@ -160,8 +175,12 @@ def process_image(
     (default: ``max_pixels_setting()``) are refused. Either file may be a URL (RemotePath).
     """
     if isinstance(job.source, RemotePath) or isinstance(job.destination, RemotePath):
-        return _process_through_local_files(
-            look, job, jpeg_quality, scale, threads, replace, max_pixels
+        return _through_local_files(
+            job,
+            lambda local: process_image(
+                look, local, jpeg_quality, scale, threads, replace, max_pixels
+            ),
+            replace,
         )
     if scale <= 0:
         raise LutcliError(f"the scale must be above 0, got {scale:g}")
@@ -187,18 +206,30 @@ def process_image(
     return picture.notes
 
 
-def _process_through_local_files(
+def process_clip_job(
     look: Look,
     job: Job,
-    jpeg_quality: int,
-    scale: float,
-    threads: int | None,
-    replace: bool,
-    max_pixels: int | None,
+    settings: ClipSettings = DEFAULT_CLIP_SETTINGS,
+    threads: int | None = None,
+    replace: bool = True,
+    on_frame: Callable[[int, int], None] = lambda done, total: None,
 ) -> list[str]:
-    """``process_image`` of a job with a URL: a remote input is processed from a local copy, a
-    remote output is written to a local file and then uploaded (lutcli.io.remote). Only one
-    photo's files are on the local disk at a time; messages and notes name the URLs."""
+    """``lutcli.video.process_clip`` for a job, whose files may be URLs (RemotePath)."""
+    if isinstance(job.source, RemotePath) or isinstance(job.destination, RemotePath):
+        return _through_local_files(
+            job,
+            lambda local: process_clip_job(look, local, settings, threads, replace, on_frame),
+            replace,
+        )
+    return process_clip(look, job.source, job.destination, settings, threads, replace, on_frame)
+
+
+def _through_local_files(job: Job, process: Callable[[Job], list[str]], replace: bool) -> list[str]:
+    """``process`` a job with a URL on local files: a remote input is processed from a local
+    copy, a remote output is written to a local file and then uploaded (lutcli.io.remote;
+    ``replace`` as for ``process_image``).
+    Only one file's copies are on the local disk at a time; messages and notes name the
+    URLs."""
     with tempfile.TemporaryDirectory(prefix="lutcli-") as folder:
         source, destination = job.source, job.destination
         if isinstance(source, RemotePath):  # the same name: the same type, the same notes
@@ -214,7 +245,7 @@ def _process_through_local_files(
             return text.replace(str(local.destination), str(job.destination))
 
         try:
-            notes = process_image(look, local, jpeg_quality, scale, threads, replace, max_pixels)
+            notes = process(local)
         except LutcliError as error:
             raise type(error)(named(str(error))) from None
         if isinstance(job.destination, RemotePath):
@@ -258,12 +289,20 @@ def run_job(
     scale: float = 1.0,
     threads: int | None = None,
     max_pixels: int | None = None,
+    clip_settings: ClipSettings = DEFAULT_CLIP_SETTINGS,
+    on_frame: Callable[[int, int], None] = lambda done, total: None,
 ) -> tuple[str, str]:
-    """Process one job of a run (``process_image``) and say how it went, as (outcome,
-    message) for ``process_jobs``'s ``on_done``: a file that cannot be read or written, or
-    that does not fit in memory, is an outcome, not an exception."""
+    """Process one job of a run (``process_image``, or ``process_clip_job`` for a clip, which
+    ``on_frame(done, total)`` follows) and say how it went, as (outcome, message) for
+    ``process_jobs``'s ``on_done``: a file that cannot be read or written, or that does not
+    fit in memory, is an outcome, not an exception."""
     try:
-        notes = process_image(look, job, jpeg_quality, scale, threads, overwrite, max_pixels)
+        if not is_clip_path(job.source):
+            notes = process_image(look, job, jpeg_quality, scale, threads, overwrite, max_pixels)
+        elif scale != 1:
+            raise LutcliError(f"'{job.source}' is a clip: --scale resizes photos only")
+        else:
+            notes = process_clip_job(look, job, clip_settings, threads, overwrite, on_frame)
         return "written", "; ".join(notes)
     except DestinationExistsError:
         return (
@@ -289,9 +328,13 @@ def process_jobs(
     on_done: Callable[[Job, str, str], None] = lambda job, outcome, message: None,
     parallel_jobs: int = 1,
     max_pixels: int | None = None,
+    clip_settings: ClipSettings = DEFAULT_CLIP_SETTINGS,
+    on_frame: Callable[[Job, int, int], None] = lambda job, done, total: None,
 ) -> Summary:
     """Process every job; existing outputs are skipped unless ``overwrite``, and so are those
-    that appear while the run goes on (another run writing into the same folder).
+    that appear while the run goes on (another run writing into the same folder). Clips are
+    graded with ``clip_settings``, and ``on_frame(job, done, total)`` follows their frames
+    (on the thread processing the clip).
 
     A file that cannot be read or written, or that does not fit in memory, is recorded in the
     summary and the rest go on. ``on_done(job, outcome, message)`` follows each job, one call
@@ -316,7 +359,11 @@ def process_jobs(
     threads = cores_per_job(parallel_jobs)
 
     def run(job: Job) -> tuple[str, str]:
-        return run_job(look, job, overwrite, jpeg_quality, scale, threads, max_pixels)
+        def frame_done(done: int, total: int) -> None:
+            on_frame(job, done, total)
+
+        settings = (jpeg_quality, scale, threads, max_pixels, clip_settings)
+        return run_job(look, job, overwrite, *settings, frame_done)
 
     def record(job: Job, outcome: str, message: str) -> None:
         summary.record(job, outcome, message)

@@ -256,7 +256,7 @@ def test_a_corrupt_image_is_reported_and_the_others_are_written(tmp_path, model_
     assert "Traceback" not in result.stderr
     assert sorted(snapshot(output)) == ["a.png", "c.png"]
     assert any("bad.jpg" in line and "cannot read" in line for line in result.stderr.splitlines())
-    assert result.stderr.strip().splitlines()[-1] == "Error: 1 of 3 images could not be processed"
+    assert result.stderr.strip().splitlines()[-1] == "Error: 1 of 3 files could not be processed"
     assert f"2 written to {output}" in result.stdout
     # With --quiet: no progress, only the failure and the summary error.
     result = invoke("apply", folder, tmp_path / "out2", "--model", model_path, "-q")

@@ -82,7 +82,7 @@ def test_a_bad_photo_is_named_the_rest_done_and_a_rerun_does_what_is_missing(
     result = invoke(*args)
     assert result.exit_code == 1
     assert f"skipped: cannot read '{photos / 'broken.jpg'}'" in result.stderr
-    assert "Error: 1 of 7 images could not be processed" in result.stderr
+    assert "Error: 1 of 7 files could not be processed" in result.stderr
     assert len(snapshot(output)) == 6
     (output / "g1.jpg").unlink()
     again = invoke(*args)

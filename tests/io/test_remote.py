@@ -89,10 +89,10 @@ def test_a_remote_folder_lists_like_a_local_one(memory):
         put(f"{memory}/{name}", b"x")
     folder = RemotePath.parse(memory)
     flat = scan_folder(folder)
-    assert [path.name for path in flat.images] == ["a.png", "b.jpg"]
+    assert [path.name for path in flat.files] == ["a.png", "b.jpg"]
     assert [path.name for path in flat.left_out] == ["notes.txt"]
     deep = scan_folder(folder, recursive=True)
-    names = [str(path.relative_to(folder)) for path in deep.images]
+    names = [str(path.relative_to(folder)) for path in deep.files]
     assert names == ["a.png", "b.jpg", "sub/c.tif"]
 
 

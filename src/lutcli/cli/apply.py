@@ -1,7 +1,8 @@
-"""``lutcli apply``: run a model or a LUT file over image files and folders."""
+"""``lutcli apply``: run a model or a LUT file over image files, clips and folders."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from rich.markup import escape
 
 from lutcli.cli.options import device_option, interp_option, overwrite_option, quiet_option
 from lutcli.cli.progress import progress_bar, stderr, warn
+from lutcli.clip_settings import DEFAULT_CRF, DEFAULT_TEMPORAL_SMOOTHING
 
 if TYPE_CHECKING:  # torch is imported only when the command runs
     from lutcli.processing import Place
@@ -18,7 +20,7 @@ if TYPE_CHECKING:  # torch is imported only when the command runs
 LISTED_NAMES = 10
 
 
-@click.command(short_help="Apply a model, a LUT file or a preset to images or folders.")
+@click.command(short_help="Apply a model, a LUT file or a preset to images, clips or folders.")
 # Text, not Path: IN and OUT may be URLs (s3://bucket/photos), which a Path would mangle.
 @click.argument("source", metavar="IN", type=click.Path())
 @click.argument("destination", metavar="OUT", type=click.Path())
@@ -80,6 +82,30 @@ LISTED_NAMES = 10
     "pip install 'lutcli[cluster]' here and on the workers; plain paths must name the same "
     "files on every worker.",
 )
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 63),
+    help="Quality of re-encoded H.264, H.265, VP9 and AV1 clips, lower is better [default: "
+    + ", ".join(f"{crf} for {encoder}" for encoder, crf in DEFAULT_CRF.items())
+    + "]. ProRes keeps its profile.",
+)
+@click.option(
+    "--video-bitrate",
+    metavar="RATE",
+    callback=lambda ctx, param, value: None if value is None else parse_bitrate(value),
+    help="Encode clips at this bitrate instead of --crf's quality, in bits per second (e.g. "
+    "20M, 8000k).",
+)
+@click.option(
+    "--temporal-smoothing",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TEMPORAL_SMOOTHING,
+    show_default=True,
+    help="How long an image-adaptive model's look takes to follow a change within a shot of a "
+    "clip (a time constant; 0: every frame its own LUT, which flickers). A scene cut starts "
+    "afresh.",
+)
 @interp_option
 @device_option
 @overwrite_option
@@ -96,14 +122,20 @@ def apply(
     max_pixels: int | None,
     parallel_jobs: int | None,
     cluster: str | None,
+    crf: int | None,
+    video_bitrate: int | None,
+    temporal_smoothing: float,
     interp: str,
     device: str,
     overwrite: bool,
     quiet: bool,
 ) -> None:
-    """Apply a look to IN (an image or a folder), writing to OUT (an image or a folder).
+    """Apply a look to IN (an image, a clip or a folder of them), writing to OUT (an image, a
+    clip or a folder).
 
-    Formats, 8/16-bit depth, alpha, EXIF and ICC profiles are kept; existing outputs, and
+    Clips (.mp4, .mov, .mkv, .m4v, .webm) are re-encoded with their codec family, pixel format
+    and bit depth, frame timing, rotation and colour tags; audio and subtitles are copied as
+    they are. Formats, 8/16-bit depth, alpha, EXIF and ICC profiles are kept; existing outputs, and
     those another run writes meanwhile, are skipped unless --overwrite; an input is never
     overwritten. Photos are processed in parallel, --jobs at a time, with only those in
     memory, and none of more than --max-pixels. A file that cannot be read (or does not fit in
@@ -113,6 +145,7 @@ def apply(
 
     \b
       lutcli apply photos/ graded/ --model look.pt
+      lutcli apply clip.mov graded.mov --lut film.cube
       lutcli apply photo.jpg graded.jpg --lut film.cube --interp tetrahedral
       lutcli apply photos/ graded/ --lut Fuji_Velvia_50.png
       lutcli apply photos/ fixed/ --requirement auto
@@ -121,6 +154,7 @@ def apply(
     """
     import torch
 
+    from lutcli.clip_settings import ClipSettings, EncodingSettings
     from lutcli.io.images import max_pixels_setting
     from lutcli.io.remote import location
     from lutcli.kernels.cpu import cpu_count
@@ -153,10 +187,23 @@ def apply(
     if not quiet:
         for note in look.notes:  # what reading the look's file passed over
             warn(note)
+    clip_settings = ClipSettings(EncodingSettings(crf, video_bitrate), temporal_smoothing)
     with progress_bar(quiet) as progress:
         task = progress.add_task("applying", total=len(jobs), detail="")
+        clip_tasks = {}  # a bar of frames for each clip being graded
+        clip_tasks_lock = threading.Lock()
+
+        def on_frame(job: Job, done: int, total: int) -> None:
+            with clip_tasks_lock:
+                if job not in clip_tasks:
+                    name = escape(job.source.name)
+                    clip_tasks[job] = progress.add_task("  frames", total=total, detail=name)
+            progress.update(clip_tasks[job], completed=done, total=max(total, done))
 
         def on_done(job: Job, outcome: str, message: str) -> None:
+            with clip_tasks_lock:
+                if job in clip_tasks:
+                    progress.remove_task(clip_tasks.pop(job))
             # File names are text, not rich markup: "photo [edit].jpg" must print as it is.
             progress.update(task, advance=1, detail=escape(job.source.name))
             if not message:
@@ -170,7 +217,16 @@ def apply(
 
         if cluster is None:
             summary = process_jobs(
-                look, jobs, overwrite, jpeg_quality, scale, on_done, parallel_jobs, max_pixels
+                look,
+                jobs,
+                overwrite,
+                jpeg_quality,
+                scale,
+                on_done,
+                parallel_jobs,
+                max_pixels,
+                clip_settings,
+                on_frame,
             )
         else:  # Dask is imported only here: the other commands do not pay for it
             from lutcli.cluster import (
@@ -194,6 +250,7 @@ def apply(
                         None if local else parallel_jobs,
                         max_pixels,
                         device,
+                        clip_settings,
                     )
             finally:
                 remove_temp_files_left(jobs)
@@ -204,8 +261,21 @@ def apply(
         click.echo(f"{summary.written} written to {location(destination)}{existing}")
     if summary.failed:
         raise click.ClickException(
-            f"{len(summary.failed)} of {len(jobs)} images could not be processed"
+            f"{len(summary.failed)} of {len(jobs)} files could not be processed"
         )
+
+
+def parse_bitrate(text: str) -> int:
+    """ "20M" → 20_000_000, "8000k" → 8_000_000, "5e6" → 5_000_000 bits per second."""
+    multiplier = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}.get(text[-1:].lower(), 1)
+    number = text[:-1] if multiplier > 1 else text
+    try:
+        bitrate = round(float(number) * multiplier)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a bitrate such as 20M or 8000k") from None
+    if bitrate <= 0:
+        raise click.BadParameter(f"{text!r}: a bitrate is above 0")
+    return bitrate
 
 
 def left_out_line(paths: list[Place], folder: Place) -> str:

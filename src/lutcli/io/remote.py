@@ -25,7 +25,7 @@ from typing import Any
 
 from lutcli.errors import LutcliError, os_error_reason
 from lutcli.fileutil import TEMP_SUFFIX, DestinationExistsError
-from lutcli.io.folders import FolderContents, is_image_path
+from lutcli.io.folders import FolderContents, is_readable_path
 
 # "scheme://…" (two letters at least: "C://" is a Windows drive, not a URL).
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
@@ -123,22 +123,22 @@ class RemotePath:
         return self.fs.isdir(self.path)
 
 
-def scan_folder(folder: RemotePath, recursive: bool = False) -> FolderContents:
-    """The images in a remote ``folder`` (and below it when ``recursive``) and the other files
-    it holds, both sorted; hidden files, and anything in hidden folders, are neither (as for
-    local folders)."""
+def scan_folder(folder: RemotePath, recursive: bool = False, clips: bool = False) -> FolderContents:
+    """The images (with ``clips`` the clips too) in a remote ``folder`` (and below it when
+    ``recursive``) and the other files it holds, both sorted; hidden files, and anything in
+    hidden folders, are neither (as for local folders)."""
     fs = folder.fs
     if recursive:
         names = fs.find(folder.path, withdirs=False, detail=False)
     else:
         names = [e["name"] for e in fs.ls(folder.path, detail=True) if e["type"] == "file"]
-    images, left_out = [], []
+    files, left_out = [], []
     for name in names:
         path = RemotePath(folder.protocol, name.rstrip("/"))
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
-        (images if is_image_path(path) else left_out).append(path)
-    return FolderContents(sorted(images, key=str), sorted(left_out, key=str))
+        (files if is_readable_path(path, clips) else left_out).append(path)
+    return FolderContents(sorted(files, key=str), sorted(left_out, key=str))
 
 
 def download(source: RemotePath, local: Path) -> None:
