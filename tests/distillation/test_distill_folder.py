@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from skimage import data
 
+from clip_support import pan, write_clip
 from lutcli.distillation.distill import BROKEN_AFTER, PROBE_NAME, distill_folder
 from lutcli.distillation.teachers import Teacher, TeacherError, parse_teacher
 from lutcli.errors import DatasetError
@@ -300,6 +302,19 @@ def test_a_folder_without_pictures_is_a_dataset_error(tmp_path):
     folder.mkdir()
     (folder / "notes.txt").write_text("no pictures here")
     teacher = CountingTeacher(parse_teacher("cmd:x {input} {output}"))
-    with pytest.raises(DatasetError, match="no images in"):
+    with pytest.raises(DatasetError, match="no images or clips in"):
         distill_folder(teacher, folder, tmp_path / "m.pt", cache_root=tmp_path / "cache")
     assert teacher.runs == [] and not (tmp_path / "cache").exists()
+
+
+def test_a_clip_teaches_through_its_frames(tmp_path, cube_teacher):
+
+    folder = tmp_path / "clips"
+    write_clip(folder / "pan.mp4", pan(data.astronaut(), 30), audio=False)
+    write_photos(folder, ["still.png"])
+    distillation = distill_folder(
+        cube_teacher, folder, tmp_path / "look.pt", cache_root=tmp_path / "cache", frames=4,
+        **FAST,
+    )  # fmt: skip
+    assert distillation.pictures == 5 and distillation.failed == []
+    assert load_model(tmp_path / "look.pt")[1]["teacher"] == cube_teacher.spec

@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from skimage import data
 
+from clip_support import pan, write_clip
 from lutcli.errors import DatasetError
 from lutcli.models.base import FIXED_SIZE
 from lutcli.training.data import (
@@ -214,3 +216,39 @@ def test_processes_share_every_step_s_crops_between_them():
 def test_a_batch_that_does_not_split_over_the_processes_is_refused():
     with pytest.raises(DatasetError, match="--batch-size 3 does not split evenly over 2"):
         CropBatches([(8, 8)], range(4), 0, 3, 8, 0, 2)
+
+
+# Clips as pairs ---------------------------------------------------------------------------------
+
+
+def test_a_clip_and_its_graded_copy_give_pairs_of_the_same_frames(tmp_path):
+
+    frames = pan(data.astronaut(), 20)
+    write_clip(tmp_path / "input" / "shot.mkv", frames, "ffv1", "yuv444p", audio=False)
+    graded = [np.clip(f.astype(int) + 20, 0, 255).astype(np.uint8) for f in frames]
+    write_clip(tmp_path / "target" / "shot.mkv", graded, "ffv1", "yuv444p", audio=False)
+    write_rgb(tmp_path / "input" / "still.png", noise(8, 8))
+    write_rgb(tmp_path / "target" / "still.png", noise(8, 8, seed=1))
+    pairs = find_pairs(tmp_path, frames=5, cache_root=tmp_path / "cache")
+    assert [pair.name for pair in pairs] == [
+        "shot at 0.00 s", "shot at 0.16 s", "shot at 0.32 s", "shot at 0.48 s", "shot at 0.64 s",
+        "still",
+    ]  # fmt: skip
+    for pair in pairs[:5]:
+        source = cv2.imread(str(pair.input_path)).astype(int)
+        target = cv2.imread(str(pair.target_path)).astype(int)
+        unclipped = source < 230
+        assert np.abs(target - source - 20)[unclipped].mean() < 1.0  # the same frame, graded
+
+
+def test_a_clip_needs_a_clip_of_as_many_frames_as_its_target(tmp_path):
+
+    frames = pan(data.astronaut(), 10)
+    write_clip(tmp_path / "input" / "shot.mp4", frames, audio=False)
+    write_clip(tmp_path / "target" / "shot.mp4", frames[:8], audio=False)
+    with pytest.raises(DatasetError, match="has 10 frames and its target 'shot.mp4' 8"):
+        find_pairs(tmp_path, cache_root=tmp_path / "cache")
+    (tmp_path / "target" / "shot.mp4").unlink()
+    write_rgb(tmp_path / "target" / "shot.png", noise(8, 8))
+    with pytest.raises(DatasetError, match="a clip's ground truth is a clip"):
+        find_pairs(tmp_path, cache_root=tmp_path / "cache")

@@ -49,6 +49,7 @@ def distill(
     probe: bool,
     teacher_timeout: float,
     cache_root: Path | None,
+    frames: int,
     recursive: bool,
     model_name: str,
     lut_size: int,
@@ -59,7 +60,8 @@ def distill(
     quiet: bool,
     **training: object,
 ) -> None:
-    """Train a model on what the teacher makes of the pictures in IMAGES.
+    """Train a model on what the teacher makes of the pictures in IMAGES: its photos, and
+    --frames frames of each clip.
 
     The teacher runs once per picture; its outputs are cached, so a second run with the same
     teacher (same file, same command) goes straight to training. Pictures it fails on are
@@ -92,6 +94,7 @@ def distill(
             recursive=recursive,
             warn=warn,
             on_taught=on_taught,
+            frames=frames,
             model_name=model_name,
             lut_size=lut_size,
             model_options=model_options,

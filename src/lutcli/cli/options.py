@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from lutcli.clip_settings import DEFAULT_CLIP_FRAMES
 from lutcli.training.options import TrainingOptions
 
 quiet_option = click.option(
@@ -184,8 +185,15 @@ _TRAINING_OPTIONS = [
         "cache_root",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
-        help="Folder of lutcli's caches: prepared training pairs, teacher outputs "
-        "[default: $LUTCLI_CACHE, else ~/.cache/lutcli].",
+        help="Folder of lutcli's caches: prepared training pairs, teacher outputs, clip "
+        "frames [default: $LUTCLI_CACHE, else ~/.cache/lutcli].",
+    ),
+    click.option(
+        "--frames",
+        type=click.IntRange(1),
+        default=DEFAULT_CLIP_FRAMES,
+        show_default=True,
+        help="Frames taken from each clip, spread evenly over it (clips are pictures too).",
     ),
     click.option(
         "--patience",

@@ -31,10 +31,12 @@ def train(
     overwrite: bool,
     device: str,
     cache_root: Path | None,
+    frames: int,
     quiet: bool,
     **training: object,
 ) -> None:
-    """Learn a model from PAIRS/input/* and PAIRS/target/* (matched by file name).
+    """Learn a model from PAIRS/input/* and PAIRS/target/* (matched by file name): photos, or
+    clips and their graded versions (--frames of each).
 
     The model with the best validation PSNR is kept in OUTPUT; the training state is saved
     beside it after every epoch (OUTPUT.training.pt), so an interrupted run goes on with --resume.
@@ -63,6 +65,7 @@ def train(
             resume,
             overwrite,
             cache_root=cache_root,
+            frames=frames,
             on_status=shown.on_status,
             warn=warn,
             on_prepared=shown.on_prepared,

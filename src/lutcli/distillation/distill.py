@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lutcli.clip_settings import DEFAULT_CLIP_FRAMES
 from lutcli.distillation.ground_truth import GroundTruth
 from lutcli.distillation.teachers import Teacher, TeacherError
 from lutcli.errors import DatasetError, ImageReadError
-from lutcli.io.folders import list_images
+from lutcli.io.clip_frames import clip_frames, frame_name
+from lutcli.io.folders import is_clip_path, scan_folder
 from lutcli.training.data import Pair
 from lutcli.training.folder import check_model_output, train_from_pairs
 from lutcli.training.trainer import TrainingResult
@@ -41,9 +43,11 @@ def distill_folder(
     recursive: bool = False,
     warn: Callable[[str], None] = lambda _: None,
     on_taught: Callable[[int, int], None] = lambda done, total: None,
+    frames: int = DEFAULT_CLIP_FRAMES,
     **training: Any,
 ) -> Distillation:
-    """Train a zoo model on ``teacher``'s outputs for the pictures of ``images_folder``.
+    """Train a zoo model on ``teacher``'s outputs for the pictures of ``images_folder``: its
+    photos, and ``frames`` frames spread over each of its clips (``lutcli.io.clip_frames``).
 
     Pictures the teacher fails on are reported through ``warn`` and left out; when it fails on
     all of them, or on the first BROKEN_AFTER, TeacherError. With ``probe``, an identity Hald
@@ -57,11 +61,19 @@ def distill_folder(
     # Before the teacher runs: a slow teacher must not make the user wait to hear this.
     resume, overwrite = training.get("resume", False), training.get("overwrite", False)
     check_model_output(output, resume, overwrite, [folder])
-    sources = list_images(folder, recursive)
+    sources = scan_folder(folder, recursive, clips=True).files
     if not sources:
-        raise DatasetError(f"no images in '{folder}'")
+        raise DatasetError(f"no images or clips in '{folder}'")
     ground_truth = GroundTruth(teacher, cache_root)
-    named = [(str(p.relative_to(folder)), p) for p in sources]
+    named = []
+    for path in sources:
+        name = str(path.relative_to(folder))
+        if is_clip_path(path):
+            named += [
+                (frame_name(name, t), frame) for t, frame in clip_frames(path, frames, cache_root)
+            ]
+        else:
+            named.append((name, path))
     if probe:
         named.append((PROBE_NAME, ground_truth.probe()))
     pairs, failed, from_cache = [], [], 0

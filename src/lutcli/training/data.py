@@ -13,24 +13,35 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from lutcli.clip_settings import DEFAULT_CLIP_FRAMES
 from lutcli.errors import DatasetError
-from lutcli.io.folders import list_images
+from lutcli.io.clip_frames import clip_frames, frame_name
+from lutcli.io.folders import is_clip_path, scan_folder
+from lutcli.io.video import probe
 
 
 @dataclass(frozen=True)
 class Pair:
-    """An input photo and its ground truth, matched by file stem."""
+    """An input photo and its ground truth, matched by file stem (or a frame of an input clip
+    and the same frame of its ground-truth clip)."""
 
     name: str
     input_path: Path
     target_path: Path
 
 
-def find_pairs(folder: str | os.PathLike) -> list[Pair]:
-    """Pairs from ``folder/input`` and ``folder/target`` matched by stem (a.jpg ↔ a.png).
+def find_pairs(
+    folder: str | os.PathLike,
+    frames: int = DEFAULT_CLIP_FRAMES,
+    cache_root: str | os.PathLike | None = None,
+) -> list[Pair]:
+    """Pairs from ``folder/input`` and ``folder/target`` matched by stem (a.jpg ↔ a.png). A
+    clip and its ground-truth clip (a.mov ↔ a.mp4) give ``frames`` pairs, frames spread evenly
+    over them (``lutcli.io.clip_frames``, cached under ``cache_root``).
 
-    Raises DatasetError for a missing folder, no images, duplicate stems or an input with no
-    target, naming what is wrong so the user can fix the folder.
+    Raises DatasetError for a missing folder, no images, duplicate stems, an input with no
+    target, or a clip whose ground truth is a photo or has another number of frames, naming
+    what is wrong so the user can fix the folder.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -38,7 +49,7 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
     sides = {side: _images_by_stem(folder / side) for side in ("input", "target")}
     inputs, targets = sides["input"], sides["target"]
     if not inputs:
-        raise DatasetError(f"no images in '{folder / 'input'}'")
+        raise DatasetError(f"no images or clips in '{folder / 'input'}'")
     missing = sorted(set(inputs) - set(targets))
     if missing:
         names = ", ".join(inputs[stem].name for stem in missing[:5])
@@ -46,17 +57,48 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
         raise DatasetError(
             f"{len(missing)} input image(s) have no target in '{folder / 'target'}': {names}{more}"
         )
-    return [Pair(stem, inputs[stem], targets[stem]) for stem in sorted(inputs)]
+    pairs = []
+    for stem in sorted(inputs):
+        source, target = inputs[stem], targets[stem]
+        if is_clip_path(source) != is_clip_path(target):
+            raise DatasetError(
+                f"'{source.name}' and its target '{target.name}': a clip's ground truth is a "
+                "clip, a photo's a photo"
+            )
+        if is_clip_path(source):
+            pairs.extend(_frame_pairs(stem, source, target, frames, cache_root))
+        else:
+            pairs.append(Pair(stem, source, target))
+    return pairs
+
+
+def _frame_pairs(
+    stem: str, source: Path, target: Path, frames: int, cache_root: str | os.PathLike | None
+) -> list[Pair]:
+    """The pairs of the same ``frames`` frames of a clip and of its ground truth."""
+    counts = probe(source).frames, probe(target).frames
+    if counts[0] != counts[1]:
+        raise DatasetError(
+            f"the clip '{source.name}' has {counts[0]} frames and its target '{target.name}' "
+            f"{counts[1]}: a ground-truth clip has the frames of its input"
+        )
+    inputs = clip_frames(source, frames, cache_root)
+    targets = clip_frames(target, frames, cache_root)
+    return [
+        Pair(frame_name(stem, seconds), input_path, target_path)
+        for (seconds, input_path), (_, target_path) in zip(inputs, targets, strict=True)
+    ]
 
 
 def _images_by_stem(folder: Path) -> dict[str, Path]:
+    """The images and clips of ``folder`` by file stem."""
     if not folder.is_dir():
         raise DatasetError(f"'{folder.parent}' must hold the folders input/ and target/")
     by_stem: dict[str, Path] = {}
-    for path in list_images(folder):
+    for path in scan_folder(folder, clips=True).files:
         if path.stem in by_stem:
             raise DatasetError(
-                f"two images in '{folder}' share the name '{path.stem}': "
+                f"two files in '{folder}' share the name '{path.stem}': "
                 f"{by_stem[path.stem].name} and {path.name}"
             )
         by_stem[path.stem] = path

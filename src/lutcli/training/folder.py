@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lutcli.clip_settings import DEFAULT_CLIP_FRAMES
 from lutcli.errors import DatasetError, LutcliError
 from lutcli.fileutil import default_cache_root
 from lutcli.io.pixels import from_tensor
@@ -47,11 +48,17 @@ REPORT_SIDE = 512
 
 
 def train_from_folder(
-    pairs_folder: str | os.PathLike, output: str | os.PathLike, *args: Any, **kwargs: Any
+    pairs_folder: str | os.PathLike,
+    output: str | os.PathLike,
+    *args: Any,
+    frames: int = DEFAULT_CLIP_FRAMES,
+    **kwargs: Any,
 ) -> TrainingResult:
-    """Learn a zoo model from ``pairs_folder/input`` → ``pairs_folder/target`` into ``output``;
-    the rest of the arguments are those of ``train_from_pairs``."""
-    return train_from_pairs(find_pairs(pairs_folder), output, *args, **kwargs)
+    """Learn a zoo model from ``pairs_folder/input`` → ``pairs_folder/target`` into ``output``,
+    taking ``frames`` frames of each clip there; the rest of the arguments are those of
+    ``train_from_pairs``."""
+    pairs = find_pairs(pairs_folder, frames, kwargs.get("cache_root"))
+    return train_from_pairs(pairs, output, *args, **kwargs)
 
 
 def train_from_pairs(
