@@ -6,7 +6,9 @@ import re
 
 import numpy as np
 from cli_support import assert_one_error_line, save_adaptive_model
+from skimage import data
 
+from clip_support import pan, write_clip
 from lutcli.lut.formats.cube import write_cube
 from lutcli.lut.lattice import identity_lut
 from lutcli.lut.luts import Lut1D, Lut3D, LutFile, LutSequence
@@ -85,3 +87,15 @@ def test_a_missing_or_unknown_file_is_one_line(tmp_path, invoke):
     save_adaptive_model(tmp_path / "good.pt", "first-linear")
     bad_model.write_bytes((tmp_path / "good.pt").read_bytes()[:100])
     assert_one_error_line(invoke("info", bad_model), "bad.pt")
+
+
+def test_a_clip_is_described_as_apply_keeps_it(invoke, tmp_path):
+    clip = write_clip(tmp_path / "shot.mov", pan(data.coffee(), 6), "prores_ks", "yuv422p10le")
+    result = invoke("info", clip)
+    assert result.exit_code == 0, result.output
+    table = rows(result.stdout)
+    assert table["format"] == ["clip"]
+    assert table["video"] == ["prores, 128x96, 25 frames/s"]
+    assert table["frames"] == ["6"] and table["pixels"] == ["yuv422p10le (10-bit)"]
+    assert table["matrix"] == ["bt709"] and table["range"] == ["limited (tv)"]
+    assert table["other streams"] == ["1 audio"]

@@ -1,4 +1,4 @@
-"""``lutcli info``: what a LUT or model file is, as a table."""
+"""``lutcli info``: what a LUT file, a model file or a clip is, as a table."""
 
 from __future__ import annotations
 
@@ -16,20 +16,26 @@ SHOWN_COMMENTS = 5
 SHOWN_CHARACTERS = 200
 
 
-@click.command(short_help="Show what a LUT or model file is.")
+@click.command(short_help="Show what a LUT file, a model file or a clip is.")
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path))
 def info(path: Path) -> None:
     """Show what FILE is, as a table: for a LUT file (any format lutcli reads) its format, the
     tables it holds (kind, size, input domain), title and comments; for a model file its zoo
-    name, options and what it was trained on.
+    name, options and what it was trained on; for a clip its video (codec, size, frames, bit
+    depth, colour tags) and other streams, as `apply` will keep them.
 
     \b
       lutcli info film.cube
       lutcli info look.pt
+      lutcli info clip.mov
     """
+    from lutcli.io.folders import is_clip_path
     from lutcli.looks import kind_of
 
-    rows = _model_rows(path) if kind_of(path) == "model" else _lut_rows(path)
+    if is_clip_path(path):
+        rows = _clip_rows(path)
+    else:
+        rows = _model_rows(path) if kind_of(path) == "model" else _lut_rows(path)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -84,6 +90,24 @@ def _model_rows(path: Path) -> list[tuple[str, str]]:
             rows.append((key, f"{len(value)}: {_shown(value)}"))
         else:
             rows.append((key, _shown(value)))
+    return rows
+
+
+def _clip_rows(path: Path) -> list[tuple[str, str]]:
+    from lutcli.io.video import color_names, probe
+
+    clip = probe(path)
+    rate = f"{float(clip.frame_rate):.3f}".rstrip("0").rstrip(".") if clip.frame_rate else "?"
+    rows = [
+        ("file", str(path)),
+        ("format", "clip"),
+        ("video", f"{clip.codec}, {clip.width}x{clip.height}, {rate} frames/s"),
+        ("frames", str(clip.frames)),
+        ("pixels", f"{clip.pixel_format} ({clip.bit_depth}-bit)"),
+    ]
+    rows += [(f"  {name}", value) for name, value in color_names(clip).items()]
+    others = ", ".join(f"{count} {kind}" for kind, count in sorted(clip.streams.items()))
+    rows.append(("other streams", others or "none"))
     return rows
 
 
