@@ -39,10 +39,12 @@ test: install system-deps
 	$(BIN)/python scripts/smoke_wheel.py $(TORCH)
 	$(BIN)/python -m pytest -q -n auto --dist worksteal --durations=10
 
-# Speed side by side with grid_sample, Pillow, ffmpeg and OpenColorIO (bench/speed.py); prints
-# the README's tables and writes bench-output/speed.json.
+# Speed side by side with grid_sample, Pillow, ffmpeg and OpenColorIO (bench/speed.py), then
+# clips against ffmpeg's lut3d and the flicker of adaptive looks (bench/video.py); prints the
+# README's tables and writes bench-output/speed.json and video.json.
 bench: install system-deps
 	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/video.py
 
 # apply --cluster local (2 Dask workers) against plain apply --jobs 2 on 12 MP JPEGs: the
 # engine's cost (bench/cluster.py, bench-output/cluster.json).

@@ -183,6 +183,19 @@ def smoke(work: Path, torch_requirement: str) -> None:
     difference = changed(here / "by-model.png", here / "by-3dl.png")
     print(f"    look.3dl (from a Hald image): {difference:.2f} levels from the model on average")
     expect(difference < 1, "the .3dl exported through a Hald image does not look like the model")
+    # Clips go through FFmpeg's libraries in the av wheel: a still clip with a tone, graded by
+    # the adaptive preset, keeps its 12 frames and its audio.
+    clip = ["ffmpeg", "-v", "error", "-loop", "1", "-i", "photo.jpg", "-f", "lavfi", "-i",
+            "sine=duration=1", "-t", "1", "-r", "12", "-vf", "scale=256:256", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "clip.mp4"]  # fmt: skip
+    run(clip, here, env)
+    run([lutcli, "apply", "clip.mp4", "graded.mp4", "--requirement", "auto"], here, env)
+    probe = ["ffprobe", "-v", "error", "-of", "csv=p=0", "graded.mp4"]
+    frames = run([*probe, "-select_streams", "v", "-count_frames", "-show_entries",
+                  "stream=nb_read_frames"], here, env)  # fmt: skip
+    expect(frames == "12", f"graded.mp4 has {frames!r} frames, not 12")
+    audio = run([*probe, "-select_streams", "a", "-show_entries", "stream=codec_name"], here, env)
+    expect(audio == "aac", f"graded.mp4's audio: {audio!r}, not the clip's aac")
 
 
 def main(arguments: list[str]) -> None:
