@@ -3,6 +3,7 @@ the other streams kept; RGB converted with the clip's own matrix and range."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,18 @@ def test_a_file_that_is_not_a_clip_is_one_clear_error(tmp_path):
         probe(fake)
     with open(tmp_path / "out.mp4", "wb") as handle, pytest.raises(ImageReadError):
         transcode(fake, handle, ".mp4", lambda frame: frame.pixels)
+
+
+def test_subtitles_are_copied_as_they_are(tmp_path):
+    clip = write_clip(tmp_path / "clip.mkv", pan(data.astronaut(), 25), "ffv1", "yuv444p")
+    (tmp_path / "lines.srt").write_text("1\n00:00:00,100 --> 00:00:00,900\nHello, world\n")
+    source = tmp_path / "subtitled.mkv"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", clip, "-i", tmp_path / "lines.srt", "-map", "0",
+         "-map", "1", "-c", "copy", "-c:s", "srt", source],
+        check=True,
+    )  # fmt: skip
+    untouched(source, tmp_path / "out.mkv")
+    assert stream_info(tmp_path / "out.mkv")["streams"] == ["audio", "subtitle", "video"]
+    assert packets(tmp_path / "out.mkv", "subtitle") == packets(source, "subtitle")
+    assert b"Hello, world" in packets(source, "subtitle")[0]
