@@ -17,6 +17,7 @@ from lutcli.fileutil import (
     TEMP_SUFFIX,
     DestinationExistsError,
     atomic_write,
+    publish_copy,
     remove_stale_temp_files,
 )
 
@@ -222,3 +223,17 @@ def test_writes_look_for_stale_temporary_files_once_per_folder(tmp_path):
     # Asked for, the folder is looked at again (as after a cluster's workers were stopped).
     assert remove_stale_temp_files(tmp_path) == [tmp_path / left]
     assert remove_stale_temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("links", [True, False], ids=["hard link", "no links: a copy"])
+def test_publish_copy_replaces_the_destination_and_keeps_the_source(tmp_path, monkeypatch, links):
+    source, destination = tmp_path / "graded.tmp", tmp_path / "graded.partial.mp4"
+    source.write_bytes(b"frames so far")
+    destination.write_bytes(b"an older partial clip")
+    if not links:
+        monkeypatch.setattr(
+            os, "link", lambda *args: (_ for _ in ()).throw(OSError(errno.EPERM, "no"))
+        )
+    publish_copy(source, destination)
+    assert destination.read_bytes() == source.read_bytes() == b"frames so far"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graded.partial.mp4", "graded.tmp"]

@@ -115,3 +115,25 @@ def test_a_clip_is_written_whole_or_not_at_all(tmp_path, auto_look):
     with pytest.raises(DestinationExistsError):
         process_clip(auto_look, source, destination, ClipSettings(), replace=False)
     assert destination.read_bytes() == b"kept"
+
+
+def test_an_interrupted_clip_is_kept_playable_when_asked_and_replaced_when_done(
+    tmp_path, auto_look
+):
+    source = write_clip(tmp_path / "in.mp4", pan(data.coffee(), 20))
+    destination = tmp_path / "out" / "graded.mp4"
+    keep = ClipSettings(keep_partial=True)
+
+    def stop_after_eight(done: int, total: int) -> None:
+        if done == 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        process_clip(auto_look, source, destination, keep, on_frame=stop_after_eight)
+    partial = tmp_path / "out" / "graded.partial.mp4"
+    assert sorted(destination.parent.iterdir()) == [partial]
+    shown = stream_info(partial)  # it plays: the eight frames graded, the audio beside them
+    assert shown["frames"] == 8 and shown["streams"] == ["audio", "video"]
+    process_clip(auto_look, source, destination, keep)
+    assert sorted(destination.parent.iterdir()) == [destination]
+    assert stream_info(destination)["frames"] == 20

@@ -27,11 +27,13 @@ class EncodingSettings:
 
 @dataclass(frozen=True)
 class ClipSettings:
-    """How clips are graded: their video's encoding, and the time constant in seconds of an
-    adaptive look's temporal smoothing (``lutcli.video.TemporalSmoothing``)."""
+    """How clips are graded: their video's encoding, the time constant in seconds of an
+    adaptive look's temporal smoothing (``lutcli.video.TemporalSmoothing``), and whether an
+    interrupted clip leaves what it graded as a playable ``NAME.partial.EXT``."""
 
     encoding: EncodingSettings = field(default_factory=EncodingSettings)
     temporal_smoothing: float = DEFAULT_TEMPORAL_SMOOTHING
+    keep_partial: bool = False
 
 
 DEFAULT_CLIP_SETTINGS = ClipSettings()

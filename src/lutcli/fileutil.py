@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import secrets
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -82,6 +83,25 @@ def _publish_without_replacing(temporary: Path, path: Path) -> None:
         os.replace(temporary, path)
         return
     os.unlink(temporary)
+
+
+def publish_copy(source: Path, destination: Path) -> None:
+    """Give ``destination`` the bytes of the file ``source`` (which stays) in one step,
+    replacing what is there: a hard link (a copy where the file system has none) under a
+    temporary name beside it, then renamed."""
+    temporary = destination.parent / _temp_name(destination.name)
+    try:
+        try:
+            os.link(source, temporary)
+        except OSError as error:
+            if error.errno not in _NO_LINKS:
+                raise
+            shutil.copyfile(source, temporary)
+        os.replace(temporary, destination)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def _temp_name(name: str) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from lutcli.clip_settings import DEFAULT_CLIP_SETTINGS, DEFAULT_TEMPORAL_SMOOTHING, ClipSettings
-from lutcli.fileutil import atomic_write
+from lutcli.fileutil import atomic_write, publish_copy
 from lutcli.io.video import Frame, transcode
 from lutcli.looks import Look
 from lutcli.lut.luts import Lut, Lut3D
@@ -97,7 +97,11 @@ def process_clip(
     all; an existing file is kept and DestinationExistsError raised unless ``replace``), each
     frame through ``TemporalSmoothing``; audio and the other streams copied. ``threads``: cores
     for the LUT kernel. ``on_frame(done, total)`` follows each frame. Returns notes for the
-    user (streams left out, a codec changed)."""
+    user (streams left out, a codec changed).
+
+    Interrupted (KeyboardInterrupt), it leaves nothing, or with ``settings.keep_partial`` the
+    frames graded so far as a playable ``partial_path(destination)``, which a finished run
+    removes."""
     smoothing = TemporalSmoothing(look, settings.temporal_smoothing)
 
     def grade(frame: Frame) -> np.ndarray:
@@ -105,8 +109,30 @@ def process_clip(
         return lut.apply(frame.pixels, threads=threads, out=frame.pixels, device=look.device)
 
     destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(destination)
     with atomic_write(destination, replace) as handle:
-        return transcode(source, handle, destination.suffix, grade, settings.encoding, on_frame)
+        try:
+            notes = transcode(
+                source,
+                handle,
+                destination.suffix,
+                grade,
+                settings.encoding,
+                on_frame,
+                finish_on_interrupt=settings.keep_partial,
+            )
+        except KeyboardInterrupt:
+            if settings.keep_partial:
+                handle.flush()
+                publish_copy(Path(handle.name), partial)
+            raise
+    partial.unlink(missing_ok=True)
+    return notes
+
+
+def partial_path(destination: Path) -> Path:
+    """Where an interrupted clip's graded frames go when asked: ``NAME.partial.EXT``."""
+    return destination.with_name(f"{destination.stem}.partial{destination.suffix}")
 
 
 def steady_flicker(inputs: list[np.ndarray], outputs: list[np.ndarray], still: int = 1) -> float:

@@ -107,13 +107,18 @@ def test_progress_counts_frames_and_quiet_silences_it(invoke, tmp_path):
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
 
 
-def test_ctrl_c_while_a_clip_is_graded_leaves_no_partial_file(tmp_path):
+@pytest.mark.parametrize("keep_partial", [False, True], ids=["by default", "--keep-partial"])
+def test_ctrl_c_while_a_clip_is_graded_leaves_no_file_or_a_playable_partial_one(
+    tmp_path, keep_partial
+):
     frames = pan(data.astronaut(), 300, 288, 384)
     source = write_clip(tmp_path / "long.mp4", frames, audio=False)
     output = tmp_path / "out"
-    process = start_lutcli("apply", source, output / "long.mp4", "--requirement", "auto")
+    options = ["--keep-partial"] if keep_partial else []
+    process = start_lutcli("apply", source, output / "long.mp4", "--requirement", "auto", *options)
     deadline = time.monotonic() + 90
-    while not temp_files(output):  # the clip is being written
+    # Frames are being written: the temporary file has grown past its header.
+    while sum(path.stat().st_size for path in temp_files(output)) < 100_000:
         if process.poll() is not None or time.monotonic() > deadline:
             finish(process)
             pytest.fail("the clip was never started")
@@ -122,4 +127,8 @@ def test_ctrl_c_while_a_clip_is_graded_leaves_no_partial_file(tmp_path):
     _, stderr = finish(process)
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert list(output.iterdir()) == []
+    if not keep_partial:
+        assert list(output.iterdir()) == []
+        return
+    assert list(output.iterdir()) == [output / "long.partial.mp4"]
+    assert 0 < stream_info(output / "long.partial.mp4")["frames"] < 300

@@ -106,6 +106,12 @@ LISTED_NAMES = 10
     "clip (a time constant; 0: every frame its own LUT, which flickers). A scene cut starts "
     "afresh.",
 )
+@click.option(
+    "--keep-partial",
+    is_flag=True,
+    help="On Ctrl-C, keep the frames of a clip graded so far as NAME.partial.EXT (it plays); "
+    "without it, an interrupted clip leaves no file.",
+)
 @interp_option
 @device_option
 @overwrite_option
@@ -125,6 +131,7 @@ def apply(
     crf: int | None,
     video_bitrate: int | None,
     temporal_smoothing: float,
+    keep_partial: bool,
     interp: str,
     device: str,
     overwrite: bool,
@@ -187,7 +194,8 @@ def apply(
     if not quiet:
         for note in look.notes:  # what reading the look's file passed over
             warn(note)
-    clip_settings = ClipSettings(EncodingSettings(crf, video_bitrate), temporal_smoothing)
+    encoding = EncodingSettings(crf, video_bitrate)
+    clip_settings = ClipSettings(encoding, temporal_smoothing, keep_partial)
     with progress_bar(quiet) as progress:
         task = progress.add_task("applying", total=len(jobs), detail="")
         clip_tasks = {}  # a bar of frames for each clip being graded

@@ -216,11 +216,15 @@ def transcode(
     grade: Callable[[Frame], np.ndarray],
     settings: EncodingSettings = DEFAULT_CLIP_SETTINGS.encoding,
     on_frame: Callable[[int, int], None] = lambda done, total: None,
+    finish_on_interrupt: bool = False,
 ) -> list[str]:
     """Write the clip ``source`` to ``destination`` (a seekable binary file, in the container of
     ``extension``) with every frame's pixels replaced by ``grade(frame)`` (same shape and type;
     it may change the frame's pixels in place and return them). ``on_frame(done, total)``
     follows each frame. Returns notes for the user (streams left out, a codec changed).
+
+    With ``finish_on_interrupt``, a KeyboardInterrupt first ends the file properly (the frames
+    encoded so far, the container's index), so that what was written plays, then goes on.
     """
     import av
 
@@ -258,6 +262,10 @@ def transcode(
                         packet.stream = copied[packet.stream]
                         writer.mux(packet)
                 writer.mux(encoder.encode(None))
+            except KeyboardInterrupt:
+                if finish_on_interrupt:
+                    writer.mux(encoder.encode(None))  # closing the container writes its index
+                raise
             except av.FFmpegError as error:
                 raise ImageReadError(f"cannot transcode '{source}': {_reason(error)}") from None
     return notes
