@@ -346,6 +346,8 @@ def process_jobs(
     ``parallel_jobs`` images are processed at once, each on its own thread: decoding, the LUT
     kernel and encoding release the GIL, so one photo's decoding overlaps another's encoding
     on every core. Only that many photos are in memory at a time, whatever the folder size.
+    An interrupt lets the photos started finish, stops the clips started at their next frame
+    (see ``process_clip`` for what they leave), and starts nothing more.
     """
     summary = Summary()
     todo = []
@@ -358,8 +360,12 @@ def process_jobs(
     parallel_jobs = max(1, min(parallel_jobs, len(todo)))
     threads = cores_per_job(parallel_jobs)
 
+    stop = threading.Event()  # set by an interrupt: nothing more starts
+
     def run(job: Job) -> tuple[str, str]:
         def frame_done(done: int, total: int) -> None:
+            if stop.is_set():  # a clip ends at its next frame, as the interrupt asks
+                raise KeyboardInterrupt
             on_frame(job, done, total)
 
         settings = (jpeg_quality, scale, threads, max_pixels, clip_settings)
@@ -373,7 +379,6 @@ def process_jobs(
         for job in todo:
             record(job, *run(job))
         return summary
-    stop = threading.Event()
     done = threading.Event()
     failures: list[BaseException] = []
 

@@ -132,3 +132,25 @@ def test_ctrl_c_while_a_clip_is_graded_leaves_no_file_or_a_playable_partial_one(
         return
     assert list(output.iterdir()) == [output / "long.partial.mp4"]
     assert 0 < stream_info(output / "long.partial.mp4")["frames"] < 300
+
+
+def test_ctrl_c_stops_every_clip_being_graded_at_its_next_frame(tmp_path):
+    folder = tmp_path / "clips"
+    for name, photo in (("a", data.astronaut()), ("b", data.coffee())):
+        write_clip(folder / f"{name}.mp4", pan(photo, 300, 288, 384), audio=False)
+    output = tmp_path / "out"
+    process = start_lutcli(
+        "apply", folder, output, "--requirement", "auto", "--jobs", "2", "--keep-partial"
+    )
+    deadline = time.monotonic() + 90
+    while len([p for p in temp_files(output) if p.stat().st_size > 100_000]) < 2:
+        if process.poll() is not None or time.monotonic() > deadline:
+            finish(process)
+            pytest.fail("the clips were never both started")
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = finish(process)
+    assert process.returncode == 130, stderr
+    assert sorted(p.name for p in output.iterdir()) == ["a.partial.mp4", "b.partial.mp4"]
+    for name in ("a", "b"):  # stopped where they were, not graded to the end
+        assert 0 < stream_info(output / f"{name}.partial.mp4")["frames"] < 300
