@@ -107,6 +107,19 @@ def test_progress_counts_frames_and_quiet_silences_it(invoke, tmp_path):
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
 
 
+def interrupt_while_writing(process, output, clips: int) -> str:
+    """Ctrl-C to ``process`` once ``clips`` clips are being written into ``output`` (each
+    temporary file grown past its header: frames are in it); its stderr once it has ended."""
+    deadline = time.monotonic() + 90
+    while len([p for p in temp_files(output) if p.stat().st_size >= 100_000]) < clips:
+        if process.poll() is not None or time.monotonic() > deadline:
+            finish(process)
+            pytest.fail(f"{clips} clip(s) were never being written at once")
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    return finish(process)[1]
+
+
 @pytest.mark.parametrize("keep_partial", [False, True], ids=["by default", "--keep-partial"])
 def test_ctrl_c_while_a_clip_is_graded_leaves_no_file_or_a_playable_partial_one(
     tmp_path, keep_partial
@@ -116,15 +129,7 @@ def test_ctrl_c_while_a_clip_is_graded_leaves_no_file_or_a_playable_partial_one(
     output = tmp_path / "out"
     options = ["--keep-partial"] if keep_partial else []
     process = start_lutcli("apply", source, output / "long.mp4", "--requirement", "auto", *options)
-    deadline = time.monotonic() + 90
-    # Frames are being written: the temporary file has grown past its header.
-    while sum(path.stat().st_size for path in temp_files(output)) < 100_000:
-        if process.poll() is not None or time.monotonic() > deadline:
-            finish(process)
-            pytest.fail("the clip was never started")
-        time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
-    _, stderr = finish(process)
+    stderr = interrupt_while_writing(process, output, clips=1)
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     if not keep_partial:
@@ -142,14 +147,7 @@ def test_ctrl_c_stops_every_clip_being_graded_at_its_next_frame(tmp_path):
     process = start_lutcli(
         "apply", folder, output, "--requirement", "auto", "--jobs", "2", "--keep-partial"
     )
-    deadline = time.monotonic() + 90
-    while len([p for p in temp_files(output) if p.stat().st_size > 100_000]) < 2:
-        if process.poll() is not None or time.monotonic() > deadline:
-            finish(process)
-            pytest.fail("the clips were never both started")
-        time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
-    _, stderr = finish(process)
+    stderr = interrupt_while_writing(process, output, clips=2)
     assert process.returncode == 130, stderr
     assert sorted(p.name for p in output.iterdir()) == ["a.partial.mp4", "b.partial.mp4"]
     for name in ("a", "b"):  # stopped where they were, not graded to the end
