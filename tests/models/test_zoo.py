@@ -154,6 +154,49 @@ def test_each_stage_trains_exactly_its_parameters(name, tmp_path, generator):
             assert all("derived." in n for n, p in model.named_parameters() if id(p) in in_stage)
 
 
+# The warm start ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_warm_start_makes_any_model_the_fitted_lut(name, photo, other_photo, generator):
+    """Whatever training did before, every model's warm start gives every photo the colors of
+    the exact one-LUT fit (what ``basic`` starts as): the model a product model has to beat."""
+    inputs = torch.rand(3, 4000, generator=generator)
+    targets = (0.1 + 0.8 * inputs**1.3).flip(0)  # a global look: curves and swapped channels
+    fitted = build("basic")
+    assert fitted.warm_start(inputs, targets, smoothness_weight=1e-4)
+    model = perturb(build(name))
+    assert model.warm_start(inputs, targets, smoothness_weight=1e-4)
+    with torch.no_grad():
+        for picture in (photo, other_photo):
+            torch.testing.assert_close(model(picture), fitted(picture), rtol=0, atol=1e-5)
+
+
+# Where each model trains from: the fit (True) or the identity (False).
+STARTS = [
+    ("basic", {}, True),
+    ("first-linear", {}, True),
+    ("second-linear", {}, True),
+    ("first-product", {}, False),
+    ("second-product", {}, False),
+    ("combined", {"product": "second"}, False),
+    ("combined", {"product": "first"}, True),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "from_fit"), STARTS)
+def test_only_models_whose_networks_see_through_a_fitted_lut_start_from_the_identity(
+    name, options, from_fit
+):
+    """Product models, and combined models with a generated-LUT product part, train from the
+    identity (their networks would see the photo through the fit); the rest from the fit."""
+    assert build(name, **options).starts_from_fit is from_fit
+
+
+def test_every_model_of_the_zoo_is_in_the_table_of_starts():
+    assert {name for name, _, _ in STARTS} == set(NAMES)
+
+
 # Model files -----------------------------------------------------------------------------------
 
 

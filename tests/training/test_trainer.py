@@ -106,6 +106,7 @@ def train(
     overwrite: bool = False,
     lut_size: int = LUT_SIZE,
     on_status=None,
+    model_name: str = "basic",
     **options,
 ) -> Run:
     statuses: list[TrainingStatus] = []
@@ -119,6 +120,7 @@ def train(
     result = train_from_folder(
         pairs,
         output,
+        model_name,
         lut_size=lut_size,
         options=TrainingOptions(**{**FAST, **options}),
         device="cpu",
@@ -220,6 +222,46 @@ def test_the_history_starts_with_the_warm_start_as_epoch_zero(trained):
     assert not trained.result.stopped_early
     assert trained.result.best_psnr == max(h["validation_psnr"] for h in history)
     assert history[trained.result.best_epoch]["validation_psnr"] == trained.result.best_psnr
+
+
+def test_a_model_that_trains_from_the_identity_returns_the_fit_if_no_epoch_beats_it(
+    pairs, tmp_path
+):
+    """first-product starts from the identity, with the exact fit of one LUT as the model to
+    beat: on a look that one LUT makes, two short epochs do not reach it, and the model saved
+    is the fit, with the colors ``basic`` starts as: exactly, but near the color cube's
+    edges, where composing LUTs clamps each lattice value of the fit to the cube."""
+    run = train(pairs, output_in(tmp_path / "product"), model_name="first-product", epochs=2)
+    history = run.result.history
+    assert history[0]["validation_psnr"] < 30  # the identity: the pictures as they are
+    assert history[0]["fit_psnr"] > 35
+    assert all(h["validation_psnr"] < history[0]["fit_psnr"] for h in history)
+    assert (run.result.best_epoch, run.result.best_psnr) == (0, history[0]["fit_psnr"])
+    fitted = train(pairs, output_in(tmp_path / "basic"), epochs=0)
+    assert fitted.result.best_psnr == pytest.approx(run.result.best_psnr, abs=0.1)
+    picture = torch.from_numpy(random_picture(np.random.default_rng(7))).permute(2, 0, 1)
+    picture = picture[None].float() / 255
+    with torch.no_grad():
+        product = load_model(run.output)[0](picture)
+        basic = load_model(fitted.output)[0](picture)
+    apart = (product - basic.clamp(0, 1)).abs()
+    assert (apart < 1e-5).float().mean() > 0.98
+    assert apart.max() < 4 / 255
+
+
+def test_an_epoch_that_beats_the_fit_replaces_it(tmp_path):
+    """Where the pictures are already right, the identity (epoch 0 of first-product) beats the
+    fit, whose smoothness costs a little: it is the best model, and changes nothing."""
+    pairs = make_pairs(tmp_path / "pairs", count=4)
+    for target in (pairs / "target").iterdir():
+        target.write_bytes((pairs / "input" / target.name).read_bytes())
+    run = train(pairs, output_in(tmp_path / "product"), model_name="first-product", epochs=0)
+    first = run.result.history[0]
+    assert first["validation_psnr"] > first["fit_psnr"]
+    assert (run.result.best_epoch, run.result.best_psnr) == (0, first["validation_psnr"])
+    picture = torch.rand(1, 3, 20, 30)
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(run.output)[0](picture), picture, atol=1e-5, rtol=0)
 
 
 def test_the_model_file_records_how_it_was_trained(trained):

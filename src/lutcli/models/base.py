@@ -131,10 +131,16 @@ class LutModel(nn.Module):
         """Training stages in order: a name and the parameters trained in it."""
         return [("all", list(self.parameters()))]
 
+    # Where training starts: True, at the warm start; False, at the model's own start (the
+    # identity), going on from the warm start instead if the first training stage did not beat
+    # it on validation (``Trainer``).
+    starts_from_fit = True
+
     def warm_start(
         self, inputs: torch.Tensor, targets: torch.Tensor, smoothness_weight: float
     ) -> bool:
-        """Set parameters from training colors before gradient descent; False if not supported.
+        """Set the model to the exact fit of one LUT to the training colors, the best
+        picture-independent state; False if not supported.
 
         inputs, targets: (3, P) float RGB in [0, 1], training pixels.
         """

@@ -36,6 +36,10 @@ class DerivedModel(nn.Module):
     def luts(self, context: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def reset_to_start(self) -> None:
+        """Give every picture the ``start`` LUT again, keeping what the network learned to see."""
+        raise NotImplementedError
+
 
 class FirstDerivedModel(DerivedModel):
     """A weight model plus K basis LUTs: the picture's LUT is start + Σ_k w_k(picture) · basis_k.
@@ -54,6 +58,10 @@ class FirstDerivedModel(DerivedModel):
         weights = self.weight_model(context)
         return self.start + torch.einsum("nk,kcbgr->ncbgr", weights, self.basis)
 
+    def reset_to_start(self) -> None:
+        with torch.no_grad():
+            self.basis.zero_()
+
 
 class SecondDerivedModel(DerivedModel):
     """A network that generates the picture's LUT: start + LutGenerator(picture)."""
@@ -64,3 +72,6 @@ class SecondDerivedModel(DerivedModel):
 
     def luts(self, context: torch.Tensor) -> torch.Tensor:
         return self.start + self.generator(context)
+
+    def reset_to_start(self) -> None:
+        self.generator.reset_output()

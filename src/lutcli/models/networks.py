@@ -139,6 +139,11 @@ class LutGenerator(nn.Module):
         self.matrix = MatrixTransformation()
         self.sampling = SamplingLayers()
         self.output = nn.Linear(FEATURES, 3 * self.coarse_size**3)
+        self.reset_output()
+
+    def reset_output(self) -> None:
+        """Zero the output layer: every picture's residual is zero (the layers before it keep
+        what they learned)."""
         nn.init.zeros_(self.output.weight)
         nn.init.zeros_(self.output.bias)
 

@@ -317,9 +317,8 @@ class Trainer:
             self.history[-1].get("seconds", 0.0) if self.history else 0.0
         )
         if not self.history:
-            if self.options.warm_start:
-                self._warm_start()
-            self._end_epoch(math.nan, on_status)
+            fit_psnr = self._warm_start() if self.options.warm_start else None
+            self._end_epoch(math.nan, on_status, fit_psnr)
         stopped_early = False
         self.model.train()
         batches = iter(self._loader())
@@ -355,17 +354,40 @@ class Trainer:
         )
         return crop_loader(self.train_samples, batches, options.workers, self.device.type == "cuda")
 
-    def _warm_start(self) -> None:
-        """Let the model set itself from the training colors, if it knows how; under torchrun
-        rank 0's result is the one every process keeps."""
+    def _warm_start(self) -> float | None:
+        """Let the model set itself to the exact fit of one LUT, if it knows how; under torchrun
+        rank 0's result is the one every process keeps.
+
+        A model that starts from the identity (``starts_from_fit`` False) keeps the fit only
+        as the model to beat: saved as the best so far, it stays the result unless an epoch
+        scores better on validation (so such a model never ends below one LUT where one LUT
+        makes the look). Returns the fit's validation PSNR then, else None."""
+        start = None
+        if not self.model.starts_from_fit:
+            start = {key: value.clone() for key, value in self.model.state_dict().items()}
         inputs, targets = warm_start_colors(
             self.train_samples, self.options.warm_start_pixels, self.options.seed
         )
-        if self.model.warm_start(inputs, targets, self.options.smoothness_weight):
+        if not self.model.warm_start(inputs, targets, self.options.smoothness_weight):
+            return None
+        if start is None:
             self._wrap()
+            return None
+        score = validate(self.model, self.validation_samples, self.device)
+        self.best_psnr = self.improved_psnr = score
+        if distributed.is_writer():
+            save_model(self.output, self.model, self._model_info())
+        self.model.load_state_dict(start)
+        return score
 
-    def _end_epoch(self, loss: float, on_status: Callable[[TrainingStatus], None]) -> None:
-        """Validate, keep the model if it is the best so far, save the resumable state."""
+    def _end_epoch(
+        self,
+        loss: float,
+        on_status: Callable[[TrainingStatus], None],
+        fit_psnr: float | None = None,
+    ) -> None:
+        """Validate, keep the model if it is the best so far, save the resumable state.
+        ``fit_psnr``: the validation PSNR of the warm start kept as the model to beat."""
         score = validate(self.model, self.validation_samples, self.device)
         stage = self.stages[self.stage][0]
         self.history.append(
@@ -378,6 +400,8 @@ class Trainer:
                 "seconds": time.perf_counter() - self._clock_start,
             }
         )
+        if fit_psnr is not None:
+            self.history[-1]["fit_psnr"] = fit_psnr
         if score > self.best_psnr:
             self.best_psnr, self.best_epoch = score, self.epoch
             if distributed.is_writer():
