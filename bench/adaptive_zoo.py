@@ -92,6 +92,9 @@ def main() -> None:
     args = parse_args()
     torch.set_flush_denormal(True)  # see reference_adaptive_lut.main
     labels = {entry[0] for entry in ENTRIES} if args.models is None else set(args.models.split(","))
+    known = [entry[0] for entry in ENTRIES + MORE_ENTRIES]
+    if not labels <= set(known):
+        raise SystemExit(f"--models: unknown {sorted(labels - set(known))}; the rows are {known}")
     results = {
         "machine": f"{describe()}, {torch.get_num_threads()} torch threads",
         "size": args.size,
