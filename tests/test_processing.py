@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -12,6 +15,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from lutcli import processing
 from lutcli.errors import LutcliError
 from lutcli.io.images import read_image
 from lutcli.io.pixels import resize_pixels
@@ -518,3 +522,31 @@ def test_parallel_jobs_record_failures_and_go_on(tmp_path):
     summary = process_jobs(invert, jobs, parallel_jobs=2)
     assert summary.written == 4 and [path for path, _ in summary.failed] == [bad]
     assert not (tmp_path / "out" / "bad.png").exists()
+
+
+def test_ctrl_c_that_the_kernel_hands_to_a_worker_thread_stops_parallel_jobs_at_once(
+    tmp_path, monkeypatch
+):
+    """The kernel may deliver Ctrl-C to any thread of the process (an encoder's, the LUT
+    kernel's): the jobs running stop at their next frame all the same, not at their end."""
+    frames_done = {}
+
+    def run_job(look, job, overwrite, *settings, on_frame):
+        if job.source.name == "0.mp4":
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        for done in range(1, 301):  # a clip of 300 frames, 10 ms each
+            time.sleep(0.01)
+            frames_done[job.source.name] = done
+            on_frame(done, 300)
+        return "written", ""
+
+    monkeypatch.setattr(processing, "run_job", lambda *args: run_job(*args[:-1], on_frame=args[-1]))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            jobs = [Job(tmp_path / f"{n}.mp4", tmp_path / "out" / f"{n}.mp4") for n in range(2)]
+            process_jobs(invert, jobs, parallel_jobs=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(frames_done) == ["0.mp4", "1.mp4"]
+    assert max(frames_done.values()) < 100, frames_done

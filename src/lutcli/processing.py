@@ -42,6 +42,8 @@ from lutcli.video import process_clip
 
 # A file or folder given to apply: a local path, or an fsspec URL (lutcli.io.remote).
 Place = Path | RemotePath
+# How often the main thread, waiting for parallel jobs, wakes to let an interrupt through.
+INTERRUPT_CHECK_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -408,14 +410,19 @@ def process_jobs(
     # leave a future's lock held, and the pool then waits for its worker forever. The main
     # thread waits on an Event, not on Thread.join: a join interrupted by a signal marks the
     # thread ended while it still runs (CPython 3.11), and the next join returned at once, so
-    # the process left while photos were half-written.
+    # the process left while photos were half-written. It waits in short slices: the kernel
+    # may deliver Ctrl-C to any thread (an encoder's, the kernel's), which does not wake a
+    # main thread blocked for good, and Python runs the handler only when the main thread
+    # wakes; a wait without end then let every clip run to its end before the interrupt.
     scheduler = threading.Thread(target=schedule, name="lutcli-jobs")
-    scheduler.start()
     try:
-        done.wait()
+        scheduler.start()  # an interrupt may land here too, once the thread runs
+        while not done.wait(INTERRUPT_CHECK_SECONDS):
+            pass
     except BaseException:  # an interrupt: the photos started finish, no other starts
         stop.set()
-        done.wait()
+        if scheduler.ident is not None:  # the scheduler thread runs
+            done.wait()
         raise
     scheduler.join()
     if failures:
