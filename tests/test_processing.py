@@ -531,7 +531,8 @@ def test_ctrl_c_that_the_kernel_hands_to_a_worker_thread_stops_parallel_jobs_at_
     kernel's): the jobs running stop at their next frame all the same, not at their end."""
     frames_done = {}
 
-    def run_job(look, job, overwrite, *settings, on_frame):
+    def run_job(look, job, overwrite, *settings_then_on_frame):
+        on_frame = settings_then_on_frame[-1]
         if job.source.name == "0.mp4":
             signal.pthread_kill(threading.get_ident(), signal.SIGINT)
         for done in range(1, 301):  # a clip of 300 frames, 10 ms each
@@ -540,7 +541,7 @@ def test_ctrl_c_that_the_kernel_hands_to_a_worker_thread_stops_parallel_jobs_at_
             on_frame(done, 300)
         return "written", ""
 
-    monkeypatch.setattr(processing, "run_job", lambda *args: run_job(*args[:-1], on_frame=args[-1]))
+    monkeypatch.setattr(processing, "run_job", run_job)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):

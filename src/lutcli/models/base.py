@@ -132,8 +132,8 @@ class LutModel(nn.Module):
         return [("all", list(self.parameters()))]
 
     # Where training starts: True, at the warm start; False, at the model's own start (the
-    # identity), going on from the warm start instead if the first training stage did not beat
-    # it on validation (``Trainer``).
+    # identity), with the warm start kept as the model to beat: the result unless an epoch
+    # scores better on validation (``Trainer``).
     starts_from_fit = True
 
     def warm_start(

@@ -102,12 +102,12 @@ class OptimizationModel(LutModel):
     @property
     def starts_from_fit(self) -> bool:  # type: ignore[override]
         """A linear model trains from the exact fit. A product model trains from the identity,
-        going on from the fit only if its first stage (the derived parts alone) did not beat
-        it: its derived parts see the picture through B, and B fitted to the average
-        correction folds away part of what tells one photo from another (on the white-balance
-        job, starting from the fit cost 1.7 dB on unseen photos after 8 epochs), while on a
-        look that one LUT makes, training from the identity does not reach the fit's precision
-        (3.4 dB below it for ``first-product`` on the control job)."""
+        with the fit kept as the model to beat: its derived parts see the picture through B,
+        and B fitted to the average correction folds away part of what tells one photo from
+        another (on the white-balance job, starting from the fit cost 1.7 dB on unseen photos
+        after 8 epochs), while on a look that one LUT makes, training from the identity does
+        not reach the fit's precision (3.4 dB below it for ``first-product`` on the control
+        job), so the fit is the result there."""
         return self.combination == "linear"
 
     def warm_start(
