@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from lutcli.models.base import LutModel
-from lutcli.models.networks import FEATURES
+from lutcli.models.networks import LutGenerator
 
 
 def perturb(model: LutModel, seed: int = 1, lut_noise: float = 0.005) -> LutModel:
@@ -15,9 +15,14 @@ def perturb(model: LutModel, seed: int = 1, lut_noise: float = 0.005) -> LutMode
     LUT values (basic and basis LUTs) move by about ``lut_noise``; weights and scales by 5 % of
     themselves; what starts at zero (the LUT generators' output layers, biases) gets values
     that make generated LUTs differ from zero by about ``lut_noise`` too (a generator divides
-    its output layer by FEATURES).
+    its output layer by its feature count).
     """
     generator = torch.Generator().manual_seed(seed)
+    features = {
+        f"{name}.output.": module.features
+        for name, module in model.named_modules()
+        if isinstance(module, LutGenerator)
+    }
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             noise = torch.randn(parameter.shape, generator=generator)
@@ -25,8 +30,9 @@ def perturb(model: LutModel, seed: int = 1, lut_noise: float = 0.005) -> LutMode
                 parameter.add_(lut_noise * noise)
             elif parameter.abs().max() > 0:
                 parameter.mul_(1 + 0.05 * noise)
-            elif ".generator.output." in f".{name}":
-                parameter.add_(0.1 * lut_noise * FEATURES * noise)
+            elif name.startswith(tuple(features)):
+                count = next(c for prefix, c in features.items() if name.startswith(prefix))
+                parameter.add_(0.1 * lut_noise * count * noise)
             else:
                 parameter.add_(0.1 * lut_noise * noise)
     return model

@@ -79,6 +79,28 @@ def test_every_registered_model_round_trips(name, tmp_path, generator):
         assert torch.equal(loaded(image), model(image))
 
 
+@pytest.mark.parametrize("name", sorted(name for name, model in MODELS.items() if model.adaptive))
+def test_an_adaptive_model_saved_before_feature_version_2_loads_as_it_was(
+    name, tmp_path, generator
+):
+    """Its config does not name its features: it sees the pictures as version 1 did."""
+    old = create_model(name, lut_size=5, features=1)
+    with torch.no_grad():
+        for parameter in old.parameters():
+            parameter.copy_(torch.rand(parameter.shape, generator=generator))
+    save_model(tmp_path / "old.pt", old)
+    content = torch.load(tmp_path / "old.pt", weights_only=True)
+    del content["config"]["features"]
+    torch.save(content, tmp_path / "old.pt")
+
+    loaded, _ = load_model(tmp_path / "old.pt")
+
+    assert loaded.config() == old.config() and loaded.config()["features"] == 1
+    image = torch.rand(1, 3, 8, 8, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(loaded(image), old(image))
+
+
 @pytest.mark.parametrize(("scales", "version"), [((), 1), ((2, 4, 8), FORMAT_VERSION)])
 def test_scales_are_stored_and_only_they_need_the_newer_format(tmp_path, scales, version):
     """A model trained on a pyramid chooses its LUT at the coarsest scale: a reader of the

@@ -168,11 +168,12 @@ def old_multiscale_file(path, inner: FirstLinearModel, scales: list[int], steps:
 
 
 def test_a_multiscale_file_of_the_old_kind_loads_as_its_inner_model_with_its_scales(tmp_path):
-    inner = perturb(FirstLinearModel(lut_size=5, basis_count=2)).eval()
+    inner = perturb(FirstLinearModel(lut_size=5, basis_count=2, features=1)).eval()
     old_multiscale_file(tmp_path / "old.pt", inner, [8, 2, 4])
     loaded, info = load_model(tmp_path / "old.pt")
     assert type(loaded) is FirstLinearModel and info == {"epoch": 3}
-    assert loaded.config() == {"lut_size": 5, "basis_count": 2} and loaded.scales == (2, 4, 8)
+    assert loaded.config() == {"lut_size": 5, "basis_count": 2, "features": 1}
+    assert loaded.scales == (2, 4, 8)
     assert loaded.state_dict().keys() == inner.state_dict().keys()
     assert all(torch.equal(t, inner.state_dict()[k]) for k, t in loaded.state_dict().items())
     # It applies as the old model did: the wrapped model choosing from the coarsest scale.
@@ -182,7 +183,7 @@ def test_a_multiscale_file_of_the_old_kind_loads_as_its_inner_model_with_its_sca
 
 
 def test_an_old_multiscale_file_saved_again_is_a_model_of_the_new_kind(tmp_path):
-    inner = FirstLinearModel(lut_size=5, basis_count=2)
+    inner = FirstLinearModel(lut_size=5, basis_count=2, features=1)
     old_multiscale_file(tmp_path / "old.pt", inner, [2])
     loaded, _ = load_model(tmp_path / "old.pt")
     save_model(tmp_path / "new.pt", loaded)

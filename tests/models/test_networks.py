@@ -7,14 +7,20 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lutcli.models.networks import (
-    COLOR_STATISTICS,
+    CONVOLUTION_GATE_START,
+    FEATURE_VERSION,
     HISTOGRAM_BINS,
     LOG_OFFSET,
     SamplingLayers,
     color_statistics,
+    color_statistics_count,
+    edge_strength,
+    feature_count,
     fix_picture_size,
+    standardize_statistics,
     use_mixed_precision,
 )
 from lutcli.models.registry import create_model
@@ -22,7 +28,11 @@ from lutcli.models.registry import create_model
 
 def split(statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(mean (N, 3), standard deviation (N, 3), histogram (N, 3, bins))."""
-    return statistics[:, :3], statistics[:, 3:6], statistics[:, 9:].view(-1, 3, HISTOGRAM_BINS)
+    return (
+        statistics[:, :3],
+        statistics[:, 3:6],
+        statistics[:, 9 : 9 + 3 * HISTOGRAM_BINS].view(-1, 3, HISTOGRAM_BINS),
+    )
 
 
 def test_the_log_average_is_the_mean_of_the_log_and_weighs_dark_pixels() -> None:
@@ -37,7 +47,7 @@ def test_the_statistics_are_each_channels_mean_spread_and_histogram() -> None:
     torch.manual_seed(0)
     picture = torch.rand(2, 3, 256, 256) * torch.tensor([0.2, 0.6, 1.0]).view(1, 3, 1, 1)
     statistics = color_statistics(picture)
-    assert statistics.shape == (2, COLOR_STATISTICS)
+    assert statistics.shape == (2, color_statistics_count(FEATURE_VERSION))
     mean, spread, histogram = split(statistics)
     torch.testing.assert_close(mean, picture.mean(dim=(2, 3)), atol=1e-5, rtol=0)
     assert torch.all(spread[:, 0] < spread[:, 1]) and torch.all(spread[:, 1] < spread[:, 2])
@@ -67,7 +77,10 @@ def test_sampling_layers_give_one_feature_vector_per_picture_whatever_its_size()
     layers = SamplingLayers()
     picture = torch.rand(1, 3, 300, 200)
     features = layers(fix_picture_size(picture))
-    assert features.shape == (1, layers.layers[-2].out_channels * 2 + COLOR_STATISTICS)
+    assert features.shape == (1, feature_count(FEATURE_VERSION))
+    assert feature_count(FEATURE_VERSION) == layers.layers[-2].out_channels * 2 + len(
+        layers.statistics_center
+    )
 
 
 def test_mixed_precision_runs_the_convolutions_in_bfloat16_and_keeps_the_lut_float32() -> None:
@@ -88,3 +101,77 @@ def test_mixed_precision_runs_the_convolutions_in_bfloat16_and_keeps_the_lut_flo
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     use_mixed_precision(model, False)
     assert torch.equal(model(picture), exact)
+
+
+def textured(seed: int = 0) -> torch.Tensor:
+    """A (1, 3, 256, 256) picture with edges in every channel: blocks of random grey levels."""
+    generator = torch.Generator().manual_seed(seed)
+    blocks = torch.rand(1, 1, 16, 16, generator=generator)
+    return F.interpolate(blocks, size=(256, 256), mode="nearest").repeat(1, 3, 1, 1) * 0.8
+
+
+def test_a_cast_scales_its_channels_edge_strength_and_a_lifted_black_does_not_change_it():
+    picture = textured()
+    gains = torch.tensor([0.5, 1.0, 0.9]).view(1, 3, 1, 1)
+    cast = picture * gains + 0.1  # a cast and lifted blacks
+    ratio = edge_strength(cast) / edge_strength(picture)
+    torch.testing.assert_close(ratio, gains.view(1, 3), rtol=1e-4, atol=0)
+    flat = torch.full((1, 3, 64, 64), 0.4)
+    assert edge_strength(flat).max().item() < 1e-5
+
+
+def test_version_2_statistics_end_with_the_edge_strength_and_its_log():
+    picture = textured()
+    statistics = color_statistics(picture, 2)
+    assert statistics.shape == (1, color_statistics_count(1) + 6)
+    torch.testing.assert_close(
+        statistics[:, : color_statistics_count(1)], color_statistics(picture, 1)
+    )
+    edges = edge_strength(picture)
+    torch.testing.assert_close(statistics[:, -6:-3], edges)
+    torch.testing.assert_close(statistics[:, -3:], torch.log(edges + LOG_OFFSET))
+
+
+def test_standardized_statistics_vary_by_about_one_over_the_pictures_they_were_taken_on():
+    torch.manual_seed(0)
+    pictures = [textured(seed) * torch.rand(1, 3, 1, 1) for seed in range(12)]
+    layers = SamplingLayers()
+    standardize_statistics(layers, lambda: [layers(picture) for picture in pictures])
+    count = len(layers.statistics_center)
+    with torch.no_grad():
+        standardized = torch.cat([layers(picture)[:, -count:] for picture in pictures])
+    raw = torch.cat([color_statistics(picture) for picture in pictures])
+    torch.testing.assert_close(standardized.mean(dim=0), torch.zeros(count), atol=1e-4, rtol=0)
+    varying = raw.std(dim=0) > 0.05  # well above the floor: scaled to a spread of about 1
+    assert varying.sum() >= 20
+    spread = standardized.std(dim=0)[varying]
+    assert torch.all((spread > 0.97) & (spread <= 1.0 + 1e-4))
+
+
+def test_one_picture_leaves_the_statistics_as_they_are():
+    layers = SamplingLayers()
+    standardize_statistics(layers, lambda: layers(textured()))
+    assert torch.equal(layers.statistics_center, torch.zeros_like(layers.statistics_center))
+    assert torch.equal(layers.statistics_scale, torch.ones_like(layers.statistics_scale))
+
+
+def test_a_model_without_version_2_networks_is_not_run_to_standardize():
+    looked = []
+    standardize_statistics(create_model("first-linear", lut_size=5, features=1), looked.append)
+    standardize_statistics(create_model("basic", lut_size=5), looked.append)
+    assert looked == []
+
+
+def test_the_convolution_features_start_through_a_small_gate_and_version_1_has_none():
+    torch.manual_seed(0)
+    picture = textured()
+    layers = SamplingLayers()
+    assert layers.gate.item() == pytest.approx(CONVOLUTION_GATE_START)
+    ungated = SamplingLayers(1)
+    ungated.layers.load_state_dict(layers.layers.state_dict())
+    channels = 2 * layers.layers[-2].out_channels
+    with torch.no_grad():
+        torch.testing.assert_close(
+            layers(picture)[:, :channels], CONVOLUTION_GATE_START * ungated(picture)[:, :channels]
+        )
+    assert not hasattr(ungated, "gate") and "statistics_center" not in ungated.state_dict()

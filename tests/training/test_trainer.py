@@ -20,6 +20,11 @@ from lutcli.errors import LutcliError
 from lutcli.fileutil import default_cache_root
 from lutcli.models.base import fix_picture_size
 from lutcli.models.files import load_model, save_payload
+from lutcli.models.networks import (
+    STANDARDIZED_SPREAD_FLOOR,
+    SamplingLayers,
+    color_statistics,
+)
 from lutcli.models.registry import create_model
 from lutcli.training.data import PictureSample, SampleList, find_pairs
 from lutcli.training.folder import train_from_folder
@@ -262,6 +267,32 @@ def test_an_epoch_that_beats_the_fit_replaces_it(tmp_path):
     picture = torch.rand(1, 3, 20, 30)
     with torch.no_grad():
         torch.testing.assert_close(load_model(run.output)[0](picture), picture, atol=1e-5, rtol=0)
+
+
+def test_the_networks_statistics_are_standardized_by_the_training_pictures(pairs, tmp_path):
+    """Before the first step, each network's color statistics are centered and scaled by those
+    of the training pictures as the untrained model sees them (both networks of a
+    second-product alike: each starts as the identity), and the saved model keeps them."""
+    options = TrainingOptions(**FAST)
+    run = train(pairs, output_in(tmp_path / "m"), model_name="second-product", epochs=0)
+    model = load_model(run.output)[0]
+    found = find_pairs(pairs)
+    training, _ = split_samples(
+        len(found), options.validation_fraction, options.seed, options.validation_pairs
+    )
+    pictures = [cv2.imread(str(found[i].input_path))[..., ::-1] / 255 for i in training]
+    statistics = torch.cat(
+        [
+            color_statistics(fix_picture_size(torch.from_numpy(p.copy()).permute(2, 0, 1)[None]))
+            for p in pictures
+        ]
+    ).float()
+    layers = [m for m in model.modules() if isinstance(m, SamplingLayers)]
+    assert len(layers) == 2
+    for layer in layers:
+        torch.testing.assert_close(layer.statistics_center, statistics.mean(dim=0))
+        assert torch.all(layer.statistics_scale >= STANDARDIZED_SPREAD_FLOOR)
+        assert torch.all(layer.statistics_scale**2 >= statistics.var(dim=0))
 
 
 def test_the_model_file_records_how_it_was_trained(trained):

@@ -10,6 +10,7 @@ from torch import nn
 from lutcli.lut.interpolate import apply_lut
 from lutcli.lut.lattice import identity_lut
 from lutcli.models.base import LutModel
+from lutcli.models.networks import FEATURE_VERSION, check_feature_version
 from lutcli.models.optimization import (
     FirstLinearModel,
     FirstOptimizationModel,
@@ -42,6 +43,7 @@ class CombinedModel(LutModel):
         basis_count: int = 3,
         derived_count: int = 2,
         coarse_size: int = 9,
+        features: int = FEATURE_VERSION,
     ) -> None:
         super().__init__(lut_size)
         if linear not in _LINEAR or product not in _PRODUCT:
@@ -54,13 +56,11 @@ class CombinedModel(LutModel):
             "basis_count": basis_count,
             "derived_count": derived_count,
             "coarse_size": coarse_size,
+            "features": check_feature_version(features),
         }
-        self.linear_part = _build(
-            _LINEAR[linear], lut_size, basis_count, derived_count, coarse_size
-        )
-        self.product_part = _build(
-            _PRODUCT[product], lut_size, basis_count, derived_count, coarse_size
-        )
+        parts = (basis_count, derived_count, coarse_size, features)
+        self.linear_part = _build(_LINEAR[linear], lut_size, *parts)
+        self.product_part = _build(_PRODUCT[product], lut_size, *parts)
 
     def config(self) -> dict[str, Any]:
         return {"lut_size": self.lut_size, **self.parts_config}
@@ -110,9 +110,14 @@ class CombinedModel(LutModel):
 
 
 def _build(
-    model: type[LutModel], lut_size: int, basis_count: int, derived_count: int, coarse_size: int
+    model: type[LutModel],
+    lut_size: int,
+    basis_count: int,
+    derived_count: int,
+    coarse_size: int,
+    features: int,
 ) -> LutModel:
     """One optimization model with the options its kind takes."""
     if issubclass(model, FirstOptimizationModel):
-        return model(lut_size, basis_count=basis_count)
-    return model(lut_size, derived_count=derived_count, coarse_size=coarse_size)
+        return model(lut_size, basis_count=basis_count, features=features)
+    return model(lut_size, derived_count=derived_count, coarse_size=coarse_size, features=features)

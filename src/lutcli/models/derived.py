@@ -12,7 +12,7 @@ from torch import nn
 
 from lutcli.lut.lattice import identity_lut
 from lutcli.models.base import check_integer
-from lutcli.models.networks import LutGenerator, WeightModel
+from lutcli.models.networks import FEATURE_VERSION, LutGenerator, WeightModel
 
 STARTS = ("zero", "identity")
 # Basis LUTs of a first derived model at most (the literature uses 3 to 5).
@@ -48,10 +48,12 @@ class FirstDerivedModel(DerivedModel):
     as ``start`` and gradients reach both the basis and the weight model from the first step.
     """
 
-    def __init__(self, lut_size: int, basis_count: int, start: str) -> None:
+    def __init__(
+        self, lut_size: int, basis_count: int, start: str, features: int = FEATURE_VERSION
+    ) -> None:
         super().__init__(lut_size, start)
         check_integer("basis_count", basis_count, 1, MAX_BASIS_COUNT)
-        self.weight_model = WeightModel(basis_count)
+        self.weight_model = WeightModel(basis_count, features)
         self.basis = nn.Parameter(torch.zeros(basis_count, 3, *(lut_size,) * 3))
 
     def luts(self, context: torch.Tensor) -> torch.Tensor:
@@ -66,9 +68,11 @@ class FirstDerivedModel(DerivedModel):
 class SecondDerivedModel(DerivedModel):
     """A network that generates the picture's LUT: start + LutGenerator(picture)."""
 
-    def __init__(self, lut_size: int, coarse_size: int, start: str) -> None:
+    def __init__(
+        self, lut_size: int, coarse_size: int, start: str, features: int = FEATURE_VERSION
+    ) -> None:
         super().__init__(lut_size, start)
-        self.generator = LutGenerator(lut_size, coarse_size)
+        self.generator = LutGenerator(lut_size, coarse_size, features)
 
     def luts(self, context: torch.Tensor) -> torch.Tensor:
         return self.start + self.generator(context)

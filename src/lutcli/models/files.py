@@ -25,7 +25,7 @@ import torch
 from lutcli.errors import LutcliError, ModelFileError, os_error_reason
 from lutcli.fileutil import atomic_write
 from lutcli.models.base import LutModel, check_scales
-from lutcli.models.registry import MULTISCALE, create_model
+from lutcli.models.registry import MODELS, MULTISCALE, create_model
 
 FORMAT = "lutcli-model"
 # What a model file's name ends in.
@@ -180,6 +180,9 @@ def load_model(path: str | os.PathLike) -> tuple[LutModel, dict[str, Any]]:
         if model_name == MULTISCALE:
             model_name, config, scales, state = _unwrapped(config, state)
         scales = check_scales(scales)
+        if model_name in MODELS and MODELS[model_name].adaptive:
+            # Adaptive models saved before feature version 2 do not name theirs.
+            config = {"features": 1, **config}
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"'{path}' is a damaged lutcli model file: {error}") from None
     broken = [

@@ -23,6 +23,7 @@ from lutcli.lut.interpolate import apply_lut, compose_luts
 from lutcli.models.base import LutModel, check_integer
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.derived import DerivedModel, FirstDerivedModel, SecondDerivedModel
+from lutcli.models.networks import FEATURE_VERSION, check_feature_version
 
 COMBINATIONS = ("linear", "product")
 # Second derived models of a second optimization model at most (the literature uses 2 to 4).
@@ -131,25 +132,41 @@ class OptimizationModel(LutModel):
 class FirstOptimizationModel(OptimizationModel):
     """B with one first derived model: a weight model blending ``basis_count`` basis LUTs."""
 
-    def __init__(self, lut_size: int = 33, basis_count: int = 3) -> None:
+    def __init__(
+        self, lut_size: int = 33, basis_count: int = 3, features: int = FEATURE_VERSION
+    ) -> None:
         self.basis_count = basis_count
-        derived = FirstDerivedModel(lut_size, basis_count, self.derived_start())
+        self.features = check_feature_version(features)
+        derived = FirstDerivedModel(lut_size, basis_count, self.derived_start(), features)
         super().__init__(lut_size, [derived])
 
     def config(self) -> dict[str, Any]:
-        return {"lut_size": self.lut_size, "basis_count": self.basis_count}
+        return {
+            "lut_size": self.lut_size,
+            "basis_count": self.basis_count,
+            "features": self.features,
+        }
 
 
 class SecondOptimizationModel(OptimizationModel):
     """B with ``derived_count`` second derived models, each generating a LUT from the picture
     as a ``coarse_size``³ lattice upsampled to the LUT size."""
 
-    def __init__(self, lut_size: int = 33, derived_count: int = 2, coarse_size: int = 9) -> None:
+    def __init__(
+        self,
+        lut_size: int = 33,
+        derived_count: int = 2,
+        coarse_size: int = 9,
+        features: int = FEATURE_VERSION,
+    ) -> None:
         check_integer("derived_count", derived_count, 1, MAX_DERIVED_COUNT)
         self.derived_count = derived_count
         self.coarse_size = coarse_size
+        self.features = check_feature_version(features)
         start = self.derived_start()
-        derived = [SecondDerivedModel(lut_size, coarse_size, start) for _ in range(derived_count)]
+        derived = [
+            SecondDerivedModel(lut_size, coarse_size, start, features) for _ in range(derived_count)
+        ]
         super().__init__(lut_size, derived)
 
     def config(self) -> dict[str, Any]:
@@ -157,6 +174,7 @@ class SecondOptimizationModel(OptimizationModel):
             "lut_size": self.lut_size,
             "derived_count": self.derived_count,
             "coarse_size": self.coarse_size,
+            "features": self.features,
         }
 
 

@@ -26,7 +26,7 @@ from lutcli.errors import LutcliError
 from lutcli.io.pixels import strips
 from lutcli.models.base import LutModel
 from lutcli.models.files import load_payload, save_model, save_payload
-from lutcli.models.networks import use_mixed_precision
+from lutcli.models.networks import standardize_statistics, use_mixed_precision
 from lutcli.training import distributed
 from lutcli.training.data import CropBatches, SampleSet, crop_loader
 from lutcli.training.losses import monotonicity, psnr_from_mse, smoothness
@@ -317,6 +317,7 @@ class Trainer:
             self.history[-1].get("seconds", 0.0) if self.history else 0.0
         )
         if not self.history:
+            self._standardize_statistics()
             fit_psnr = self._warm_start() if self.options.warm_start else None
             self._end_epoch(math.nan, on_status, fit_psnr)
         stopped_early = False
@@ -353,6 +354,21 @@ class Trainer:
             distributed.world_size(),
         )
         return crop_loader(self.train_samples, batches, options.workers, self.device.type == "cuda")
+
+    @torch.no_grad()
+    def _standardize_statistics(self) -> None:
+        """Standardize the color statistics of the model's networks by those of at most
+        WARM_START_PAIRS training pictures, as the untrained model sees them (one at a time:
+        memory holds one context)."""
+        chosen = np.random.default_rng(self.options.seed).permutation(len(self.train_samples))
+
+        def look() -> None:
+            for index in chosen[:WARM_START_PAIRS].tolist():
+                piece = self.train_samples.crop(index, 0, 0, 1, 1)
+                pixel, context = piece.input[None], piece.context[None]
+                self.model(pixel.to(self.device), context.to(self.device))
+
+        standardize_statistics(self.model, look)
 
     def _warm_start(self) -> float | None:
         """Let the model set itself to the exact fit of one LUT, if it knows how; under torchrun
