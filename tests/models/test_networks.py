@@ -120,16 +120,22 @@ def test_a_cast_scales_its_channels_edge_strength_and_a_lifted_black_does_not_ch
     assert edge_strength(flat).max().item() < 1e-5
 
 
-def test_version_2_statistics_end_with_the_edge_strength_and_its_log():
+def test_version_2_statistics_add_edge_strength_its_log_and_the_darkest_and_brightest_levels():
     picture = textured()
     statistics = color_statistics(picture, 2)
-    assert statistics.shape == (1, color_statistics_count(1) + 6)
-    torch.testing.assert_close(
-        statistics[:, : color_statistics_count(1)], color_statistics(picture, 1)
-    )
+    first = color_statistics_count(1)
+    assert statistics.shape == (1, first + 12) == (1, color_statistics_count(2))
+    torch.testing.assert_close(statistics[:, :first], color_statistics(picture, 1))
     edges = edge_strength(picture)
-    torch.testing.assert_close(statistics[:, -6:-3], edges)
-    torch.testing.assert_close(statistics[:, -3:], torch.log(edges + LOG_OFFSET))
+    torch.testing.assert_close(statistics[:, first : first + 3], edges)
+    torch.testing.assert_close(statistics[:, first + 3 : first + 6], torch.log(edges + LOG_OFFSET))
+    # Blocks of two levels, each channel its own: those levels, and one stray pixel moves neither.
+    two_levels = (textured() > 0.4).float() * torch.tensor([0.6, 0.5, 0.4]).view(1, 3, 1, 1)
+    two_levels = two_levels + torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1)
+    two_levels[..., 5, 5] = 1.0
+    levels = color_statistics(two_levels, 2)[0, first + 6 :]
+    expected = torch.tensor([0.1, 0.2, 0.3, 0.7, 0.7, 0.7])
+    torch.testing.assert_close(levels, expected)
 
 
 def test_standardized_statistics_vary_by_about_one_over_the_pictures_they_were_taken_on():

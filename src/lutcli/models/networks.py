@@ -28,11 +28,15 @@ LOG_OFFSET = 1 / 256
 # large enough that the strongest edges count most, as in grey-edge color constancy.
 EDGE_POOLING = 2
 EDGE_NORM = 5
+# The darkest and brightest level of each channel among the color statistics, as these
+# quantiles of its pixels (a few stray pixels do not move them).
+LEVEL_QUANTILES = (0.01, 0.99)
 # What the networks compute from a picture, by the version an adaptive model's config names
 # ("features"):
 # 1: the sampling layers' pooled features beside the raw color statistics (per channel: mean,
 #    standard deviation, log-average, histogram); models saved before version 2 keep it.
-# 2: the color statistics gain each channel's edge strength (and its log), and are
+# 2: the color statistics gain each channel's edge strength (and its log) and its darkest and
+#    brightest levels, and are
 #    standardized by those of the training pictures, so the output layer learns from each at
 #    the pace of its spread; the sampling layers' features enter through a learned gate that
 #    starts at CONVOLUTION_GATE_START, so early training follows what the statistics say and
@@ -47,7 +51,7 @@ STANDARDIZED_SPREAD_FLOOR = 0.01
 
 def color_statistics_count(version: int) -> int:
     """Color statistics per picture in feature ``version``."""
-    return 3 * (3 + HISTOGRAM_BINS) + (6 if version >= 2 else 0)
+    return 3 * (3 + HISTOGRAM_BINS) + (3 * (2 + len(LEVEL_QUANTILES)) if version >= 2 else 0)
 
 
 def feature_count(version: int) -> int:
@@ -59,7 +63,8 @@ def feature_count(version: int) -> int:
 def color_statistics(picture: torch.Tensor, version: int = FEATURE_VERSION) -> torch.Tensor:
     """(N, 3, H, W) → (N, color_statistics_count(version)): each channel's mean, standard
     deviation, log-average and soft histogram (triangular bins, so it changes smoothly with the
-    colors), and from version 2 its edge strength and the log of it.
+    colors), and from version 2 its edge strength, the log of it, and its darkest and brightest
+    levels (LEVEL_QUANTILES).
 
     Exposure and color cast are global statistics, which instance normalisation removes from
     convolution features; these hand them to the output layer directly. They are taken on the
@@ -78,6 +83,9 @@ def color_statistics(picture: torch.Tensor, version: int = FEATURE_VERSION) -> t
         edges = edge_strength(picture)
         # A cast multiplies a channel's edges: in the log, it is an offset.
         statistics += [edges, torch.log(edges + LOG_OFFSET)]
+        # The darkest and brightest levels, what exposure and contrast corrections stretch.
+        quantiles = torch.tensor(LEVEL_QUANTILES, dtype=pooled.dtype, device=pooled.device)
+        statistics += list(torch.quantile(pooled.flatten(2), quantiles, dim=2))
     return torch.cat(statistics, dim=1)
 
 
