@@ -180,7 +180,7 @@ def test_train_a_zoo_model_with_its_options(tmp_path, pairs, invoke):
     assert result.stdout == "" and result.stderr == ""
     model, _ = load_model(output)
     assert model.name == "first-linear"
-    assert model.config() == {"lut_size": 5, "basis_count": 2}
+    assert model.config() == {"lut_size": 5, "basis_count": 2, "features": 2}
     # The report beside the model is a picture that opens (curves and validation photos).
     report = read_image(tmp_path / "m.report.png").pixels
     assert report.ndim == 3 and min(report.shape[:2]) > 100
@@ -251,7 +251,10 @@ def test_scales_keep_the_models_options(tmp_path, pairs, invoke):
     assert result.exit_code == 0, result.output
     model, _ = load_model(output)
     assert model.name == "first-linear" and model.adaptive
-    assert model.config() == {"lut_size": 5, "basis_count": 2} and model.scales == (2, 4)
+    assert model.config() == {"lut_size": 5, "basis_count": 2, "features": 2} and model.scales == (
+        2,
+        4,
+    )
 
 
 def test_multiscale_as_a_model_name_points_to_scales(tmp_path, pairs, invoke):
