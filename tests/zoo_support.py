@@ -18,8 +18,9 @@ def perturb(model: LutModel, seed: int = 1, lut_noise: float = 0.005) -> LutMode
     its output layer by its feature count).
     """
     generator = torch.Generator().manual_seed(seed)
+    # Feature count of each LUT generator's output layer, by that layer's name.
     features = {
-        f"{name}.output.": module.features
+        f"{name}.output": module.features
         for name, module in model.named_modules()
         if isinstance(module, LutGenerator)
     }
@@ -30,8 +31,8 @@ def perturb(model: LutModel, seed: int = 1, lut_noise: float = 0.005) -> LutMode
                 parameter.add_(lut_noise * noise)
             elif parameter.abs().max() > 0:
                 parameter.mul_(1 + 0.05 * noise)
-            elif name.startswith(tuple(features)):
-                count = next(c for prefix, c in features.items() if name.startswith(prefix))
+            elif name.rpartition(".")[0] in features:
+                count = features[name.rpartition(".")[0]]
                 parameter.add_(0.1 * lut_noise * count * noise)
             else:
                 parameter.add_(0.1 * lut_noise * noise)

@@ -10,7 +10,7 @@ from torch import nn
 from lutcli.lut.interpolate import apply_lut
 from lutcli.lut.lattice import identity_lut
 from lutcli.models.base import LutModel
-from lutcli.models.networks import FEATURE_VERSION, check_feature_version
+from lutcli.models.networks import FEATURE_VERSION
 from lutcli.models.optimization import (
     FirstLinearModel,
     FirstOptimizationModel,
@@ -56,7 +56,7 @@ class CombinedModel(LutModel):
             "basis_count": basis_count,
             "derived_count": derived_count,
             "coarse_size": coarse_size,
-            "features": check_feature_version(features),
+            "features": features,  # checked by the networks of the parts
         }
         parts = (basis_count, derived_count, coarse_size, features)
         self.linear_part = _build(_LINEAR[linear], lut_size, *parts)

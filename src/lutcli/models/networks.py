@@ -36,11 +36,10 @@ LEVEL_QUANTILES = (0.01, 0.99)
 # 1: the sampling layers' pooled features beside the raw color statistics (per channel: mean,
 #    standard deviation, log-average, histogram); models saved before version 2 keep it.
 # 2: the color statistics gain each channel's edge strength (and its log) and its darkest and
-#    brightest levels, and are
-#    standardized by those of the training pictures, so the output layer learns from each at
-#    the pace of its spread; the sampling layers' features enter through a learned gate that
-#    starts at CONVOLUTION_GATE_START, so early training follows what the statistics say and
-#    the convolutions are taken in as far as they help.
+#    brightest levels, and are standardized by those of the training pictures, so the output
+#    layer learns from each at the pace of its spread; the sampling layers' features enter
+#    through a learned gate that starts at CONVOLUTION_GATE_START, so early training follows
+#    what the statistics say and the convolutions are taken in as far as they help.
 FEATURE_VERSIONS = (1, 2)
 FEATURE_VERSION = 2
 CONVOLUTION_GATE_START = 0.1

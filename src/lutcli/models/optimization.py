@@ -23,7 +23,7 @@ from lutcli.lut.interpolate import apply_lut, compose_luts
 from lutcli.models.base import LutModel, check_integer
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.derived import DerivedModel, FirstDerivedModel, SecondDerivedModel
-from lutcli.models.networks import FEATURE_VERSION, check_feature_version
+from lutcli.models.networks import FEATURE_VERSION
 
 COMBINATIONS = ("linear", "product")
 # Second derived models of a second optimization model at most (the literature uses 2 to 4).
@@ -136,7 +136,7 @@ class FirstOptimizationModel(OptimizationModel):
         self, lut_size: int = 33, basis_count: int = 3, features: int = FEATURE_VERSION
     ) -> None:
         self.basis_count = basis_count
-        self.features = check_feature_version(features)
+        self.features = features  # checked by the networks that use it
         derived = FirstDerivedModel(lut_size, basis_count, self.derived_start(), features)
         super().__init__(lut_size, [derived])
 
@@ -162,7 +162,7 @@ class SecondOptimizationModel(OptimizationModel):
         check_integer("derived_count", derived_count, 1, MAX_DERIVED_COUNT)
         self.derived_count = derived_count
         self.coarse_size = coarse_size
-        self.features = check_feature_version(features)
+        self.features = features  # checked by the networks that use it
         start = self.derived_start()
         derived = [
             SecondDerivedModel(lut_size, coarse_size, start, features) for _ in range(derived_count)
