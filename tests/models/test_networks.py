@@ -14,6 +14,7 @@ from lutcli.models.networks import (
     FEATURE_VERSION,
     HISTOGRAM_BINS,
     LOG_OFFSET,
+    STANDARDIZED_LIMIT,
     SamplingLayers,
     color_statistics,
     color_statistics_count,
@@ -144,14 +145,34 @@ def test_standardized_statistics_vary_by_about_one_over_the_pictures_they_were_t
     layers = SamplingLayers()
     standardize_statistics(layers, lambda: [layers(picture) for picture in pictures])
     count = len(layers.statistics_center)
-    with torch.no_grad():
-        standardized = torch.cat([layers(picture)[:, -count:] for picture in pictures])
     raw = torch.cat([color_statistics(picture) for picture in pictures])
+    standardized = (raw - layers.statistics_center) / layers.statistics_scale
     torch.testing.assert_close(standardized.mean(dim=0), torch.zeros(count), atol=1e-4, rtol=0)
     varying = raw.std(dim=0) > 0.05  # well above the floor: scaled to a spread of about 1
     assert varying.sum() >= 20
     spread = standardized.std(dim=0)[varying]
     assert torch.all((spread > 0.97) & (spread <= 1.0 + 1e-4))
+    # What the output layer reads: these, held within the limit.
+    with torch.no_grad():
+        read = torch.cat([layers(picture)[:, -count:] for picture in pictures])
+    limited = standardized.clamp(-STANDARDIZED_LIMIT, STANDARDIZED_LIMIT)
+    torch.testing.assert_close(read, limited)
+
+
+def test_a_photo_unlike_the_training_pictures_is_read_as_the_most_extreme_of_them():
+    torch.manual_seed(0)
+    pictures = [textured(seed) * (0.8 + 0.2 * torch.rand(1, 3, 1, 1)) for seed in range(12)]
+    layers = SamplingLayers()
+    standardize_statistics(layers, lambda: [layers(picture) for picture in pictures])
+    count = len(layers.statistics_center)
+    unlike = textured(99) * torch.tensor([1.2, 0.1, 0.05]).view(1, 3, 1, 1)  # a deep red cast
+    with torch.no_grad():
+        standardized = layers(unlike)[0, -count:]
+    raw = (color_statistics(unlike)[0] - layers.statistics_center) / layers.statistics_scale
+    assert raw.abs().max() > 10 * STANDARDIZED_LIMIT  # far beyond anything seen in training
+    assert standardized.abs().max().item() == pytest.approx(STANDARDIZED_LIMIT)
+    within = raw.abs() < STANDARDIZED_LIMIT
+    torch.testing.assert_close(standardized[within], raw[within])
 
 
 def test_one_picture_leaves_the_statistics_as_they_are():

@@ -46,6 +46,10 @@ CONVOLUTION_GATE_START = 0.1
 # Added (as a variance) to the spread of a standardized statistic: one that hardly varies over
 # the training pictures is not blown up on a photo where it does.
 STANDARDIZED_SPREAD_FLOOR = 0.01
+# A standardized statistic is held within this many spreads of the training pictures' center:
+# a photo unlike any training picture is read as the most extreme of them, not extrapolated to
+# (unbounded, one such statistic swung the auto-levels correction of an unseen photo by 5 dB).
+STANDARDIZED_LIMIT = 3.0
 
 
 def color_statistics_count(version: int) -> int:
@@ -136,7 +140,7 @@ class SamplingLayers(nn.Module):
     pooling together let the features see both the overall cast and the extremes. From feature
     version 2, the pooled features pass through ``gate`` and the statistics are standardized
     (``statistics_center``, ``statistics_scale``: set by ``standardize_statistics`` before
-    training, saved with the model).
+    training, saved with the model) and held within STANDARDIZED_LIMIT.
     """
 
     # Set by ``use_mixed_precision``; never saved with a model, so applying one stays float32.
@@ -167,6 +171,7 @@ class SamplingLayers(nn.Module):
         if self.version >= 2:
             pooled = pooled * self.gate
             statistics = (statistics - self.statistics_center) / self.statistics_scale
+            statistics = statistics.clamp(-STANDARDIZED_LIMIT, STANDARDIZED_LIMIT)
         return torch.cat([pooled, statistics], dim=1)
 
 
