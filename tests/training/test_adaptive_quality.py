@@ -33,13 +33,13 @@ pytestmark = pytest.mark.slow
 
 VARIANTS = 32
 # Unseen PSNR of first-linear over basic (dB) that each job's short run must clear, below what
-# it gained on every seed measured (MEASURED: seeds 0, 1, 2). On auto levels and on the global
-# look (the control) the short run only has to not lose to one LUT.
-MARGINS = {"grayworld": 0.7, "greyedge": 0.3, "normalize": -0.1, "look": -0.2}
+# it gained on every seed measured (MEASURED: seeds 0, 1, 2). On the global look (the control)
+# the short run only has to not lose to one LUT.
+MARGINS = {"grayworld": 1.2, "greyedge": 1.2, "normalize": 0.9, "look": -0.2}
 MEASURED = {
-    "grayworld": (1.19, 1.05, 1.44),
-    "greyedge": (0.66, 0.60, 0.87),
-    "normalize": (0.05, 0.93, 0.91),
+    "grayworld": (1.66, 1.65, 1.93),
+    "greyedge": (1.59, 2.02, 1.90),
+    "normalize": (1.30, 1.36, 1.43),
     "look": (0.00, 0.00, 0.00),
 }
 # first-linear over the reference trained for as long (dB): the reference starts from random
