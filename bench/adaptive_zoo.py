@@ -83,7 +83,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, default=Path("bench-output/adaptive_zoo.json"))
     parser.add_argument("--plot", type=Path, default=Path("bench-output/adaptive_curves.png"))
-    parser.add_argument("--plot-job", default="grayworld", help="the job whose curves to plot")
+    parser.add_argument("--plot-job", help="the job whose curves to plot (default: the first)")
     return parser.parse_args()
 
 
@@ -127,9 +127,10 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
-    if args.plot_job in results["jobs"]:
-        title = f"{args.plot_job}, {args.size} size"
-        plot_curves(results["jobs"][args.plot_job], title, args.plot)
+    plot_job = args.plot_job or args.jobs.split(",")[0]
+    if plot_job in results["jobs"]:
+        title = f"{plot_job}, {args.size} size"
+        plot_curves(results["jobs"][plot_job], title, args.plot)
         print(f"wrote {args.plot}")
 
 
