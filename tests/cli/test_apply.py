@@ -697,9 +697,14 @@ def test_scale_of_a_folder_resizes_every_output(tmp_path, tree, model_path, invo
 
 
 def adaptive_model(path: Path, lut_noise: float) -> LutModel:
-    """A first-linear model moved away from its start (as if trained), saved at ``path``."""
+    """A first-linear model moved away from its start (as if trained, its convolution features
+    let in at full weight), saved at ``path``."""
     torch.manual_seed(0)
     model = perturb(create_model("first-linear", lut_size=9), lut_noise=lut_noise).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith(".gate"):
+                parameter.fill_(1.0)
     save_model(path, model)
     return model
 
