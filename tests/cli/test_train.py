@@ -251,10 +251,8 @@ def test_scales_keep_the_models_options(tmp_path, pairs, invoke):
     assert result.exit_code == 0, result.output
     model, _ = load_model(output)
     assert model.name == "first-linear" and model.adaptive
-    assert model.config() == {"lut_size": 5, "basis_count": 2, "features": 2} and model.scales == (
-        2,
-        4,
-    )
+    assert model.config() == {"lut_size": 5, "basis_count": 2, "features": 2}
+    assert model.scales == (2, 4)
 
 
 def test_multiscale_as_a_model_name_points_to_scales(tmp_path, pairs, invoke):
