@@ -139,6 +139,20 @@ def test_version_2_statistics_add_edge_strength_its_log_and_the_darkest_and_brig
     torch.testing.assert_close(levels, expected)
 
 
+def test_version_3_levels_are_each_channels_extremes_and_the_rest_is_version_2():
+    # Auto levels stretch a photo from its darkest and brightest pixels: one bright pixel moves
+    # version 3's brightest level to it, where version 2's quantile of block averages ignores it.
+    picture = textured() * torch.tensor([0.6, 0.5, 0.4]).view(1, 3, 1, 1) + 0.1
+    picture[..., 5, 5] = torch.tensor([1.0, 0.9, 0.8])
+    version_2, version_3 = color_statistics(picture, 2), color_statistics(picture, 3)
+    assert version_3.shape == version_2.shape == (1, color_statistics_count(3))
+    levels = color_statistics_count(2) - 6
+    torch.testing.assert_close(version_3[:, :levels], version_2[:, :levels])
+    torch.testing.assert_close(version_3[0, levels : levels + 3], picture.amin(dim=(0, 2, 3)))
+    torch.testing.assert_close(version_3[0, levels + 3 :], torch.tensor([1.0, 0.9, 0.8]))
+    assert torch.all(version_2[0, levels + 3 :] < torch.tensor([0.8, 0.7, 0.6]))
+
+
 def test_standardized_statistics_vary_by_about_one_over_the_pictures_they_were_taken_on():
     torch.manual_seed(0)
     pictures = [textured(seed) * torch.rand(1, 3, 1, 1) for seed in range(12)]
