@@ -13,6 +13,7 @@ Run it from the repository root (CPU; hours for every job and model on 2 cores):
 
     .venv/bin/python bench/adaptive_zoo.py
     .venv/bin/python bench/adaptive_zoo.py --jobs grayworld --models basic,first-linear
+    .venv/bin/python bench/adaptive_zoo.py --jobs normalize --models first-linear --features 3
     .venv/bin/python bench/adaptive_zoo.py --jobs grayworld --size sample --epochs 20 \
         --first-stage-epochs 3
 """
@@ -38,6 +39,7 @@ from reference_adaptive_lut import (
 
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import load_model
+from lutcli.models.registry import MODELS
 from lutcli.samples import CORRECTIONS
 from lutcli.training.data import find_pairs
 from lutcli.training.evaluation import evaluate
@@ -70,6 +72,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--size", choices=sorted(SIZES), default="user", help="see bench/jobs.py")
     parser.add_argument("--epochs", type=int, help="default: lutcli train's")
     parser.add_argument("--first-stage-epochs", type=int, help="default: lutcli train's")
+    parser.add_argument(
+        "--features", type=int, help="the adaptive models' feature version (default: theirs)"
+    )
     parser.add_argument(
         "--models", help="comma-separated row labels (default: every model at its defaults)"
     )
@@ -106,6 +111,8 @@ def main() -> None:
         rows = [_row("inputs left as they are", _scores(BasicLookupModel(2), unseen))]
         for label, name, model_options in ENTRIES + MORE_ENTRIES:
             if label in labels:
+                if args.features is not None and MODELS[name].adaptive:
+                    model_options = {**model_options, "features": args.features}
                 entry = (label, name, model_options)
                 rows.append(
                     _train_zoo_model(f"{job}-{args.size}", entry, _options(args), train, unseen)

@@ -80,6 +80,22 @@ def test_every_registered_model_round_trips(name, tmp_path, generator):
 
 
 @pytest.mark.parametrize("name", sorted(name for name, model in MODELS.items() if model.adaptive))
+def test_an_adaptive_model_of_feature_version_3_round_trips_as_version_3(name, tmp_path, generator):
+    model = create_model(name, lut_size=5, features=3)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.rand(parameter.shape, generator=generator))
+    save_model(tmp_path / "m.pt", model)
+
+    loaded, _ = load_model(tmp_path / "m.pt")
+
+    assert loaded.config() == model.config() and loaded.config()["features"] == 3
+    image = torch.rand(1, 3, 8, 8, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(loaded(image), model(image))
+
+
+@pytest.mark.parametrize("name", sorted(name for name, model in MODELS.items() if model.adaptive))
 def test_an_adaptive_model_saved_before_feature_version_2_loads_as_it_was(
     name, tmp_path, generator
 ):
