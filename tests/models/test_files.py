@@ -15,6 +15,7 @@ from disk_support import fill_the_disk
 from lutcli.errors import LutcliError, ModelFileError
 from lutcli.models.basic import BasicLookupModel
 from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, save_model
+from lutcli.models.networks import FEATURE_VERSION, FEATURE_VERSIONS
 from lutcli.models.registry import MODELS, create_model
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # torch on non-torch pickles
@@ -62,9 +63,19 @@ def test_round_trip_is_exact(tmp_path, device, generator):
         assert torch.equal(loaded(image), model(image.to(device)).cpu())
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_every_registered_model_round_trips(name, tmp_path, generator):
-    model = create_model(name, lut_size=5)
+# Every registered model at its defaults, and every adaptive one at each other feature version.
+ROUND_TRIPS = [(name, {}) for name in sorted(MODELS)] + [
+    (name, {"features": version})
+    for name, model in sorted(MODELS.items())
+    if model.adaptive
+    for version in FEATURE_VERSIONS
+    if version != FEATURE_VERSION
+]
+
+
+@pytest.mark.parametrize(("name", "config"), ROUND_TRIPS)
+def test_every_registered_model_round_trips(name, config, tmp_path, generator):
+    model = create_model(name, lut_size=5, **config)
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.copy_(torch.rand(parameter.shape, generator=generator))
@@ -74,22 +85,6 @@ def test_every_registered_model_round_trips(name, tmp_path, generator):
 
     assert info == {}
     assert loaded.name == name and loaded.config() == model.config()
-    image = torch.rand(1, 3, 8, 8, generator=generator)
-    with torch.no_grad():
-        assert torch.equal(loaded(image), model(image))
-
-
-@pytest.mark.parametrize("name", sorted(name for name, model in MODELS.items() if model.adaptive))
-def test_an_adaptive_model_of_feature_version_3_round_trips_as_version_3(name, tmp_path, generator):
-    model = create_model(name, lut_size=5, features=3)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(torch.rand(parameter.shape, generator=generator))
-    save_model(tmp_path / "m.pt", model)
-
-    loaded, _ = load_model(tmp_path / "m.pt")
-
-    assert loaded.config() == model.config() and loaded.config()["features"] == 3
     image = torch.rand(1, 3, 8, 8, generator=generator)
     with torch.no_grad():
         assert torch.equal(loaded(image), model(image))
