@@ -4,12 +4,14 @@ the other streams kept; RGB converted with the clip's own matrix and range."""
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from skimage import data
 
+import lutcli.io.video
 from clip_support import (
     RATE,
     decoded,
@@ -108,6 +110,60 @@ def test_a_container_that_cannot_hold_the_codec_or_a_stream_says_so(tmp_path):
         "left out audio stream 1: 'webm' format does not support 'aac' codec",
     ]
     assert stream_info(tmp_path / "out.webm")["codec"] == "vp9"
+
+
+def inverted(frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [255 - frame for frame in frames]
+
+
+@pytest.mark.parametrize("width", [128, 250], ids=["packed rows", "padded rows"])
+def test_grading_in_place_or_into_new_pixels_gives_the_same_clip(tmp_path, width):
+    # 250 pixels of RGB are 750 bytes, which FFmpeg pads to 768 a row: graded from a copy.
+    source = write_clip(tmp_path / "in.mp4", pan(data.astronaut(), 10, 96, width), audio=False)
+
+    def in_place(frame: Frame) -> np.ndarray:
+        np.subtract(255, frame.pixels, out=frame.pixels)
+        return frame.pixels
+
+    outputs = []
+    for name, grade in {"in place": in_place, "new": lambda frame: 255 - frame.pixels}.items():
+        with open(tmp_path / f"{name}.mp4", "wb") as handle:
+            transcode(source, handle, ".mp4", grade)
+        outputs.append(decoded(tmp_path / f"{name}.mp4"))
+    assert all(np.array_equal(a, b) for a, b in zip(*outputs, strict=True))
+    assert mean_levels(outputs[0], inverted(decoded(source))) < 1.5  # the codec's error
+
+
+def test_a_failure_while_grading_ends_the_clip_and_its_encoding_thread(tmp_path):
+    source = write_clip(tmp_path / "in.mp4", pan(data.astronaut(), 25))
+
+    def grade(frame: Frame) -> np.ndarray:
+        if frame.seconds > 0.5:
+            raise ValueError("the look failed")
+        return frame.pixels
+
+    with open(tmp_path / "out.mp4", "wb") as handle, pytest.raises(ValueError, match="failed"):
+        transcode(source, handle, ".mp4", grade)
+    assert "lutcli-encoding" not in [thread.name for thread in threading.enumerate()]
+
+
+def test_a_failure_while_encoding_is_raised_where_the_clip_is_graded(tmp_path, monkeypatch):
+    source = write_clip(tmp_path / "in.mp4", pan(data.astronaut(), 25))
+    graded = 0
+
+    def grade(frame: Frame) -> np.ndarray:
+        nonlocal graded
+        graded += 1
+        return frame.pixels
+
+    def failing(rgb, decoded, encoder):
+        raise MemoryError("no memory for the frame")
+
+    monkeypatch.setattr(lutcli.io.video, "_from_rgb", failing)
+    with open(tmp_path / "out.mp4", "wb") as handle, pytest.raises(MemoryError):
+        transcode(source, handle, ".mp4", grade)
+    assert graded < 25  # grading stopped soon after the failure, not at the clip's end
+    assert "lutcli-encoding" not in [thread.name for thread in threading.enumerate()]
 
 
 def test_frames_are_spread_evenly_over_the_clip(tmp_path):
