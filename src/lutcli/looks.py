@@ -3,7 +3,8 @@
 A look is a LUT file or a model. For a picture it gives a LUT (``lut_for``): the same for every
 picture when the look is not image-adaptive, chosen from the whole picture when it is (its
 ``picture_context``). ``apply`` runs that LUT over a tensor or decoded pixels, in place if asked.
-Callers never need to know which kind of look they hold.
+Callers never need to know which kind of look they hold. A LUT file's look runs without torch,
+which is loaded (a second or more) only for a model.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from lutcli.io.pixels import resize_pixels, to_tensor
 from lutcli.lut.formats import read_lut
-from lutcli.lut.luts import Lut, Lut3D, LutFile
-from lutcli.models.base import FIXED_SIZE, LutModel, fix_picture_size
-from lutcli.models.export import sample_lut
-from lutcli.models.files import MODEL_SUFFIX, load_model
+from lutcli.lut.luts import Lut, Lut3D, LutFile, is_tensor
+from lutcli.models import MODEL_SUFFIX
+
+if TYPE_CHECKING:
+    import torch
+
+    from lutcli.models.base import LutModel
 
 
 def picture_context(picture: np.ndarray | torch.Tensor, channel_order: str = "RGB") -> torch.Tensor:
@@ -33,7 +37,9 @@ def picture_context(picture: np.ndarray | torch.Tensor, channel_order: str = "RG
     Pixels are first averaged over whole blocks (in their integer type) down to between 4 and
     8 times the fixed size a side, which moves the result by a fraction of a level and never
     makes a float copy of a whole photo."""
-    if isinstance(picture, torch.Tensor):
+    from lutcli.models.base import FIXED_SIZE, fix_picture_size
+
+    if is_tensor(picture):
         return fix_picture_size(picture)
     height, width = picture.shape[:2]
     most = 4 * FIXED_SIZE
@@ -47,7 +53,7 @@ class Look(ABC):
     what of the picture it is made from (``picture_context``)."""
 
     adaptive = False
-    device = torch.device("cpu")
+    device: torch.device | str = "cpu"
     notes: list[str] = []  # what reading the look's file passed over, for the user
     comments: list[str] = []  # the look's file's own comments, kept when it is converted
     description = "a look"  # what it is, in a few words, for messages
@@ -106,6 +112,8 @@ class ModelLook(Look):
     def __init__(
         self, model: LutModel, interp: str = "trilinear", device: torch.device | str = "cpu"
     ) -> None:
+        import torch
+
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.model.set_interp(interp)
@@ -128,6 +136,8 @@ class ModelLook(Look):
         return self._sampled(context if self.adaptive else None, size)
 
     def _sampled(self, context: torch.Tensor | None, size: int) -> Lut3D:
+        from lutcli.models.export import sample_lut
+
         context = None if context is None else context.to(self.device)
         return Lut3D(sample_lut(self.model, size, context), interp=self.interp)
 
@@ -144,6 +154,8 @@ def kind_of(path: str | os.PathLike) -> str:
 def open_look(kind: str, path: str | os.PathLike, interp: str = "trilinear", device="cpu") -> Look:
     """The look a model file (``kind`` "model") or a LUT file of any format ("lut") holds."""
     if kind == "model":
+        from lutcli.models.files import load_model
+
         return ModelLook(load_model(path)[0], interp, device)
     if kind == "lut":
         return FileLook(read_lut(path), interp)

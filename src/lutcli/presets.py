@@ -20,7 +20,7 @@ from lutcli.errors import LutcliError
 from lutcli.io.images import SUPPORTED_EXTENSIONS
 from lutcli.lut.formats import format_for_path
 from lutcli.lut.formats.common import HEAD_BYTES
-from lutcli.models.files import MODEL_SUFFIX
+from lutcli.models import MODEL_SUFFIX
 
 USER_PRESETS_VARIABLE = "LUTCLI_PRESETS"
 # The installed package is a folder on disk (a wheel's site-packages, or presets/ itself in an

@@ -13,15 +13,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from lutcli.clip_settings import DEFAULT_CLIP_SETTINGS, DEFAULT_TEMPORAL_SMOOTHING, ClipSettings
 from lutcli.fileutil import atomic_write, publish_copy
 from lutcli.io.video import Frame, transcode
 from lutcli.looks import Look
 from lutcli.lut.luts import Lut, Lut3D
+
+if TYPE_CHECKING:
+    import torch
 
 # Histogram distance (0: the same colours, 1: none in common) above which a frame starts a new
 # shot. Pans and zooms within a shot move it by under 0.1 between frames; cuts between
@@ -33,6 +36,8 @@ _HISTOGRAM_BINS = 16
 def color_histogram(context: torch.Tensor) -> torch.Tensor:
     """Each channel's histogram of a picture context (1, 3, H, W) in [0, 1], normalised to sum
     to one: what tells one shot from another, whatever moves within it."""
+    import torch
+
     values = context[0].clamp(0, 1).reshape(3, -1)
     bins = (values * _HISTOGRAM_BINS).long().clamp_(max=_HISTOGRAM_BINS - 1)
     counts = torch.zeros(3, _HISTOGRAM_BINS).scatter_add_(1, bins, torch.ones_like(values))

@@ -33,6 +33,7 @@ from skimage import data
 
 import lutcli.fileutil
 import lutcli.io.images
+from clip_support import pan, write_clip
 from lutcli.io.images import read_image
 from lutcli.io.pixels import from_tensor, resize_pixels, to_tensor
 from lutcli.lut.formats.cube import read_cube, write_cube
@@ -310,6 +311,32 @@ def test_a_lut_option_that_is_no_lut_file_is_one_line(tmp_path, invoke):
     junk.write_text("just words\n")
     assert_one_error_line(invoke("apply", source, tmp_path / "o.png", "--lut", junk), "notes.txt")
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("look", ["--lut", "--requirement"])
+def test_a_lut_file_is_applied_to_photos_and_clips_without_loading_torch(tmp_path, look):
+    """torch takes a second or more to load (far more on a busy machine): a LUT file needs
+    numpy and the compiled kernel alone. The real program, its imports listed by Python."""
+    folder = tmp_path / "in"
+    write_picture(folder / "photo.png", noise(20, 30))
+    write_clip(folder / "clip.mp4", pan(data.astronaut(), 5), audio=False)
+    chosen = str(cube_file(tmp_path)) if look == "--lut" else "film"  # film: a .cube preset
+    done = subprocess.run(
+        [LUTCLI, "apply", folder, tmp_path / "out", look, chosen, "-q"],
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mp4", "photo.png"]
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"numpy", "cv2", "av"} <= imported  # the listing holds what the run loaded
+    assert "torch" not in imported
 
 
 @pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lutcli.kernels import cpu
+from lutcli.kernels import cpu, cpu_planar
 from lutcli.lut.interpolate import INTERPOLATIONS, apply_lut, reference_apply_lut
 from lutcli.lut.lattice import identity_lut
 
@@ -63,13 +63,13 @@ def assert_close_to_scale(actual: torch.Tensor, expected: torch.Tensor, tol: flo
 def kernel_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The interpolations apply_lut handed to the training kernel, in order."""
     calls: list[str] = []
-    original = cpu.interpolate_planar
+    original = cpu_planar.interpolate_planar
 
     def spy(colors, table, interp):
         calls.append(interp)
         return original(colors, table, interp)
 
-    monkeypatch.setattr(cpu, "interpolate_planar", spy)
+    monkeypatch.setattr(cpu_planar, "interpolate_planar", spy)
     return calls
 
 
@@ -283,7 +283,7 @@ def test_lut_gradient_passes_gradcheck(lut_count, interp, generator):
     colors = torch.rand(2, 3, 50, generator=generator) * 1.2 - 0.1
     table = torch.stack([random_lut(5, generator) for _ in range(lut_count)]).requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda t: cpu.interpolate_planar(colors, t, interp),
+        lambda t: cpu_planar.interpolate_planar(colors, t, interp),
         (table,),
         eps=1e-2,
         atol=1e-3,
@@ -317,7 +317,7 @@ def test_color_gradient_passes_gradcheck(lut_count, interp, generator):
     colors = colors_inside_cells(generator, 2, 50, 5).requires_grad_()
     table = torch.stack([random_lut(5, generator) for _ in range(lut_count)])
     assert torch.autograd.gradcheck(
-        lambda c: cpu.interpolate_planar(c, table, interp),
+        lambda c: cpu_planar.interpolate_planar(c, table, interp),
         (colors,),
         eps=1e-3,
         atol=2e-3,

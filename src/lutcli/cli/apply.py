@@ -13,7 +13,7 @@ from lutcli.cli.options import device_option, interp_option, overwrite_option, q
 from lutcli.cli.progress import progress_bar, stderr, warn
 from lutcli.clip_settings import DEFAULT_CRF, DEFAULT_TEMPORAL_SMOOTHING
 
-if TYPE_CHECKING:  # torch is imported only when the command runs
+if TYPE_CHECKING:  # imported when the command runs (torch only for a model)
     from lutcli.processing import Place
 
 # File names a "left out" line lists before it only counts the rest.
@@ -159,13 +159,10 @@ def apply(
       lutcli apply photos/ previews/ --requirement film --scale 0.25
       lutcli apply s3://bucket/raw s3://bucket/graded --model look.pt --cluster tcp://sched:8786
     """
-    import torch
-
     from lutcli.clip_settings import ClipSettings, EncodingSettings
     from lutcli.io.images import max_pixels_setting
     from lutcli.io.remote import location
     from lutcli.kernels.cpu import cpu_count
-    from lutcli.kernels.cuda import resolve_device
     from lutcli.looks import LookFile, open_look
     from lutcli.presets import find_preset
     from lutcli.processing import Job, cores_per_job, plan_jobs, process_jobs
@@ -185,11 +182,18 @@ def apply(
     kind, look_path = ("model", model_path) if model_path is not None else ("lut", lut_path)
     if cluster is None:
         parallel_jobs = parallel_jobs or cpu_count()
-        # Parallel photos share the cores: an adaptive model's network gets its part of them.
-        torch.set_num_threads(cores_per_job(parallel_jobs))
-        look = open_look(kind, look_path, interp, resolve_device(device))
+        look_device = "cpu"  # a LUT file's: the compiled kernel, without torch
+        if kind == "model":
+            import torch
+
+            from lutcli.kernels.cuda import resolve_device
+
+            # Parallel photos share the cores: an adaptive model's network gets its part.
+            torch.set_num_threads(cores_per_job(parallel_jobs))
+            look_device = resolve_device(device)
+        look = open_look(kind, look_path, interp, look_device)
     else:  # read here, once, so that a bad file is named by its own path; the workers get it
-        look = open_look(kind, look_path, interp, torch.device("cpu"))
+        look = open_look(kind, look_path, interp, "cpu")
         look_file = LookFile.read(kind, look_path, interp)
     if not quiet:
         for note in look.notes:  # what reading the look's file passed over

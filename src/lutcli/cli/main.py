@@ -27,13 +27,11 @@ from lutcli.errors import (
 
 
 def start_up() -> None:
-    """What a command does before its work: load torch (every command computes with it, and it
-    takes a second), so that a signal meanwhile ends the process at once (lutcli.cli.signals);
-    and silence OpenCV's own logging on stderr: the process is lutcli's, and the one line it
-    prints about a file OpenCV cannot decode is what the user is to read. Not at import, so
-    that `lutcli --help` stays instant."""
-    import torch  # noqa: F401
-
+    """What a command does before its work: silence OpenCV's own logging on stderr (the process
+    is lutcli's, and the one line it prints about a file OpenCV cannot decode is what the user
+    is to read). Not at import, so that `lutcli --help` stays instant. torch is not loaded
+    here: the commands that compute with it load it as they start (a second or more), and
+    applying a LUT file never does."""
     from lutcli.io.images import silence_opencv_log
 
     silence_opencv_log()

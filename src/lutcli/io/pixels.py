@@ -3,16 +3,20 @@ rows that bound the memory of float copies.
 
 Pixels are (H, W, C) numpy arrays of uint8 or uint16 (OpenCV's layout), or float32 in [0, 1];
 tensors are (1, 3, H, W) float in [0, 1]. OpenCV is imported here and in the rest of
-``lutcli.io`` only.
+``lutcli.io`` only; torch only by the conversions to and from tensors, so that applying a LUT
+file to pixels never loads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 # The orders of the color channels of decoded pixels: RGB, or OpenCV's own BGR.
 CHANNEL_ORDERS = ("RGB", "BGR")
@@ -28,6 +32,8 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
         raise ValueError(f"expected (H, W, C) uint8 or uint16, got {pixels.shape} {pixels.dtype}")
     chw = np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
     chw /= MAX_VALUE[pixels.dtype]
+    import torch
+
     return torch.from_numpy(chw).unsqueeze(0)
 
 

@@ -1,7 +1,8 @@
 """Fast kernels behind ``lutcli.lut.interpolate.apply_lut`` and ``lutcli apply``.
 
-``cpu`` wraps the C extension built at install time (``native.c``); ``cuda`` holds the GPU
-kernels (Triton). Each says whether it can run, and ``apply_lut`` falls back to its torch
+``cpu`` wraps the C extension built at install time (``native.c``) for decoded pixels, with
+numpy alone; ``cpu_planar`` runs it on tensors, with gradients; ``cuda`` holds the GPU kernels
+(Triton). Each says whether it can run, and ``apply_lut`` falls back to its torch
 reference where neither can.
 
 The environment variable LUTCLI_KERNELS chooses (``chosen_kernels``):

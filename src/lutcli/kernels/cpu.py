@@ -1,4 +1,6 @@
-"""The CPU kernels of ``native.c``: applying a LUT to decoded photos, and training.
+"""The CPU kernels of ``native.c``: loading them, and applying a LUT to decoded photos. numpy
+is all this needs: applying a LUT file never imports torch (``lutcli.kernels.cpu_planar`` has the
+kernels on tensors, for training and for models).
 
 The extension is built when lutcli is installed. Where it could not be (no C compiler), or where
 LUTCLI_KERNELS asks for other kernels (``reference`` or ``triton``), ``available()`` is False and
@@ -12,7 +14,6 @@ import os
 import sys
 
 import numpy as np
-import torch
 
 from lutcli.kernels import chosen_kernels, is_tetrahedral
 
@@ -52,21 +53,25 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def _check_lut(lut: torch.Tensor) -> torch.Tensor:
-    if lut.dim() != 4 or lut.shape[0] != 3 or len(set(lut.shape[1:])) != 1 or lut.shape[1] < 2:
-        raise ValueError(f"lut must be (3, D, D, D) with D >= 2, got {tuple(lut.shape)}")
-    return lut.detach().to("cpu", torch.float32).contiguous()
+def _check_lut(lut) -> np.ndarray:
+    """The table (3, D, D, D) as contiguous float32 (copied only where it is not)."""
+    table = np.ascontiguousarray(lut, dtype=np.float32)
+    shape = table.shape
+    if table.ndim != 4 or shape[0] != 3 or len(set(shape[1:])) != 1 or shape[1] < 2:
+        raise ValueError(f"lut must be (3, D, D, D) with D >= 2, got {shape}")
+    return table
 
 
 def apply_to_pixels(
     pixels: np.ndarray,
-    lut: torch.Tensor,
+    lut: np.ndarray,
     interp: str = "trilinear",
     threads: int | None = None,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Map (H, W, 3) RGB pixels (uint8, uint16 or float32 in [0, 1]) through ``lut``
-    (3, D, D, D), keeping their type; integer results are rounded to nearest and clamped.
+    (3, D, D, D) float (an array, or anything numpy reads as one), keeping their type; integer
+    results are rounded to nearest and clamped.
 
     ``threads`` defaults to every core; ``out`` may be ``pixels`` itself (in place).
     """
@@ -85,53 +90,9 @@ def apply_to_pixels(
         out.ctypes.data,
         pixels.shape[0] * pixels.shape[1],
         PIXEL_KINDS[pixels.dtype],
-        table.data_ptr(),
+        table.ctypes.data,
         table.shape[-1],
         is_tetrahedral(interp),
         threads or cpu_count(),
     )
     return out
-
-
-class _PlanarInterpolation(torch.autograd.Function):
-    """apply_lut on (N, 3, P) float32 CPU tensors, with gradients for the image and the LUTs."""
-
-    @staticmethod
-    def forward(ctx, colors, table, tetrahedral):  # type: ignore[override]
-        colors, table = colors.contiguous(), table.contiguous()
-        batch, _, pixels = colors.shape
-        out = torch.empty_like(colors)
-        size = table.shape[-1]
-        _native.forward_planar(
-            colors.data_ptr(), out.data_ptr(), batch, pixels, table.data_ptr(), table.shape[0],
-            size, tetrahedral, torch.get_num_threads(),
-        )  # fmt: skip
-        ctx.save_for_backward(colors, table)
-        ctx.tetrahedral = tetrahedral
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):  # type: ignore[override]
-        colors, table = ctx.saved_tensors
-        grad_output = grad_output.contiguous()
-        batch, _, pixels = colors.shape
-        grad_colors = torch.empty_like(colors) if ctx.needs_input_grad[0] else None
-        grad_table = torch.zeros_like(table) if ctx.needs_input_grad[1] else None
-        _native.backward_planar(
-            colors.data_ptr(), grad_output.data_ptr(),
-            0 if grad_colors is None else grad_colors.data_ptr(),
-            0 if grad_table is None else grad_table.data_ptr(),
-            batch, pixels, table.data_ptr(), table.shape[0], table.shape[-1],
-            ctx.tetrahedral, torch.get_num_threads(),
-        )  # fmt: skip
-        return grad_colors, grad_table, None
-
-
-def interpolate_planar(colors: torch.Tensor, table: torch.Tensor, interp: str) -> torch.Tensor:
-    """colors (N, 3, P) float32 on the CPU; table (1 or N, 3, D, D, D) float32 -> (N, 3, P).
-
-    Differentiable with respect to both (the training kernel).
-    """
-    if not available():
-        raise RuntimeError("the compiled kernels are not available; check available() first")
-    return _PlanarInterpolation.apply(colors, table, is_tetrahedral(interp))

@@ -12,7 +12,7 @@ import torch
 
 from lutcli import kernels
 from lutcli.errors import LutcliError
-from lutcli.kernels import INTERPOLATIONS, cpu, cuda, is_tetrahedral
+from lutcli.kernels import INTERPOLATIONS, cpu, cpu_planar, cuda, is_tetrahedral
 
 # INTERPOLATIONS is defined beside the kernels, the lowest layer, and is public here too.
 __all__ = ["INTERPOLATIONS", "apply_lut", "compose_luts", "reference_apply_lut"]
@@ -57,7 +57,7 @@ def _kernel_for(image: torch.Tensor, lut: torch.Tensor):
         return cuda.interpolate_planar
     if image.device.type == "cpu":
         if cpu.available():
-            return cpu.interpolate_planar
+            return cpu_planar.interpolate_planar
         cpu.notice_fallback()
         return None
     return cuda.interpolate_planar if image.is_cuda and cuda.runs_on(image.device) else None

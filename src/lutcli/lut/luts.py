@@ -7,22 +7,37 @@ runs on pixels in the compiled kernel; anything else is computed in float a stri
 time, so memory stays bounded for any photo. ``LutFile`` is what a LUT file holds: the LUT, with
 the file's title and comments beside it. Tables follow the ``lutcli.lut`` convention: 3D
 ``(3, D, D, D)`` indexed ``[c, b, g, r]``, 1D ``(N, 3)``.
+
+torch is imported only where tensors are computed: a plain 3D table applied to pixels on the
+CPU, what ``lutcli apply --lut`` does, needs numpy and the compiled kernel alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import torch
 
 from lutcli.io.pixels import CHANNEL_ORDERS, from_tensor, strips, to_tensor
 from lutcli.kernels import cpu as kernels_cpu
 from lutcli.kernels import is_tetrahedral
-from lutcli.lut.interpolate import apply_lut
-from lutcli.lut.lattice import identity_lut
+
+if TYPE_CHECKING:
+    import torch
+
+
+def is_tensor(value: object) -> bool:
+    """Whether ``value`` is a torch tensor, without importing torch: none exists before it is."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def device_type(device: torch.device | str) -> str:
+    """The kind of a device, or of a device's name: "cpu", "cuda"..."""
+    return getattr(device, "type", None) or str(device).split(":")[0]
 
 
 def _domain(domain_min: np.ndarray, domain_max: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +56,8 @@ def _normalise(image: torch.Tensor, low: np.ndarray, high: np.ndarray) -> torch.
             f"image must be float (N, 3, H, W), got {image.dtype} {tuple(image.shape)}"
         )
     if not (low == 0).all() or not (high == 1).all():
+        import torch
+
         low_t = torch.tensor(low, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
         span = torch.tensor(high - low, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
         image = (image - low_t) / span
@@ -70,11 +87,11 @@ class _Lut:
         the compiled kernel's cores; ``device`` is where float strips are computed when the
         kernel cannot run. Inputs outside the domain are clamped to it.
         """
-        if isinstance(image, torch.Tensor):
+        if is_tensor(image):
             return self.apply_tensor(image)
         if channel_order not in CHANNEL_ORDERS:  # a typo must not silently swap red and blue
             raise ValueError(f"channel_order must be RGB or BGR, got {channel_order!r}")
-        return self.apply_pixels(image, channel_order, threads, out, torch.device(device))
+        return self.apply_pixels(image, channel_order, threads, out, device)
 
     def apply_pixels(
         self,
@@ -82,10 +99,12 @@ class _Lut:
         channel_order: str,
         threads: int | None,
         out: np.ndarray | None,
-        device: torch.device,
+        device: torch.device | str,
     ) -> np.ndarray:
         """``apply`` on pixels, in float a strip of rows at a time (a strip's float copy is
         all the extra memory, whatever the photo)."""
+        import torch
+
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise ValueError(f"pixels must be (H, W, 3), got {pixels.shape}")
         out = np.empty_like(pixels) if out is None else out
@@ -133,6 +152,8 @@ class Lut1D(_Lut):
         return bool((self.domain_min == 0).all() and (self.domain_max == 1).all())
 
     def apply_tensor(self, image: torch.Tensor) -> torch.Tensor:
+        import torch
+
         size = self.size
         position = _normalise(image, self.domain_min, self.domain_max).clamp(0, 1) * (size - 1)
         lower = position.floor().clamp(0, size - 2)
@@ -161,7 +182,7 @@ class Lut3D(_Lut):
     interp: str = "trilinear"
 
     def __post_init__(self) -> None:
-        if isinstance(self.table, torch.Tensor):
+        if is_tensor(self.table):
             self.table = self.table.detach().cpu().numpy()
         self.table = np.ascontiguousarray(self.table, dtype=np.float32)  # float32: not copied
         shape = self.table.shape
@@ -181,6 +202,10 @@ class Lut3D(_Lut):
         return bool((self.domain_min == 0).all() and (self.domain_max == 1).all())
 
     def apply_tensor(self, image: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from lutcli.lut.interpolate import apply_lut
+
         coords = _normalise(image, self.domain_min, self.domain_max)
         lut = torch.from_numpy(self.table).to(image.device, image.dtype)
         return apply_lut(coords, lut, self.interp)
@@ -191,17 +216,18 @@ class Lut3D(_Lut):
         channel_order: str,
         threads: int | None,
         out: np.ndarray | None,
-        device: torch.device,
+        device: torch.device | str,
     ) -> np.ndarray:
         """The compiled kernel on the pixels themselves where it runs (CPU, a 0..1 table);
         float strips otherwise."""
-        if device.type != "cpu" or not self.has_default_domain or not kernels_cpu.available():
+        on_cpu = device_type(device) == "cpu"
+        if not on_cpu or not self.has_default_domain or not kernels_cpu.available():
             kernels_cpu.notice_fallback()
             return super().apply_pixels(pixels, channel_order, threads, out, device)
-        lut = torch.from_numpy(self.table)
+        table = self.table
         if channel_order == "BGR":  # the same LUT with its axes and outputs in BGR order
-            lut = lut.flip(0).permute(0, 3, 2, 1)
-        return kernels_cpu.apply_to_pixels(pixels, lut, self.interp, threads, out)
+            table = table[::-1].transpose(0, 3, 2, 1)
+        return kernels_cpu.apply_to_pixels(pixels, table, self.interp, threads, out)
 
     def with_interp(self, interp: str) -> Lut3D:
         """The same table, interpolated as ``interp`` says."""
@@ -268,19 +294,23 @@ def bake_size(lut: Lut) -> int:
     return max((part.size for part in tables(lut) if isinstance(part, Lut3D)), default=BAKE_SIZE)
 
 
-@torch.no_grad()
 def bake(lut: Lut, size: int) -> Lut3D:
     """``lut`` sampled on a ``size``³ lattice over its input domain: the 3D table that formats
     holding one table (Hald, .3dl, .spi3d) write. A 3D table of that size comes back as it is;
     anything else is approximated between lattice points."""
     if isinstance(lut, Lut3D) and lut.size == size:
         return lut
+    import torch
+
+    from lutcli.lut.lattice import identity_lut
+
     low, high = lut.domain_min, lut.domain_max
     lattice = identity_lut(size).double().reshape(1, 3, size * size, size)
     low_t = torch.from_numpy(low).view(1, 3, 1, 1)
     span = torch.from_numpy(high - low).view(1, 3, 1, 1)
     inputs = (low_t + lattice * span).float()
-    table = lut.apply_tensor(inputs).reshape(3, size, size, size)
+    with torch.no_grad():
+        table = lut.apply_tensor(inputs).reshape(3, size, size, size)
     interp = lut.interp if isinstance(lut, Lut3D) else "trilinear"
     return Lut3D(table.numpy(), low, high, interp)
 

@@ -28,8 +28,6 @@ from lutcli.models.base import LutModel, check_scales
 from lutcli.models.registry import MODELS, MULTISCALE, create_model
 
 FORMAT = "lutcli-model"
-# What a model file's name ends in.
-MODEL_SUFFIX = ".pt"
 # Version 2 brought "scales", which decides what a model trained on a pyramid chooses its LUT
 # from: a reader of version 1 would pass over it and give other colors. A model without them is
 # still written as version 1, which every lutcli reads.

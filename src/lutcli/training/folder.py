@@ -15,14 +15,9 @@ from lutcli.errors import DatasetError, LutcliError
 from lutcli.fileutil import default_cache_root
 from lutcli.io.pixels import from_tensor
 from lutcli.kernels.cuda import resolve_device
+from lutcli.models import MODEL_SUFFIX
 from lutcli.models.base import check_scales
-from lutcli.models.files import (
-    FORMAT,
-    FORMAT_VERSION,
-    MODEL_SUFFIX,
-    load_model,
-    load_payload,
-)
+from lutcli.models.files import FORMAT, FORMAT_VERSION, load_model, load_payload
 from lutcli.models.registry import create_model, model_class
 from lutcli.training import distributed
 from lutcli.training.data import Pair, SampleSet, find_pairs
