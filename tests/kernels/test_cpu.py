@@ -96,6 +96,32 @@ def test_integer_pixels_match_the_reference_within_one_level(dtype, size, interp
     assert (difference == 0).mean() >= (0.999 if dtype == np.uint8 else 0.99)
 
 
+def tied_pixels(dtype) -> np.ndarray:
+    """Grays and colors with two equal channels, in each order: where the tetrahedral kernel
+    chooses its tetrahedron between equal fractions (grays are every photo's neutrals)."""
+    top = 1.0 if dtype == np.float32 else LEVELS[dtype]
+    levels = np.linspace(0, top, 23)
+    levels = levels if dtype == np.float32 else np.rint(levels)
+    first, second = np.meshgrid(levels, levels)
+    red_is_green = np.stack([first, first, second], axis=-1).reshape(-1, 3)
+    tied = np.concatenate([np.roll(red_is_green, shift, axis=1) for shift in range(3)])
+    return tied.reshape(-1, 23, 3).astype(dtype)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_tetrahedral_pixels_with_tied_fractions_match_the_reference(dtype, generator):
+    lut = random_lut(17, generator)
+    pixels = tied_pixels(dtype)
+    out = cpu.apply_to_pixels(pixels, lut, "tetrahedral")
+    if dtype == np.float32:
+        expected = reference_apply_lut(to_image(pixels, 1.0, torch.float32), lut, "tetrahedral")
+        np.testing.assert_allclose(out, expected[0].permute(1, 2, 0).numpy(), rtol=0, atol=1e-5)
+    else:
+        exact = reference_levels(pixels, lut, "tetrahedral")
+        assert np.abs(out - exact).max() <= 0.5 + 0.05
+
+
 @needs_kernels
 @pytest.mark.parametrize("interp", INTERPOLATIONS)
 @pytest.mark.parametrize("size", [2, 17, 33])
