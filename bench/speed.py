@@ -1,25 +1,32 @@
 """lutcli's speed beside the tools people use, side by side in one run (``make bench``).
 
-On one 12 MP photo (a mosaic of the sample photos, 8-bit) and one LUT (the shipped ``film``
-preset, 33³):
+On one 12 MP photo (a mosaic of the sample photos) and one LUT (the shipped ``film`` preset,
+33³):
 
-- applying the LUT: lutcli's kernels against torch ``grid_sample``, Pillow's ``Color3DLUT``,
-  ffmpeg's ``lut3d`` and OpenColorIO, in megapixels per second on one core and on all cores;
+- applying the LUT in every mode (uint8, uint16 and float32 pixels; trilinear and tetrahedral),
+  on one core and on all: lutcli's kernel against each peer's fastest path in that mode:
+  OpenColorIO's CPU processor optimized for the depth on packed pixels, ffmpeg's ``lut3d`` on
+  the faster of its packed and planar formats, Pillow's ``Color3DLUT`` (uint8 trilinear only)
+  and torch ``grid_sample`` (float32 trilinear); peers that run on one core get one band of
+  rows per thread. Every row prints the call it timed;
+- start-up: ``lutcli apply`` grading one small photo with a .cube, against Python loading
+  numpy and OpenCV;
 - training: one forward and backward pass of a batch through a learnable LUT, lutcli's kernel
   against ``grid_sample`` and lutcli's torch reference;
 - a folder of 12 MP JPEGs: ``lutcli apply`` against a Pillow process pool and an ffmpeg loop
   doing the same job (decode, LUT, encode at the same quality), in images per second.
 
-Every figure is the best of a few repetitions; ratios compare rows of the same run. Prints
-Markdown tables (those in the README) and writes JSON.
+Every figure is the best of a few repetitions (start-up: the median); ratios compare rows of
+the same run. Prints Markdown tables (those in the README) and writes JSON.
 
-    .venv/bin/python bench/speed.py                 # everything, about 3 minutes on 2 cores
-    .venv/bin/python bench/speed.py --parts apply   # apply, training, folder
+    .venv/bin/python bench/speed.py                 # everything, about 6 minutes on 2 cores
+    .venv/bin/python bench/speed.py --parts apply   # apply, start-up, training, folder
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -27,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -46,7 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LUT_PATH = ROOT / "presets" / "film.cube"
 PHOTO_SIZE = (3000, 4000)  # (height, width): 12 MP
 JPEG_QUALITY = 95
-PARTS = ("apply", "training", "folder", "gpu")  # gpu: only where torch sees a CUDA GPU
+PARTS = ("apply", "start-up", "training", "folder", "gpu")  # gpu: where torch sees a CUDA GPU
+LUTCLI = Path(sys.executable).parent / "lutcli"
 
 
 def parse_args() -> argparse.Namespace:
@@ -120,116 +128,204 @@ def training_pass(
 # Applying ----------------------------------------------------------------------------------------
 
 
+# The modes an apply is measured in: pixel depth and interpolation, each on one core and on all.
+DEPTHS = ("uint8", "uint16", "float32")
+INTERPOLATIONS = ("trilinear", "tetrahedral")
+# ffmpeg's lut3d takes packed and planar formats: the faster of these counts for each depth.
+FFMPEG_FORMATS = {
+    "uint8": ("rgb24", "gbrp"),
+    "uint16": ("rgb48le", "gbrp16le"),
+    "float32": ("gbrpf32le",),
+}
+Add = Callable[[str, str, int, str, Callable[[], object]], None]
+
+
+def in_depth(photo: np.ndarray, depth: str) -> np.ndarray:
+    """The 8-bit ``photo`` as pixels of ``depth``."""
+    if depth == "uint8":
+        return photo
+    if depth == "uint16":
+        return photo.astype(np.uint16) * 257
+    return photo.astype(np.float32) / 255
+
+
+def in_bands(pool: ThreadPoolExecutor | None, height: int, run_band: Callable[[slice], object]):
+    """``run_band(rows)`` over the rows of a picture ``height`` high: all at once without a
+    pool, else one band of rows for each of the pool's threads, at the same time (how a peer
+    that runs on one core is spread over several: its calls release the GIL)."""
+    if pool is None:
+        run_band(slice(0, height))
+        return
+    edges = np.linspace(0, height, pool._max_workers + 1).astype(int)
+    list(pool.map(run_band, [slice(a, b) for a, b in itertools.pairwise(edges)]))
+
+
 def apply_rows(photo: np.ndarray, repeats: int, cores: int) -> list[dict]:
-    """MP/s of each way to apply the LUT to ``photo``, on one core and on all."""
+    """MP/s of each way to apply the LUT to ``photo``, in every mode, on one core and on all;
+    each row with the call it timed."""
     megapixels = photo.shape[0] * photo.shape[1] / 1e6
     lut = lut_tensor()
+    table = lut.numpy()
     rows = []
+    counts = sorted({1, cores})
+    pools = {threads: ThreadPoolExecutor(threads) if threads > 1 else None for threads in counts}
 
-    def add(tool: str, variant: str, threads: int, run: Callable[[], object]) -> None:
-        seconds = best_seconds(run, repeats)
-        rows.append(
-            {"tool": tool, "variant": variant, "threads": threads, "mp_per_s": megapixels / seconds}
-        )
-        print(f"  {tool} {variant} x{threads}: {megapixels / seconds:.1f} MP/s", file=sys.stderr)
+    def add(tool: str, mode: str, threads: int, call: str, run: Callable[[], object]) -> None:
+        rate = megapixels / best_seconds(run, repeats)
+        row = {"tool": tool, "variant": mode, "threads": threads, "mp_per_s": rate, "call": call}
+        rows.append(row)
+        print(f"  {tool} {mode} x{threads}: {rate:.1f} MP/s", file=sys.stderr)
 
-    out = np.empty_like(photo)
-    for threads in sorted({1, cores}):
-        for interp in ("trilinear", "tetrahedral"):
-            add("lutcli", f"uint8 {interp}", threads,
-                lambda t=threads, i=interp: cpu.apply_to_pixels(photo, lut, i, t, out))  # fmt: skip
-    photo16 = photo.astype(np.uint16) * 257
-    out16 = np.empty_like(photo16)
-    add(
-        "lutcli",
-        "uint16 trilinear",
-        cores,
-        lambda: cpu.apply_to_pixels(photo16, lut, "trilinear", cores, out16),
-    )
-    photo32 = photo.astype(np.float32) / 255
-    out32 = np.empty_like(photo32)
-    add(
-        "lutcli",
-        "float32 trilinear",
-        cores,
-        lambda: cpu.apply_to_pixels(photo32, lut, "trilinear", cores, out32),
-    )
+    for depth in DEPTHS:
+        pixels = in_depth(photo, depth)
+        out = np.empty_like(pixels)
+        for interp, threads in itertools.product(INTERPOLATIONS, counts):
+            call = f"lutcli.kernels.cpu.apply_to_pixels(pixels, table, {interp!r}, {threads}, out)"
 
-    image = torch.from_numpy(photo32).permute(2, 0, 1).unsqueeze(0).contiguous()
+            def run(pixels=pixels, out=out, interp=interp, threads=threads) -> None:
+                cpu.apply_to_pixels(pixels, table, interp, threads, out)
+
+            add("lutcli", f"{depth} {interp}", threads, call, run)
+
+    image = torch.from_numpy(in_depth(photo, "float32")).permute(2, 0, 1).unsqueeze(0)
     grid = (image * 2 - 1).permute(0, 2, 3, 1).unsqueeze(1).contiguous()
     volume = lut.unsqueeze(0)
-    for threads in sorted({1, cores}):
+    for threads in counts:
         torch.set_num_threads(threads)
-        add("torch grid_sample", "float32 trilinear", threads,
+        call = "F.grid_sample(lut[None], grid, mode='bilinear', align_corners=True)"
+        add("torch grid_sample", "float32 trilinear", threads, call,
             lambda: F.grid_sample(volume, grid, mode="bilinear", align_corners=True))  # fmt: skip
     torch.set_num_threads(cores)
 
     pillow_lut = ImageFilter.Color3DLUT(lut.shape[-1], pillow_table(lut))
-    picture = Image.fromarray(photo)
-    add("Pillow Color3DLUT", "uint8 trilinear", 1, lambda: picture.filter(pillow_lut))
 
-    rows += ffmpeg_rows(photo, repeats, cores)
-    rows += opencolorio_rows(photo32, repeats)
+    def pillow_band(rows: slice) -> None:
+        Image.fromarray(photo[rows]).filter(pillow_lut)
+
+    for threads, pool in pools.items():
+        call = f"Image.fromarray(rows).filter(ImageFilter.Color3DLUT(33, table)), {threads} bands"
+        add("Pillow Color3DLUT", "uint8 trilinear", threads, call,
+            lambda pool=pool: in_bands(pool, photo.shape[0], pillow_band))  # fmt: skip
+
+    add_opencolorio_rows(photo, pools, add)
+    for pool in pools.values():
+        if pool is not None:
+            pool.shutdown()
+    add_ffmpeg_rows(photo, repeats, counts, rows)
     return rows
 
 
-def ffmpeg_rows(photo: np.ndarray, repeats: int, cores: int) -> list[dict]:
-    """ffmpeg's lut3d filter on raw RGB frames of the photo; the time of the same command with
-    a null filter (reading and decoding the frames) is taken off."""
+def add_ffmpeg_rows(photo: np.ndarray, repeats: int, counts: list[int], rows: list[dict]):
+    """ffmpeg's lut3d filter in every mode, on raw frames of the photo in each pixel format it
+    takes for that depth (the faster counts); the time of the same command with a null filter
+    (reading the frames) is taken off."""
     if shutil.which("ffmpeg") is None:
         print("  ffmpeg not found: skipped", file=sys.stderr)
-        return []
-    frames = 5
+        return
+    frames = 3
     megapixels = frames * photo.shape[0] * photo.shape[1] / 1e6
-    rows = []
+    height, width = photo.shape[:2]
     with tempfile.TemporaryDirectory() as folder:
-        raw = Path(folder) / "photo.rgb"
-        raw.write_bytes(photo.tobytes() * frames)
-        height, width = photo.shape[:2]
+        for depth in DEPTHS:
+            pixels = in_depth(photo, depth)
+            best: dict[tuple[str, int], tuple[float, str]] = {}
+            for pixel_format in FFMPEG_FORMATS[depth]:
+                raw = Path(folder) / f"photo.{pixel_format}"
+                planar = pixel_format.startswith("gbrp")  # planes in the order G, B, R
+                data = pixels[..., [1, 2, 0]].transpose(2, 0, 1) if planar else pixels
+                raw.write_bytes(np.ascontiguousarray(data).tobytes() * frames)  # little-endian
+                for threads in counts:
+                    command = ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt",
+                               pixel_format, "-s", f"{width}x{height}", "-i", str(raw),
+                               "-filter_threads", str(threads), "-f", "null", "-"]  # fmt: skip
 
-        def command(video_filter: str, threads: int) -> list[str]:
-            return [
-                "ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                "-s", f"{width}x{height}", "-i", str(raw), "-filter_threads", str(threads),
-                "-vf", video_filter, "-f", "null", "-",
-            ]  # fmt: skip
+                    def timed(video_filter: str, command=command) -> float:
+                        filtered = command[:-3] + ["-vf", video_filter] + command[-3:]
+                        run = lambda: subprocess.run(filtered, check=True)  # noqa: E731
+                        return best_seconds(run, repeats)
 
-        for threads in sorted({1, cores}):
-            lut3d = f"lut3d=file='{LUT_PATH}':interp=trilinear"
-            seconds = best_seconds(
-                lambda t=threads, f=lut3d: subprocess.run(command(f, t), check=True), repeats
-            )
-            baseline = best_seconds(
-                lambda t=threads: subprocess.run(command("null", t), check=True), repeats
-            )
-            rate = megapixels / max(seconds - baseline, 1e-6)
-            rows.append(
-                {
-                    "tool": "ffmpeg lut3d",
-                    "variant": "uint8 trilinear",
-                    "threads": threads,
-                    "mp_per_s": rate,
-                }
-            )
-            print(f"  ffmpeg lut3d x{threads}: {rate:.1f} MP/s", file=sys.stderr)
-    return rows
+                    baseline = timed("null")
+                    for interp in INTERPOLATIONS:
+                        lut3d = f"lut3d=file='{LUT_PATH}':interp={interp}"
+                        rate = megapixels / max(timed(lut3d) - baseline, 1e-6)
+                        if rate > best.get((interp, threads), (0.0, ""))[0]:
+                            call = command[:-3] + ["-vf", lut3d] + command[-3:]
+                            best[interp, threads] = (rate, " ".join(call))
+            for (interp, threads), (rate, call) in best.items():
+                rows.append({
+                    "tool": "ffmpeg lut3d", "variant": f"{depth} {interp}", "threads": threads,
+                    "mp_per_s": rate, "call": call + " (less the same with -vf null)",
+                })  # fmt: skip
+                print(f"  ffmpeg lut3d {depth} {interp} x{threads}: {rate:.1f} MP/s",
+                      file=sys.stderr)  # fmt: skip
 
 
-def opencolorio_rows(photo32: np.ndarray, repeats: int) -> list[dict]:
-    """OpenColorIO's CPU processor for the .cube file, on float32 RGB (its native format)."""
+def add_opencolorio_rows(photo: np.ndarray, pools: dict, add: Add) -> None:
+    """OpenColorIO's CPU processor for the .cube file in every mode, through its fastest path:
+    a processor optimized for the depth, on packed pixels (PackedImageDesc), in place; on
+    several cores, one band of rows per thread."""
     try:
         import PyOpenColorIO as ocio
     except ImportError:
         print("  OpenColorIO not installed: skipped", file=sys.stderr)
-        return []
+        return
+    bit_depths = {
+        "uint8": ocio.BIT_DEPTH_UINT8,
+        "uint16": ocio.BIT_DEPTH_UINT16,
+        "float32": ocio.BIT_DEPTH_F32,
+    }
+    interps = {"trilinear": ocio.INTERP_LINEAR, "tetrahedral": ocio.INTERP_TETRAHEDRAL}
     config = ocio.Config.CreateRaw()
-    transform = ocio.FileTransform(str(LUT_PATH), interpolation=ocio.INTERP_LINEAR)
-    processor = config.getProcessor(transform).getDefaultCPUProcessor()
-    buffer = photo32.copy()
-    seconds = best_seconds(lambda: processor.applyRGB(buffer), repeats)
-    rate = photo32.shape[0] * photo32.shape[1] / 1e6 / seconds
-    print(f"  OpenColorIO: {rate:.1f} MP/s", file=sys.stderr)
-    return [{"tool": "OpenColorIO", "variant": "float32 trilinear", "threads": 1, "mp_per_s": rate}]
+    for depth, interp in itertools.product(DEPTHS, INTERPOLATIONS):
+        bit_depth = bit_depths[depth]
+        transform = ocio.FileTransform(str(LUT_PATH), interpolation=interps[interp])
+        processor = config.getProcessor(transform).getOptimizedCPUProcessor(
+            bit_depth, bit_depth, ocio.OPTIMIZATION_DEFAULT
+        )
+        buffer = in_depth(photo, depth).copy()
+
+        def band(rows: slice, buffer=buffer, processor=processor, bit_depth=bit_depth) -> None:
+            part = buffer[rows]
+            (height, width), size = part.shape[:2], part.itemsize
+            description = ocio.PackedImageDesc(
+                part, width, height, 3, bit_depth, size, 3 * size, 3 * size * width
+            )
+            processor.apply(description)
+
+        def bands(pool: ThreadPoolExecutor | None, band=band, height=buffer.shape[0]) -> None:
+            in_bands(pool, height, band)
+
+        for threads, pool in pools.items():
+            call = (
+                f"getOptimizedCPUProcessor({bit_depth.name}, same, OPTIMIZATION_DEFAULT)"
+                f".apply(PackedImageDesc(rows, ...)), {threads} bands"
+            )
+            add("OpenColorIO", f"{depth} {interp}", threads, call, lambda p=pool, b=bands: b(p))
+
+
+def startup_rows(work: Path) -> list[dict]:
+    """Seconds ``lutcli apply`` takes to grade one small photo with a .cube file, where start-up
+    is nearly all of it (the median of 7 runs); beside it Python loading numpy and OpenCV, which
+    reading and writing photos need: the floor."""
+    work.mkdir(parents=True, exist_ok=True)
+    photo = work / "small.png"
+    cv2.imwrite(str(photo), mosaic((64, 96)))
+    calls = {
+        "lutcli apply, one small photo, a .cube": [str(LUTCLI), "apply", str(photo),
+            str(work / "small-graded.png"), "--lut", str(LUT_PATH), "-q", "--overwrite"],
+        "python -c 'import numpy, cv2'": [sys.executable, "-c", "import numpy, cv2"],
+    }  # fmt: skip
+    rows = []
+    for name, command in calls.items():
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            subprocess.run(command, check=True)
+            times.append(time.perf_counter() - start)
+        seconds = float(np.median(times))
+        rows.append({"tool": name, "seconds": seconds, "call": " ".join(command)})
+        print(f"  {name}: {seconds:.2f} s", file=sys.stderr)
+    return rows
 
 
 # Training ----------------------------------------------------------------------------------------
@@ -402,16 +498,42 @@ def ratio(
     return None if mine is None or theirs is None else mine / theirs
 
 
+def against_best_peers(rows: list[dict]) -> list[tuple[dict, dict | None]]:
+    """Each lutcli apply row with the fastest other tool's row of the same mode and threads."""
+    pairs = []
+    for mine in (row for row in rows if row["tool"] == "lutcli"):
+        peers = [
+            row
+            for row in rows
+            if row["tool"] != "lutcli"
+            and (row["variant"], row["threads"]) == (mine["variant"], mine["threads"])
+        ]
+        pairs.append((mine, max(peers, key=lambda row: row["mp_per_s"], default=None)))
+    return pairs
+
+
 def print_tables(results: dict) -> None:
     """The Markdown tables of the README."""
     print(f"Machine: {results['machine']}\n")
     if "apply" in results:
-        rows = results["apply"]
-        print("| apply one 12 MP photo | threads | MP/s |\n|---|---|---|")
-        for row in rows:
-            print(
-                f"| {row['tool']} ({row['variant']}) | {row['threads']} | {row['mp_per_s']:.1f} |"
-            )
+        print("| apply, 12 MP | threads | lutcli (MP/s) | best peer | peer (MP/s) | ratio |")
+        print("|---|---:|---:|---|---:|---:|")
+        for mine, peer in against_best_peers(results["apply"]):
+            line = f"| {mine['variant']} | {mine['threads']} | {mine['mp_per_s']:.1f} "
+            if peer is None:
+                print(line + "| none | | |")
+                continue
+            times = mine["mp_per_s"] / peer["mp_per_s"]
+            print(line + f"| {peer['tool']} | {peer['mp_per_s']:.1f} | {times:.2f}× |")
+        print("\nEvery row and its call:\n")
+        for row in results["apply"]:
+            print(f"- {row['tool']}, {row['variant']}, threads {row['threads']}: "
+                  f"{row['mp_per_s']:.1f} MP/s: `{row['call']}`")  # fmt: skip
+        print()
+    if "start-up" in results:
+        print("| start-up | seconds (median of 7) |\n|---|---:|")
+        for row in results["start-up"]:
+            print(f"| `{row['call']}` | {row['seconds']:.2f} |")
         print()
     if "training" in results:
         print("| training: forward + backward (8 × 256², 33³ LUT) | ms | vs grid_sample |")
@@ -440,30 +562,24 @@ def print_tables(results: dict) -> None:
         print(f"- {line}")
 
 
-def summary_ratios(results: dict, cores: int) -> list[str]:
+def summary_ratios(results: dict) -> list[str]:
     """The ratios the speed goals are stated in."""
     lines = []
-    apply_rows_ = results.get("apply", [])
-    one = [r for r in apply_rows_ if r["threads"] == 1]
-    mine = next(
-        (r for r in one if r["tool"] == "lutcli" and r["variant"] == "uint8 trilinear"), None
+    pairs = against_best_peers(results.get("apply", []))
+    slowest = min(
+        (pair for pair in pairs if pair[1] is not None),
+        key=lambda pair: pair[0]["mp_per_s"] / pair[1]["mp_per_s"],
+        default=None,
     )
-    pillow = next((r for r in one if r["tool"] == "Pillow Color3DLUT"), None)
-    if mine and pillow:
+    if slowest is not None:
+        mine, peer = slowest
         lines.append(
-            f"uint8 trilinear apply, one core: {mine['mp_per_s'] / pillow['mp_per_s']:.2f}× Pillow"
+            f"apply, the mode furthest behind: {mine['variant']} on {mine['threads']} threads, "
+            f"{mine['mp_per_s'] / peer['mp_per_s']:.2f}× {peer['tool']}"
         )
-    many = next(
-        (
-            r
-            for r in apply_rows_
-            if r["tool"] == "lutcli" and r["variant"] == "uint8 trilinear" and r["threads"] == cores
-        ),
-        None,
-    )
-    if mine and many and cores > 1:
-        scaling = many["mp_per_s"] / mine["mp_per_s"]
-        lines.append(f"uint8 trilinear apply, {cores} cores vs one: {scaling:.2f}×")
+    for mine, _ in pairs:
+        if mine["variant"] == "uint8 tetrahedral" and mine["threads"] == 1:
+            lines.append(f"uint8 tetrahedral apply, one core: {mine['mp_per_s']:.0f} MP/s")
     if "training" in results:
         times = ratio(results["training"], "mp_per_s", "lutcli kernel", "torch grid_sample")
         lines.append(f"training forward + backward: {times:.2f}× grid_sample")
@@ -485,6 +601,9 @@ def main() -> None:
     if "apply" in parts:
         print("apply:", file=sys.stderr)
         results["apply"] = apply_rows(photo, args.repeats, cores)
+    if "start-up" in parts:
+        print("start-up:", file=sys.stderr)
+        results["start-up"] = startup_rows(args.work)
     if "training" in parts:
         print("training:", file=sys.stderr)
         results["training"] = training_rows(args.repeats, cores)
@@ -495,7 +614,7 @@ def main() -> None:
         print(f"gpu ({torch.cuda.get_device_name()}):", file=sys.stderr)
         results["gpu"] = gpu_rows(args.repeats)
         results["gpu_name"] = torch.cuda.get_device_name()
-    results["ratios"] = summary_ratios(results, cores)
+    results["ratios"] = summary_ratios(results)
     print_tables(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
