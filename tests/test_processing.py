@@ -300,6 +300,22 @@ def test_shrinking_runs_the_look_on_the_small_picture_seeing_the_whole_one(tmp_p
     np.testing.assert_array_equal(written, expected)
 
 
+def test_a_jpeg_preview_is_decoded_small_and_sized_as_from_the_whole_photo(tmp_path):
+    # 250 x 330: a quarter is 62.5 x 82.5, which the reduced decode (63 x 83) rounds otherwise.
+    photo = smooth_photo(250, 330)
+    jpeg, png = tmp_path / "photo.jpg", tmp_path / "photo.png"
+    assert cv2.imwrite(str(jpeg), photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert cv2.imwrite(str(png), read_image(jpeg, "BGR").pixels)  # the same pixels, whole
+    look = Spy()
+    process_image(look, Job(jpeg, tmp_path / "from-jpeg.png"), scale=0.25)
+    assert look.calls[0][0] == (62, 82, 3)  # the size scaling the whole photo gives
+    process_image(Spy(), Job(png, tmp_path / "from-png.png"), scale=0.25)
+    preview = read_image(tmp_path / "from-jpeg.png").pixels
+    whole = read_image(tmp_path / "from-png.png").pixels
+    assert preview.shape == whole.shape == (62, 82, 3)
+    assert np.abs(preview.astype(int) - whole).mean() < 1.5
+
+
 def test_enlarging_runs_the_look_at_full_size_then_resizes(tmp_path):
     source = big_image(tmp_path / "a.png")
     look = Spy()

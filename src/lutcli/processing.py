@@ -166,15 +166,17 @@ def process_image(
     replace: bool = True,
     max_pixels: int | None = None,
 ) -> list[str]:
-    """Read, apply the look, and write atomically, keeping bit depth, alpha and metadata.
-    Returns the notes of the reading (what it left out or changed), for the user.
+    """Read, apply the look, and write atomically, keeping bit depth, alpha and metadata. Returns
+    the notes of the reading (what it left out or changed), for the user.
 
     ``scale`` resizes the output. The look runs at the smaller of the two sizes: a shrunk
     picture is resampled first (an adaptive look still sees the whole photo, so it chooses the
-    colors it would at full size), an enlarged one after. ``threads``: cores for the LUT
-    kernel (default: all). With ``replace`` False an existing output is kept and
-    DestinationExistsError raised. Inputs and outputs of more than ``max_pixels`` pixels
-    (default: ``max_pixels_setting()``) are refused. Either file may be a URL (RemotePath).
+    colors it would at full size), an enlarged one after. A JPEG shrunk to half or less is
+    decoded at 1/2, 1/4 or 1/8 of each side to begin with (``read_image``'s ``shrink_to``).
+    ``threads``: cores for the LUT kernel (default: all). With ``replace`` False an existing
+    output is kept and DestinationExistsError raised. Inputs and outputs of more than
+    ``max_pixels`` pixels (default: ``max_pixels_setting()``) are refused. Either file may be a
+    URL (RemotePath).
     """
     if isinstance(job.source, RemotePath) or isinstance(job.destination, RemotePath):
         return _through_local_files(
@@ -187,10 +189,11 @@ def process_image(
     if scale <= 0:
         raise LutcliError(f"the scale must be above 0, got {scale:g}")
     limit = max_pixels_setting() if max_pixels is None else max_pixels
-    # Decoded in OpenCV's own channel order: decoding and encoding skip a conversion each.
-    picture = read_image(job.source, "BGR", limit)
+    # Decoded in OpenCV's own channel order: decoding and encoding skip a conversion each; a
+    # JPEG shrunk for a preview, smaller already (in its decoder).
+    picture = read_image(job.source, "BGR", limit, shrink_to=min(scale, 1.0))
     pixels, order = picture.pixels, picture.channel_order
-    height, width = pixels.shape[:2]
+    height, width = picture.full_size or pixels.shape[:2]
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     too_large = over_pixel_limit(size[1], size[0], limit)
     if too_large is not None:

@@ -248,6 +248,45 @@ def test_exif_orientation_is_applied_like_pillow(tmp_path, extension, orientatio
     assert exif[ORIENTATION] == 1 and exif[MAKE] == "lutcli-test"
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+@pytest.mark.parametrize(("shrink_to", "reduction"), [(0.5, 2), (0.3, 2), (0.25, 4), (0.1, 8)])
+def test_a_jpeg_read_for_a_preview_is_decoded_smaller_and_upright(
+    tmp_path, orientation, shrink_to, reduction
+):
+    stored = gradient(100, 130)  # not a multiple of 8: the decoder rounds the sides up
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(stored).save(path, quality=95, exif=exif_bytes(orientation))
+    whole = read_image(path)
+    preview = read_image(path, shrink_to=shrink_to)
+    height, width = whole.pixels.shape[:2]  # upright
+    assert preview.full_size == (height, width) and whole.full_size is None
+    size = (-(-height // reduction), -(-width // reduction))
+    assert preview.pixels.shape == (*size, 3)
+    # Each pixel the mean of a block of the whole decode, as stored (the encoder fills the
+    # last blocks with copies of the edge), within the codec's rounding.
+    turns = 1 if orientation == 6 else 0  # 6: stored turned 90 degrees anticlockwise
+    stored_whole = np.rot90(whole.pixels, turns)
+    padding = [(0, -n % reduction) for n in stored_whole.shape[:2]] + [(0, 0)]
+    blocks = np.pad(stored_whole, padding, mode="edge").astype(float)
+    rows, columns = blocks.shape[0] // reduction, blocks.shape[1] // reduction
+    means = blocks.reshape(rows, reduction, columns, reduction, 3).mean(axis=(1, 3))
+    expected = np.rot90(means, -turns)
+    assert np.abs(preview.pixels - expected).mean() < 1.5
+    assert parse_exif(preview.exif)[ORIENTATION] == 1
+
+
+def test_a_preview_of_another_format_or_at_full_size_is_read_whole(tmp_path):
+    png = tmp_path / "photo.png"
+    Image.fromarray(gradient()).save(png)
+    assert read_image(png, shrink_to=0.25).pixels.shape == (48, 64, 3)
+    assert read_image(png, shrink_to=0.25).full_size is None
+    jpeg = tmp_path / "photo.jpg"
+    Image.fromarray(gradient()).save(jpeg, quality=95)
+    for shrink_to in (0.6, 1.0, 2.0):  # more than half: a reduced decode would be too small
+        picture = read_image(jpeg, shrink_to=shrink_to)
+        assert picture.pixels.shape == (48, 64, 3) and picture.full_size is None
+
+
 @pytest.mark.parametrize("orientation", [2, 5, 6, 8])
 @pytest.mark.parametrize("extension", [".png", ".tif"])
 def test_orientation_turns_alpha_with_the_pixels(tmp_path, extension, orientation):

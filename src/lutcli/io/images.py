@@ -98,6 +98,9 @@ class Picture:
     """The file stored gray; ``pixels`` then hold the gray value in all 3 channels."""
     channel_order: str = "RGB"
     """"RGB", or "BGR" (OpenCV's order: reading and writing skip a conversion each)."""
+    full_size: tuple[int, int] | None = None
+    """(height, width) of the photo in its file, upright, where ``pixels`` were decoded
+    smaller (a JPEG read for a preview); None where they are that size."""
     notes: list[str] = field(default_factory=list)
     """What reading left out or changed that the user should know (one short line each)."""
 
@@ -111,10 +114,18 @@ class Picture:
 
 
 def read_image(
-    path: str | os.PathLike[str], channel_order: str = "RGB", max_pixels: int | None = None
+    path: str | os.PathLike[str],
+    channel_order: str = "RGB",
+    max_pixels: int | None = None,
+    shrink_to: float = 1.0,
 ) -> Picture:
     """Read a photo upright, with its alpha, EXIF and ICC profile; the pixels in
     ``channel_order`` ("RGB" or "BGR").
+
+    ``shrink_to`` says the caller will shrink the photo to that fraction of each side: a JPEG
+    is then decoded at 1/2, 1/4 or 1/8 of each side (the smallest still at least that large)
+    in its decoder, which skips most of the work of decoding it whole; ``full_size`` gives its
+    size in the file. Other formats, and CMYK JPEGs, are decoded whole.
 
     Raises ImageReadError (one line naming the file) for a missing, empty, truncated, corrupt or
     unsupported file, including bit depths other than 8 and 16, and for a picture of more than
@@ -132,7 +143,8 @@ def read_image(
         header = header._replace(orientation=1)
     if header.mode == "CMYK":
         return _read_cmyk(path, data, kind, header, channel_order)
-    array = _decode(path, data)
+    reduction = _jpeg_reduction(shrink_to) if kind == "jpeg" else 1
+    array = _decode(path, data, reduction)
     array = _orient(array, header.orientation)
     if (
         kind == "tiff"
@@ -155,6 +167,8 @@ def read_image(
     else:
         conversion = _CONVERSIONS[channel_order][channels]
         pixels = color if conversion is None else cv2.cvtColor(color, conversion)
+    width, height = header.size
+    upright = (width, height) if header.orientation > 4 else (height, width)
     return Picture(
         pixels=np.ascontiguousarray(pixels),
         alpha=np.ascontiguousarray(array[:, :, -1]) if channels in (2, 4) else None,
@@ -162,15 +176,32 @@ def read_image(
         icc_profile=rgb_profile(icc_profile, notes),
         was_gray=gray,
         channel_order=channel_order,
+        full_size=upright if reduction > 1 else None,
         notes=notes,
     )
 
 
-def _decode(path: str | os.PathLike[str], data: bytes) -> np.ndarray:
-    """The pixels OpenCV decodes from ``data`` as stored (BGR order, channels as in the file);
-    ImageReadError naming ``path`` for data it cannot decode or samples of other depths."""
+# OpenCV's flags that decode a JPEG at 1/2, 1/4 or 1/8 of each side, in color, leaving the EXIF
+# orientation to _orient (as for every other read).
+_REDUCED_JPEG = {
+    2: cv2.IMREAD_REDUCED_COLOR_2 | cv2.IMREAD_IGNORE_ORIENTATION,
+    4: cv2.IMREAD_REDUCED_COLOR_4 | cv2.IMREAD_IGNORE_ORIENTATION,
+    8: cv2.IMREAD_REDUCED_COLOR_8 | cv2.IMREAD_IGNORE_ORIENTATION,
+}
+
+
+def _jpeg_reduction(shrink_to: float) -> int:
+    """The largest of 1, 2, 4 and 8 whose reciprocal is still at least ``shrink_to``."""
+    return max((r for r in (1, *_REDUCED_JPEG) if r * shrink_to <= 1), default=1)
+
+
+def _decode(path: str | os.PathLike[str], data: bytes, reduction: int = 1) -> np.ndarray:
+    """The pixels OpenCV decodes from ``data`` as stored (BGR order, channels as in the file),
+    a JPEG at 1/``reduction`` of each side; ImageReadError naming ``path`` for data it cannot
+    decode or samples of other depths."""
+    flags = _REDUCED_JPEG[reduction] if reduction > 1 else cv2.IMREAD_UNCHANGED
     try:
-        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error:
         array = None
     if array is None:
