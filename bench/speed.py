@@ -26,6 +26,7 @@ the same run. Prints Markdown tables (those in the README) and writes JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import shutil
@@ -150,15 +151,19 @@ def in_depth(photo: np.ndarray, depth: str) -> np.ndarray:
     return photo.astype(np.float32) / 255
 
 
-def in_bands(pool: ThreadPoolExecutor | None, height: int, run_band: Callable[[slice], object]):
-    """``run_band(rows)`` over the rows of a picture ``height`` high: all at once without a
-    pool, else one band of rows for each of the pool's threads, at the same time (how a peer
-    that runs on one core is spread over several: its calls release the GIL)."""
+def in_bands(
+    pool: ThreadPoolExecutor | None, threads: int, height: int, run_band: Callable[[slice], object]
+) -> None:
+    """``run_band(rows)`` over the rows of a picture ``height`` high in ``threads`` bands at the
+    same time, each on one of the pool's threads (all at once without a pool): how a peer that
+    runs on one core is spread over several, its calls releasing the GIL."""
+    edges = np.linspace(0, height, threads + 1).astype(int)
+    bands = [slice(a, b) for a, b in itertools.pairwise(edges)]
     if pool is None:
-        run_band(slice(0, height))
+        for band in bands:
+            run_band(band)
         return
-    edges = np.linspace(0, height, pool._max_workers + 1).astype(int)
-    list(pool.map(run_band, [slice(a, b) for a, b in itertools.pairwise(edges)]))
+    list(pool.map(run_band, bands))
 
 
 def apply_rows(photo: np.ndarray, repeats: int, cores: int) -> list[dict]:
@@ -205,8 +210,8 @@ def apply_rows(photo: np.ndarray, repeats: int, cores: int) -> list[dict]:
 
     for threads, pool in pools.items():
         call = f"Image.fromarray(rows).filter(ImageFilter.Color3DLUT(33, table)), {threads} bands"
-        add("Pillow Color3DLUT", "uint8 trilinear", threads, call,
-            lambda pool=pool: in_bands(pool, photo.shape[0], pillow_band))  # fmt: skip
+        run = functools.partial(in_bands, pool, threads, photo.shape[0], pillow_band)
+        add("Pillow Color3DLUT", "uint8 trilinear", threads, call, run)
 
     add_opencolorio_rows(photo, pools, add)
     for pool in pools.values():
@@ -293,15 +298,13 @@ def add_opencolorio_rows(photo: np.ndarray, pools: dict, add: Add) -> None:
             )
             processor.apply(description)
 
-        def bands(pool: ThreadPoolExecutor | None, band=band, height=buffer.shape[0]) -> None:
-            in_bands(pool, height, band)
-
         for threads, pool in pools.items():
             call = (
                 f"getOptimizedCPUProcessor({bit_depth.name}, same, OPTIMIZATION_DEFAULT)"
                 f".apply(PackedImageDesc(rows, ...)), {threads} bands"
             )
-            add("OpenColorIO", f"{depth} {interp}", threads, call, lambda p=pool, b=bands: b(p))
+            run = functools.partial(in_bands, pool, threads, len(buffer), band)
+            add("OpenColorIO", f"{depth} {interp}", threads, call, run)
 
 
 def startup_rows(work: Path) -> list[dict]:
