@@ -56,7 +56,7 @@ PHOTO_SIZE = (3000, 4000)  # (height, width): 12 MP
 JPEG_QUALITY = 95
 OPENCV_CEILING = "ceiling: OpenCV decode + encode, no LUT (threads)"
 PARTS = ("apply", "start-up", "training", "folder", "gpu")  # gpu: where torch sees a CUDA GPU
-LUTCLI = Path(sys.executable).parent / "lutcli"
+LUTCLI = Path(sys.executable).parent / "lutcli"  # the program beside this Python (the venv's)
 
 
 def parse_args() -> argparse.Namespace:
@@ -437,11 +437,9 @@ def folder_rows(photo: np.ndarray, count: int, work: Path, repeats: int, cores: 
         outputs.mkdir(parents=True)
         return outputs
 
-    lutcli = str(Path(sys.executable).parent / "lutcli")
-
     def run_lutcli(folder: Path) -> None:
         quality = str(JPEG_QUALITY)
-        command = [lutcli, "apply", str(folder), str(fresh()), "--cube", str(LUT_PATH), "-q"]
+        command = [str(LUTCLI), "apply", str(folder), str(fresh()), "--cube", str(LUT_PATH), "-q"]
         subprocess.run([*command, "--jpeg-quality", quality], check=True)
 
     def run_pillow(folder: Path) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ import av
 import cv2
 import numpy as np
 from machine import describe
-from speed import mosaic
+from speed import LUTCLI, best_seconds, mosaic
 
 from lutcli.clip_settings import ClipSettings
 from lutcli.io.video import Frame, read_frames, transcode
@@ -49,10 +48,9 @@ from lutcli.video import TemporalSmoothing, process_clip, steady_flicker
 
 ROOT = Path(__file__).resolve().parent.parent
 LUT_PATH = ROOT / "presets" / "film.cube"
-LUTCLI = Path(sys.executable).parent / "lutcli"
 SIZES = {"1080p": ((1080, 1920), 96), "4K": ((2160, 3840), 48)}  # (height, width), frames
 RATE = 24
-REPEATS = 2  # timed runs of each way; the fastest counts
+REPEATS = 2  # timed runs of each way after a warm-up; the fastest counts
 PARTS = ("speed", "flicker")
 TIME_CONSTANTS = (0.0, 0.1, 0.3, 1.0)
 
@@ -109,17 +107,6 @@ def zoom_frames(photo: np.ndarray, size: tuple[int, int], frames: int):
         yield cv2.resize(window, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def timed(run: Callable[[], object]) -> float:
-    """Seconds of the fastest of REPEATS calls of ``run``: each tool at its best on a machine
-    whose timings vary from run to run."""
-    fastest = math.inf
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        run()
-        fastest = min(fastest, time.perf_counter() - start)
-    return fastest
-
-
 def command(arguments: list[str]) -> Callable[[], object]:
     """A call of the program ``arguments`` (it must succeed)."""
     return lambda: subprocess.run(arguments, check=True, stdout=subprocess.DEVNULL)
@@ -155,7 +142,7 @@ def speed_rows(name: str, size: tuple[int, int], frames: int, work: Path) -> lis
     rows = []
 
     def row(tool: str, call: str, run: Callable[[], object]) -> None:
-        seconds = timed(run)
+        seconds = best_seconds(run, REPEATS)
         rows.append({"size": name, "tool": tool, "call": call, "fps": frames / seconds})
         print(f"  {name} {tool}: {frames / seconds:.1f} frames/s", file=sys.stderr)
 
@@ -167,8 +154,8 @@ def speed_rows(name: str, size: tuple[int, int], frames: int, work: Path) -> lis
 
     lut3d = ffmpeg + ["-vf", f"lut3d=file='{LUT_PATH}'"] + x264(out)
     row("ffmpeg lut3d", " ".join(lut3d), command(lut3d))
-    apply = [str(LUTCLI), "apply", str(source), str(out), "--lut", str(LUT_PATH), "-q"]
-    apply.append("--overwrite")
+    apply = [str(LUTCLI), "apply", str(source), str(out), "--lut", str(LUT_PATH)]
+    apply += ["-q", "--overwrite"]
     row("lutcli apply", " ".join(apply), command(apply))
     look = open_look("lut", LUT_PATH)
     row("lutcli (library)", "lutcli.video.process_clip", graded_by(look))
