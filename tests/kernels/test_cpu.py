@@ -222,6 +222,77 @@ def test_identity_lut_leaves_integer_pixels_unchanged(dtype, size, interp):
     np.testing.assert_array_equal(out, pixels)
 
 
+# SIMD levels, chunks and tails -----------------------------------------------------------------
+
+# apply_packed works on chunks of 128 pixels in blocks of 16384: pixel counts around both, and
+# the smallest pictures.
+CHUNK, BLOCK = 128, 16384
+PIXEL_COUNTS = [1, 2, 3, 15, 17, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5, BLOCK + CHUNK + 3]
+
+
+@pytest.fixture(params=cpu.simd_levels() or ["none"])
+def simd_level(request):
+    """Each SIMD level this CPU runs, in turn; the best one is put back afterwards."""
+    if request.param == "none":
+        pytest.skip("the compiled CPU kernels are not built")
+    previous = cpu.use_simd(request.param)
+    yield request.param
+    cpu.use_simd(previous)
+
+
+def expected_pixels(pixels: np.ndarray, lut: torch.Tensor, interp: str) -> np.ndarray:
+    """The reference's output for (H, W, 3) pixels, in their type's levels (unrounded)."""
+    if pixels.dtype == np.float32:
+        out = reference_apply_lut(to_image(pixels, 1.0, torch.float32), lut, interp)
+        return out[0].permute(1, 2, 0).numpy()
+    return reference_levels(pixels, lut, interp)
+
+
+@needs_kernels
+@pytest.mark.parametrize("in_place", [False, True], ids=["new-array", "in-place"])
+@pytest.mark.parametrize("interp", INTERPOLATIONS)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_every_simd_level_matches_the_reference_at_every_tail(
+    simd_level, dtype, interp, in_place, generator
+):
+    lut = random_lut(17, generator)
+    for count in PIXEL_COUNTS:
+        pixels = random_pixels(dtype, 1, max(count, 8), seed=count)[:, :count]
+        pixels = np.ascontiguousarray(pixels)
+        expected = expected_pixels(pixels, lut, interp)
+        out = cpu.apply_to_pixels(pixels, lut, interp, out=pixels if in_place else None)
+        if dtype == np.float32:
+            np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5, err_msg=f"{count} px")
+        else:
+            assert np.abs(out - expected).max() <= 0.5 + 0.05, f"{count} pixels"
+
+
+@needs_kernels
+@pytest.mark.parametrize("interp", INTERPOLATIONS)
+def test_every_simd_level_gives_the_training_kernels_reference_gradients(
+    simd_level, interp, generator
+):
+    image, lut = training_case(generator, shared=True, batch=2, shape=(13, 21))
+    image.requires_grad_(True)
+    lut.requires_grad_(True)
+    upstream = torch.randn(image.shape, generator=generator)
+    out = apply_lut(image, lut, interp)
+    expected = reference_apply_lut(image, lut, interp)
+    assert torch.allclose(out, expected, rtol=0, atol=1e-5)
+    grads = torch.autograd.grad(out, (image, lut), upstream)
+    expected_grads = torch.autograd.grad(expected, (image, lut), upstream)
+    for actual, wanted in zip(grads, expected_grads, strict=True):
+        assert_close_to_scale(actual, wanted)
+
+
+@needs_kernels
+def test_simd_levels_end_with_the_portable_build_and_refuse_unknown_names():
+    levels = cpu.simd_levels()
+    assert levels[-1] == "portable" and len(set(levels)) == len(levels)
+    with pytest.raises(ValueError, match="does not run here"):
+        cpu.use_simd("x86-64-v9")
+
+
 # The training kernel: apply_lut on float32 CPU tensors, forward and backward -------------------
 
 

@@ -96,3 +96,18 @@ def apply_to_pixels(
         threads or cpu_count(),
     )
     return out
+
+
+def simd_levels() -> list[str]:
+    """The SIMD levels of the compiled kernels that this CPU runs, best first ("x86-64-v4":
+    AVX-512, "x86-64-v3": AVX2 and FMA, "portable"); the best runs unless ``use_simd`` chose
+    another. Empty where the kernels are not built."""
+    return list(_native.simd_levels()) if _native is not None else []
+
+
+def use_simd(level: str) -> str:
+    """Run the compiled kernels at ``level``, one of ``simd_levels()``; returns the level that
+    ran before, so that a caller can put it back."""
+    if _native is None:
+        raise RuntimeError("the compiled kernels are not built")
+    return _native.use_simd(level)

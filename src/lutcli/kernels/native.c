@@ -146,144 +146,164 @@ static v4f *pack_lut(const float *planes, int size, float scale) {
     return table;
 }
 
-INLINE float clampf(float x, float low, float high) {
-    return x < low ? low : (x > high ? high : x);
-}
-
 static inline int team(int threads) { return threads < 1 ? 1 : threads; }
 
 /* apply_packed ------------------------------------------------------------------------------ */
 
-/* On x86-64 Linux with GCC, hot loops are also compiled for Haswell and later (AVX2 and FMA),
- * chosen at load time; other machines run the portable build. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define HOT __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define HOT
-#endif
+/* apply_range takes CHUNK pixels at a time through three steps, each a plain loop that the
+ * compiler vectorises or keeps short: locate_chunk finds every pixel's cell and corner weights
+ * (8 or 16 pixels per instruction), interpolate_chunk sums the corners' nodes (one 16-byte load
+ * a node, one pixel at a time), store_chunk rounds and packs the colors (vectorised again). A
+ * chunk's cells and colors stay in L1. */
+#define CHUNK 128
 
-/* Lattice cell of each 8-bit value, as node offsets along one axis and fractions. */
+/* The cells of a chunk's pixels. Offsets are in bytes into the packed table (int32: at most
+ * MAX_TABLE_BYTES). Tetrahedral: the path v0 = base, v1, v2, v3 = base + the cube's diagonal,
+ * with weights 1 - f1, f1 - f2, f2 - f3, f3 for the fractions sorted f1 >= f2 >= f3 (see
+ * order_axes). Trilinear: w[0..2] hold the fractions along r, g, b. */
 typedef struct {
-    int offset[3][256];
-    float frac[256];
-} Cells8;
+    int32_t base[CHUNK], v1[CHUNK], v2[CHUNK];
+    float w[4][CHUNK];
+} Chunk;
 
-INLINE uint8_t to_uint8(float x) { return (uint8_t)(clampf(x, 0.0f, 255.0f) + 0.5f); }
+#define MAX_TABLE_BYTES INT32_MAX
 
-/* A color in 0..255 (unclamped) rounded to 3 bytes at `d`. Where `spare` (the next pixel's
- * bytes follow, are written later by the same thread, and were not its input: not in place),
- * one 4-byte store does it. */
-INLINE void store_uint8(uint8_t *d, v4f color, int spare) {
-#ifdef __SSE2__
-    __m128 v = _mm_min_ps(_mm_max_ps((__m128)color, _mm_setzero_ps()), _mm_set1_ps(255.0f));
-    __m128i i = _mm_cvttps_epi32(_mm_add_ps(v, _mm_set1_ps(0.5f)));
-    i = _mm_packus_epi16(_mm_packs_epi32(i, i), i);
-    uint32_t word = (uint32_t)_mm_cvtsi128_si32(i);
-    if (spare) {
-        memcpy(d, &word, 4);
+INLINE v4f node_at(const v4f *table, int32_t offset) {
+    return *(const v4f *)((const char *)table + offset);
+}
+
+/* Pixels [first, first + n) of `source`: their cells. Integer pixels are inside the cube by
+ * construction; float ones are clamped to it (NaN to 0), as the reference does. */
+INLINE void locate_chunk(const void *source, Py_ssize_t first, int n, int kind, int size,
+                         int tetrahedral, Chunk *c) {
+    const float top = (float)(size - 1);
+    const float scale =
+        kind == KIND_UINT8 ? top / 255.0f : (kind == KIND_UINT16 ? top / 65535.0f : top);
+    const int32_t sr = sizeof(v4f), sg = sr * size, sb = sg * size, last_corner = size - 2;
+    float fr[CHUNK], fg[CHUNK], fb[CHUNK];
+    if (kind == KIND_UINT8) {
+        const uint8_t *s = (const uint8_t *)source + 3 * first;
+        for (int i = 0; i < n; i++)
+            fr[i] = s[3 * i] * scale, fg[i] = s[3 * i + 1] * scale, fb[i] = s[3 * i + 2] * scale;
+    } else if (kind == KIND_UINT16) {
+        const uint16_t *s = (const uint16_t *)source + 3 * first;
+        for (int i = 0; i < n; i++)
+            fr[i] = s[3 * i] * scale, fg[i] = s[3 * i + 1] * scale, fb[i] = s[3 * i + 2] * scale;
+    } else {
+        const float *s = (const float *)source + 3 * first;
+        for (int i = 0; i < n; i++) {
+            float r = s[3 * i], g = s[3 * i + 1], b = s[3 * i + 2];
+            fr[i] = (r > 0.0f ? (r < 1.0f ? r : 1.0f) : 0.0f) * scale;
+            fg[i] = (g > 0.0f ? (g < 1.0f ? g : 1.0f) : 0.0f) * scale;
+            fb[i] = (b > 0.0f ? (b < 1.0f ? b : 1.0f) : 0.0f) * scale;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int32_t r = (int32_t)fr[i], g = (int32_t)fg[i], b = (int32_t)fb[i];
+        r = r < last_corner ? r : last_corner;
+        g = g < last_corner ? g : last_corner;
+        b = b < last_corner ? b : last_corner;
+        fr[i] -= (float)r, fg[i] -= (float)g, fb[i] -= (float)b;
+        c->base[i] = sr * r + sg * g + sb * b;
+    }
+    if (!tetrahedral) {
+        for (int i = 0; i < n; i++) c->w[0][i] = fr[i], c->w[1][i] = fg[i], c->w[2][i] = fb[i];
         return;
     }
-    d[0] = (uint8_t)word, d[1] = (uint8_t)(word >> 8), d[2] = (uint8_t)(word >> 16);
-#else
-    (void)spare;
-    d[0] = to_uint8(color[0]), d[1] = to_uint8(color[1]), d[2] = to_uint8(color[2]);
-#endif
-}
-INLINE uint16_t to_uint16(float x) { return (uint16_t)(clampf(x, 0.0f, 65535.0f) + 0.5f); }
-
-/* A color in 0..65535 (unclamped) rounded to 3 uint16 at `d`. */
-INLINE void store_uint16(uint16_t *d, v4f color) {
-#ifdef __SSE2__
-    __m128 v = _mm_min_ps(_mm_max_ps((__m128)color, _mm_setzero_ps()), _mm_set1_ps(65535.0f));
-    __m128i i = _mm_cvttps_epi32(_mm_add_ps(v, _mm_set1_ps(0.5f)));
-    /* SSE2 packs to signed 16 bits only: shift into that range, pack, and shift back. */
-    i = _mm_packs_epi32(_mm_sub_epi32(i, _mm_set1_epi32(32768)), _mm_setzero_si128());
-    i = _mm_xor_si128(i, _mm_set1_epi16((short)0x8000));
-    uint16_t lanes[8];
-    _mm_storeu_si128((__m128i *)lanes, i);
-    d[0] = lanes[0], d[1] = lanes[1], d[2] = lanes[2];
-#else
-    d[0] = to_uint16(color[0]), d[1] = to_uint16(color[1]), d[2] = to_uint16(color[2]);
-#endif
+    for (int i = 0; i < n; i++) {
+        float r = fr[i], g = fg[i], b = fb[i];
+        float high = r > g ? r : g, low = r > g ? g : r;
+        float f1 = high > b ? high : b, f3 = low < b ? low : b;
+        float f2 = high > b ? (low > b ? low : b) : high;
+        /* The path steps first along the largest fraction's axis and last along the smallest's;
+         * between equal fractions either choice gives the same color. */
+        int32_t step1 = (r >= g && r >= b) ? sr : (g >= b ? sg : sb);
+        int32_t step3 = (b <= g && b <= r) ? sb : (g <= r ? sg : sr);
+        c->v1[i] = c->base[i] + step1;
+        c->v2[i] = c->base[i] + sr + sg + sb - step3;
+        c->w[0][i] = 1.0f - f1, c->w[1][i] = f1 - f2, c->w[2][i] = f2 - f3, c->w[3][i] = f3;
+    }
 }
 
-HOT static void apply_range(const void *source, void *destination, Py_ssize_t begin,
-                            Py_ssize_t end, int kind, Lut table, int size, int tetrahedral,
-                            const Cells8 *cells) {
-    const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
-    const int in_place = source == destination;
-    const float to_lattice16 = (float)(size - 1) / 65535.0f;
-    for (Py_ssize_t p = begin; p < end; p++) {
-        Py_ssize_t base;
-        float f[3];
-        if (kind == KIND_UINT8) {
-            const uint8_t *s = (const uint8_t *)source + 3 * p;
-            base = cells->offset[0][s[0]] + cells->offset[1][s[1]] + cells->offset[2][s[2]];
-            for (int k = 0; k < 3; k++) f[k] = cells->frac[s[k]];
-        } else if (kind == KIND_UINT16) {
-            /* Always inside the cube: no clamp, and one multiplication instead of a division. */
-            const uint16_t *s = (const uint16_t *)source + 3 * p;
-            int c[3];
+/* The color of pixel i of a located chunk. */
+INLINE v4f interpolate_cell(const v4f *table, const Chunk *c, int i, int size, int tetrahedral) {
+    const int32_t sr = sizeof(v4f), sg = sr * size, sb = sg * size;
+    const int32_t base = c->base[i];
+    if (tetrahedral)
+        return node_at(table, base) * c->w[0][i] + node_at(table, c->v1[i]) * c->w[1][i] +
+               node_at(table, c->v2[i]) * c->w[2][i] +
+               node_at(table, base + sr + sg + sb) * c->w[3][i];
+    v4f fr = splat(c->w[0][i]), fg = splat(c->w[1][i]), fb = splat(c->w[2][i]);
+    v4f c000 = node_at(table, base), c100 = node_at(table, base + sr);
+    v4f c010 = node_at(table, base + sg), c110 = node_at(table, base + sg + sr);
+    v4f c001 = node_at(table, base + sb), c101 = node_at(table, base + sb + sr);
+    v4f c011 = node_at(table, base + sb + sg), c111 = node_at(table, base + sb + sg + sr);
+    v4f c00 = c000 + (c100 - c000) * fr, c10 = c010 + (c110 - c010) * fr;
+    v4f c01 = c001 + (c101 - c001) * fr, c11 = c011 + (c111 - c011) * fr;
+    v4f c0 = c00 + (c10 - c00) * fg, c1 = c01 + (c11 - c01) * fg;
+    return c0 + (c1 - c0) * fb;
+}
+
+/* Colors in the output's range (unclamped, the table being scaled to it) rounded to nearest
+ * and clamped, three channels a pixel. */
+INLINE void store_chunk(const v4f *colors, void *destination, Py_ssize_t first, int n, int kind) {
+    if (kind == KIND_UINT8) {
+        uint8_t *d = (uint8_t *)destination + 3 * first;
+        for (int i = 0; i < n; i++)
             for (int k = 0; k < 3; k++) {
-                float position = (float)s[k] * to_lattice16;
-                c[k] = (int)position < size - 2 ? (int)position : size - 2;
-                f[k] = position - (float)c[k];
+                float v = colors[i][k];
+                d[3 * i + k] = (uint8_t)(int32_t)((v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f) + 0.5f);
             }
-            base = c[0] + strides[1] * c[1] + strides[2] * c[2];
-        } else {
-            int c[3], inside;
-            for (int k = 0; k < 3; k++)
-                locate(((const float *)source)[3 * p + k], size, &c[k], &f[k], &inside);
-            base = c[0] + strides[1] * c[1] + strides[2] * c[2];
-        }
-        v4f out = interpolate(table, base, strides, f, tetrahedral);
-        if (kind == KIND_UINT8) {
-            store_uint8((uint8_t *)destination + 3 * p, out, p + 1 < end && !in_place);
-        } else if (kind == KIND_UINT16) {
-            store_uint16((uint16_t *)destination + 3 * p, out);
-        } else {
-            float *d = (float *)destination + 3 * p;
-            d[0] = out[0], d[1] = out[1], d[2] = out[2];
-        }
+    } else {
+        uint16_t *d = (uint16_t *)destination + 3 * first;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 3; k++) {
+                float v = colors[i][k];
+                d[3 * i + k] =
+                    (uint16_t)(int32_t)((v > 0.0f ? (v < 65535.0f ? v : 65535.0f) : 0.0f) + 0.5f);
+            }
     }
 }
 
-static void apply_packed_pixels(const void *source, void *destination, Py_ssize_t count, int kind,
-                                Lut table, int size, int tetrahedral, int threads) {
-    Cells8 cells;
-    for (int v = 0; v < 256; v++) {
-        int corner, inside;
-        locate((float)v / 255.0f, size, &corner, &cells.frac[v], &inside);
-        cells.offset[0][v] = corner;
-        cells.offset[1][v] = corner * size;
-        cells.offset[2][v] = corner * size * size;
-    }
-    Py_ssize_t blocks = (count + BLOCK - 1) / BLOCK;
-#pragma omp parallel for schedule(static) num_threads(team(threads))
-    for (Py_ssize_t block = 0; block < blocks; block++) {
-        Py_ssize_t end = (block + 1) * BLOCK < count ? (block + 1) * BLOCK : count;
-        apply_range(source, destination, block * BLOCK, end, kind, table, size, tetrahedral, &cells);
-    }
-}
+/* One job of apply_packed: pixels of `kind` through the packed table, scaled to their range. */
+typedef struct {
+    const void *source;
+    void *destination;
+    int kind, size, tetrahedral;
+    const v4f *table;
+} ApplyJob;
 
-static PyObject *apply_packed(PyObject *self, PyObject *args) {
-    unsigned long long source, destination, lut;
-    Py_ssize_t count;
-    int kind, size, tetrahedral, threads;
-    if (!PyArg_ParseTuple(args, "KKniKiii", &source, &destination, &count, &kind, &lut, &size,
-                          &tetrahedral, &threads))
-        return NULL;
-    /* Scaled to the output's range, so integer outputs only round. */
-    float scale = kind == KIND_UINT8 ? 255.0f : (kind == KIND_UINT16 ? 65535.0f : 1.0f);
-    v4f *table = pack_lut((const float *)(uintptr_t)lut, size, scale);
-    if (table == NULL) return PyErr_NoMemory();
-    Py_BEGIN_ALLOW_THREADS
-    Lut packed = {table, NULL, (Py_ssize_t)size * size * size};
-    apply_packed_pixels((const void *)(uintptr_t)source, (void *)(uintptr_t)destination, count,
-                        kind, packed, size, tetrahedral, threads);
-    Py_END_ALLOW_THREADS
-    free(table);
-    Py_RETURN_NONE;
+INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end) {
+    const size_t pixel_bytes = job->kind == KIND_UINT8 ? 3 : (job->kind == KIND_UINT16 ? 6 : 12);
+    const char *stop = (const char *)job->source + pixel_bytes * end;
+    Chunk c;
+    v4f colors[CHUNK];
+    for (Py_ssize_t first = begin; first < end; first += CHUNK) {
+        int n = end - first < CHUNK ? (int)(end - first) : CHUNK;
+        /* The next chunk's pixels are fetched while this one is worked on: the prefetchers
+         * alone leave float pixels waiting on memory. */
+        const char *next = (const char *)job->source + pixel_bytes * (first + CHUNK);
+        for (size_t o = 0; o < pixel_bytes * CHUNK && next + o < stop; o += 64)
+            __builtin_prefetch(next + o);
+        locate_chunk(job->source, first, n, job->kind, job->size, job->tetrahedral, &c);
+        if (job->kind == KIND_FLOAT32) {
+            /* Straight to the output: one 16-byte store a pixel, whose fourth float the next
+             * pixel overwrites; the chunk's last pixel, whose next may be the input of the next
+             * chunk (in place), is stored as three floats. */
+            float *d = (float *)job->destination + 3 * first;
+            for (int i = 0; i < n; i++) {
+                v4f color = interpolate_cell(job->table, &c, i, job->size, job->tetrahedral);
+                if (i + 1 < n)
+                    memcpy(d + 3 * i, &color, sizeof color);
+                else
+                    d[3 * i] = color[0], d[3 * i + 1] = color[1], d[3 * i + 2] = color[2];
+            }
+            continue;
+        }
+        for (int i = 0; i < n; i++)
+            colors[i] = interpolate_cell(job->table, &c, i, job->size, job->tetrahedral);
+        store_chunk(colors, job->destination, first, n, job->kind);
+    }
 }
 
 /* forward_planar / backward_planar ----------------------------------------------------------- */
@@ -296,9 +316,8 @@ INLINE void locate_planar(const float *picture, Py_ssize_t pixels, Py_ssize_t p,
 }
 
 /* Pixels [begin, end) of one (3, P) picture through `table`. */
-HOT static void forward_range(const float *picture, float *result, Py_ssize_t pixels,
-                              Py_ssize_t begin, Py_ssize_t end, Lut table, int size,
-                              int tetrahedral) {
+INLINE void forward_range(const float *picture, float *result, Py_ssize_t pixels,
+                          Py_ssize_t begin, Py_ssize_t end, Lut table, int size, int tetrahedral) {
     const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
     for (Py_ssize_t p = begin; p < end; p++) {
         Py_ssize_t base;
@@ -331,33 +350,6 @@ static int open_luts(Luts *luts, const float *planes, Py_ssize_t count, int size
 INLINE Lut lut_of(const Luts *luts, Py_ssize_t n) {
     if (luts->shared != NULL) return (Lut){luts->shared, NULL, luts->nodes};
     return (Lut){NULL, luts->planes + n * 3 * luts->nodes, luts->nodes};
-}
-
-static PyObject *forward_planar(PyObject *self, PyObject *args) {
-    unsigned long long image, output, planes;
-    Py_ssize_t batch, pixels, lut_count;
-    int size, tetrahedral, threads;
-    if (!PyArg_ParseTuple(args, "KKnnKniii", &image, &output, &batch, &pixels, &planes,
-                          &lut_count, &size, &tetrahedral, &threads))
-        return NULL;
-    Luts luts;
-    if (!open_luts(&luts, (const float *)(uintptr_t)planes, lut_count, size))
-        return PyErr_NoMemory();
-    const float *in = (const float *)(uintptr_t)image;
-    float *out = (float *)(uintptr_t)output;
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t blocks = (pixels + BLOCK - 1) / BLOCK;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(team(threads))
-    for (Py_ssize_t n = 0; n < batch; n++) {
-        for (Py_ssize_t block = 0; block < blocks; block++) {
-            Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
-            forward_range(in + n * 3 * pixels, out + n * 3 * pixels, pixels, block * BLOCK, end,
-                          lut_of(&luts, n), size, tetrahedral);
-        }
-    }
-    Py_END_ALLOW_THREADS
-    free(luts.shared);
-    Py_RETURN_NONE;
 }
 
 /* One pixel's backward pass: adds weight × gradient to the corners' nodes in `grad_table` (when
@@ -429,10 +421,9 @@ static void unpack_add(const v4f *grad_table, float *planes, int size) {
 
 /* Pixels [begin, end) of one picture, backward: LUT gradient into `grad_table` (when not
  * NULL), the picture's gradient into `grad_picture` (when not NULL). */
-HOT static void backward_range(const float *picture, const float *grad_output,
-                               float *grad_picture, GradLut *grad_table, Py_ssize_t pixels,
-                               Py_ssize_t begin, Py_ssize_t end, Lut table, int size,
-                               int tetrahedral) {
+INLINE void backward_range(const float *picture, const float *grad_output, float *grad_picture,
+                           GradLut *grad_table, Py_ssize_t pixels, Py_ssize_t begin,
+                           Py_ssize_t end, Lut table, int size, int tetrahedral) {
     const Py_ssize_t strides[3] = {1, size, (Py_ssize_t)size * size};
     for (Py_ssize_t p = begin; p < end; p++) {
         Py_ssize_t base;
@@ -446,6 +437,129 @@ HOT static void backward_range(const float *picture, const float *grad_output,
         if (grad_picture != NULL)
             for (int k = 0; k < 3; k++) grad_picture[k * pixels + p] = color[k];
     }
+}
+
+/* SIMD levels -------------------------------------------------------------------------------- */
+
+/* The hot loops are compiled once per SIMD level: on x86-64 with GCC 12 or later for x86-64-v4
+ * (AVX-512) and x86-64-v3 (AVX2, FMA) besides the portable build. The best level the CPU runs is
+ * chosen when the module loads; use_simd() switches it, so that the tests run every level the
+ * machine has. */
+typedef struct {
+    const char *name;
+    void (*apply_range)(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end);
+    void (*forward_range)(const float *picture, float *result, Py_ssize_t pixels,
+                          Py_ssize_t begin, Py_ssize_t end, Lut table, int size, int tetrahedral);
+    void (*backward_range)(const float *picture, const float *grad_output, float *grad_picture,
+                           GradLut *grad_table, Py_ssize_t pixels, Py_ssize_t begin,
+                           Py_ssize_t end, Lut table, int size, int tetrahedral);
+} Level;
+
+#define LEVEL(suffix, attributes)                                                               \
+    attributes static void apply_range_##suffix(const ApplyJob *job, Py_ssize_t begin,          \
+                                                Py_ssize_t end) {                               \
+        apply_range(job, begin, end);                                                           \
+    }                                                                                           \
+    attributes static void forward_range_##suffix(const float *picture, float *result,          \
+                                                  Py_ssize_t pixels, Py_ssize_t begin,          \
+                                                  Py_ssize_t end, Lut table, int size,          \
+                                                  int tetrahedral) {                            \
+        forward_range(picture, result, pixels, begin, end, table, size, tetrahedral);           \
+    }                                                                                           \
+    attributes static void backward_range_##suffix(                                             \
+        const float *picture, const float *grad_output, float *grad_picture,                    \
+        GradLut *grad_table, Py_ssize_t pixels, Py_ssize_t begin, Py_ssize_t end, Lut table,    \
+        int size, int tetrahedral) {                                                            \
+        backward_range(picture, grad_output, grad_picture, grad_table, pixels, begin, end,      \
+                       table, size, tetrahedral);                                               \
+    }
+
+#define LEVEL_ENTRY(name, suffix) {name, apply_range_##suffix, forward_range_##suffix, backward_range_##suffix}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define X86_LEVELS 1
+LEVEL(v4, __attribute__((target("arch=x86-64-v4"))))
+LEVEL(v3, __attribute__((target("arch=x86-64-v3"))))
+#endif
+LEVEL(portable, )
+
+/* Best first. */
+static const Level levels[] = {
+#ifdef X86_LEVELS
+    LEVEL_ENTRY("x86-64-v4", v4),
+    LEVEL_ENTRY("x86-64-v3", v3),
+#endif
+    LEVEL_ENTRY("portable", portable),
+};
+#define LEVEL_COUNT ((int)(sizeof levels / sizeof levels[0]))
+
+static int level_runs(const Level *candidate) {
+#ifdef X86_LEVELS
+    __builtin_cpu_init();
+    if (strcmp(candidate->name, "x86-64-v4") == 0) return __builtin_cpu_supports("x86-64-v4");
+    if (strcmp(candidate->name, "x86-64-v3") == 0) return __builtin_cpu_supports("x86-64-v3");
+#endif
+    (void)candidate;
+    return 1;
+}
+
+static const Level *level = &levels[LEVEL_COUNT - 1];
+
+/* Python entry points ------------------------------------------------------------------------- */
+
+static PyObject *apply_packed(PyObject *self, PyObject *args) {
+    unsigned long long source, destination, lut;
+    Py_ssize_t count;
+    int kind, size, tetrahedral, threads;
+    if (!PyArg_ParseTuple(args, "KKniKiii", &source, &destination, &count, &kind, &lut, &size,
+                          &tetrahedral, &threads))
+        return NULL;
+    if ((double)size * size * size * sizeof(v4f) > (double)MAX_TABLE_BYTES) {
+        PyErr_Format(PyExc_ValueError, "a %d-point LUT is too large to apply", size);
+        return NULL;
+    }
+    /* Scaled to the output's range, so integer outputs only round. */
+    float scale = kind == KIND_UINT8 ? 255.0f : (kind == KIND_UINT16 ? 65535.0f : 1.0f);
+    v4f *table = pack_lut((const float *)(uintptr_t)lut, size, scale);
+    if (table == NULL) return PyErr_NoMemory();
+    ApplyJob job = {(const void *)(uintptr_t)source, (void *)(uintptr_t)destination, kind, size,
+                    tetrahedral, table};
+    void (*run)(const ApplyJob *, Py_ssize_t, Py_ssize_t) = level->apply_range;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t blocks = (count + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static) num_threads(team(threads))
+    for (Py_ssize_t block = 0; block < blocks; block++)
+        run(&job, block * BLOCK, (block + 1) * BLOCK < count ? (block + 1) * BLOCK : count);
+    Py_END_ALLOW_THREADS
+    free(table);
+    Py_RETURN_NONE;
+}
+
+static PyObject *forward_planar(PyObject *self, PyObject *args) {
+    unsigned long long image, output, planes;
+    Py_ssize_t batch, pixels, lut_count;
+    int size, tetrahedral, threads;
+    if (!PyArg_ParseTuple(args, "KKnnKniii", &image, &output, &batch, &pixels, &planes,
+                          &lut_count, &size, &tetrahedral, &threads))
+        return NULL;
+    Luts luts;
+    if (!open_luts(&luts, (const float *)(uintptr_t)planes, lut_count, size))
+        return PyErr_NoMemory();
+    const float *in = (const float *)(uintptr_t)image;
+    float *out = (float *)(uintptr_t)output;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t blocks = (pixels + BLOCK - 1) / BLOCK;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(team(threads))
+    for (Py_ssize_t n = 0; n < batch; n++) {
+        for (Py_ssize_t block = 0; block < blocks; block++) {
+            Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
+            level->forward_range(in + n * 3 * pixels, out + n * 3 * pixels, pixels, block * BLOCK, end,
+                          lut_of(&luts, n), size, tetrahedral);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(luts.shared);
+    Py_RETURN_NONE;
 }
 
 static PyObject *backward_planar(PyObject *self, PyObject *args) {
@@ -489,7 +603,7 @@ static PyObject *backward_planar(PyObject *self, PyObject *args) {
 #endif
                 GradLut grad = {grads == NULL ? NULL : grads + worker * nodes, NULL, nodes};
                 Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
-                backward_range(in + n * 3 * pixels, gout + n * 3 * pixels,
+                level->backward_range(in + n * 3 * pixels, gout + n * 3 * pixels,
                                gin == NULL ? NULL : gin + n * 3 * pixels,
                                grads == NULL ? NULL : &grad, pixels, block * BLOCK, end,
                                lut_of(&luts, n), size, tetrahedral);
@@ -501,7 +615,7 @@ static PyObject *backward_planar(PyObject *self, PyObject *args) {
 #pragma omp parallel for schedule(dynamic) num_threads(workers)
         for (Py_ssize_t n = 0; n < batch; n++) {
             GradLut grad = {NULL, gluts == NULL ? NULL : gluts + n * 3 * nodes, nodes};
-            backward_range(in + n * 3 * pixels, gout + n * 3 * pixels,
+            level->backward_range(in + n * 3 * pixels, gout + n * 3 * pixels,
                            gin == NULL ? NULL : gin + n * 3 * pixels,
                            gluts == NULL ? NULL : &grad, pixels, 0, pixels, lut_of(&luts, n),
                            size, tetrahedral);
@@ -521,6 +635,30 @@ static PyObject *openmp_threads(PyObject *self, PyObject *args) {
 #endif
 }
 
+static PyObject *simd_levels(PyObject *self, PyObject *args) {
+    PyObject *names = PyList_New(0);
+    for (int i = 0; names != NULL && i < LEVEL_COUNT; i++) {
+        if (!level_runs(&levels[i])) continue;
+        PyObject *name = PyUnicode_FromString(levels[i].name);
+        if (name == NULL || PyList_Append(names, name) < 0) Py_CLEAR(names);
+        Py_XDECREF(name);
+    }
+    return names;
+}
+
+static PyObject *use_simd(PyObject *self, PyObject *args) {
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    for (int i = 0; i < LEVEL_COUNT; i++) {
+        if (strcmp(levels[i].name, name) != 0 || !level_runs(&levels[i])) continue;
+        const char *previous = level->name;
+        level = &levels[i];
+        return PyUnicode_FromString(previous);
+    }
+    PyErr_Format(PyExc_ValueError, "SIMD level %s does not run here", name);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"apply_packed", apply_packed, METH_VARARGS,
      "apply_packed(source, destination, count, kind, lut, size, tetrahedral, threads)"},
@@ -530,10 +668,19 @@ static PyMethodDef methods[] = {
      "backward_planar(image, grad_output, grad_image, grad_luts, batch, pixels, luts, lut_count, "
      "size, tetrahedral, threads); 0 for a gradient that is not wanted"},
     {"openmp_threads", openmp_threads, METH_NOARGS, "Threads OpenMP would use (1 without OpenMP)."},
+    {"simd_levels", simd_levels, METH_NOARGS, "The SIMD levels this CPU runs, best first."},
+    {"use_simd", use_simd, METH_VARARGS, "use_simd(name): run that level; returns the previous."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "lutcli.kernels._native",
                                     "lutcli's CPU kernels (see native.c).", -1, methods};
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    for (int i = 0; i < LEVEL_COUNT; i++)
+        if (level_runs(&levels[i])) {
+            level = &levels[i];
+            break;
+        }
+    return PyModule_Create(&module);
+}
