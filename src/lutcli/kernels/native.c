@@ -150,11 +150,10 @@ static inline int team(int threads) { return threads < 1 ? 1 : threads; }
 
 /* apply_packed ------------------------------------------------------------------------------ */
 
-/* apply_range takes CHUNK pixels at a time through three steps, each a plain loop that the
- * compiler vectorises or keeps short: locate_chunk finds every pixel's cell and corner weights
- * (8 or 16 pixels per instruction), interpolate_chunk sums the corners' nodes (one 16-byte load
- * a node, one pixel at a time), store_chunk rounds and packs the colors (vectorised again). A
- * chunk's cells and colors stay in L1. */
+/* apply_range takes CHUNK pixels at a time in two steps: locate_chunk finds every pixel's cell
+ * and corner weights in plain loops that the compiler vectorises (8 or 16 pixels an
+ * instruction), then interpolate_cell sums each pixel's corner nodes (one 16-byte load a node)
+ * and the color is rounded and stored. A chunk's cells and colors stay in L1. */
 #define CHUNK 128
 
 /* The cells of a chunk's pixels. Offsets are in bytes into the packed table (int32: at most
@@ -191,11 +190,14 @@ INLINE void locate_chunk(const void *source, Py_ssize_t first, int n, int kind, 
             fr[i] = s[3 * i] * scale, fg[i] = s[3 * i + 1] * scale, fb[i] = s[3 * i + 2] * scale;
     } else {
         const float *s = (const float *)source + 3 * first;
+        for (int i = 0; i < n; i++)
+            fr[i] = s[3 * i] * scale, fg[i] = s[3 * i + 1] * scale, fb[i] = s[3 * i + 2] * scale;
+        /* Clamped to the cube, NaN to 0, as the reference does. */
         for (int i = 0; i < n; i++) {
-            float r = s[3 * i], g = s[3 * i + 1], b = s[3 * i + 2];
-            fr[i] = (r > 0.0f ? (r < 1.0f ? r : 1.0f) : 0.0f) * scale;
-            fg[i] = (g > 0.0f ? (g < 1.0f ? g : 1.0f) : 0.0f) * scale;
-            fb[i] = (b > 0.0f ? (b < 1.0f ? b : 1.0f) : 0.0f) * scale;
+            fr[i] = fr[i] > 0.0f ? fr[i] : 0.0f, fg[i] = fg[i] > 0.0f ? fg[i] : 0.0f;
+            fb[i] = fb[i] > 0.0f ? fb[i] : 0.0f;
+            fr[i] = fr[i] < top ? fr[i] : top, fg[i] = fg[i] < top ? fg[i] : top;
+            fb[i] = fb[i] < top ? fb[i] : top;
         }
     }
     for (int i = 0; i < n; i++) {
@@ -244,23 +246,74 @@ INLINE v4f interpolate_cell(const v4f *table, const Chunk *c, int i, int size, i
     return c0 + (c1 - c0) * fb;
 }
 
-/* Colors in the output's range (unclamped, the table being scaled to it) rounded to nearest
- * and clamped, three channels a pixel. */
+/* Rounding a chunk's colors to the output: one pixel at a time with SSE2 (store_uint8,
+ * store_uint16), or, where AVX-512 packs with saturation, one vectorised loop over the chunk
+ * (store_chunk), faster there and slower elsewhere. A color is in the output's range
+ * (unclamped: the table is scaled to it), rounded to nearest and clamped. Where `spare` (the
+ * next pixel's channels follow and are written later), one 4-, 8- or 16-byte store writes the
+ * pixel. */
+INLINE void store_uint8(uint8_t *d, v4f color, int spare) {
+#ifdef __SSE2__
+    __m128 v = _mm_min_ps(_mm_max_ps((__m128)color, _mm_setzero_ps()), _mm_set1_ps(255.0f));
+    __m128i i = _mm_cvttps_epi32(_mm_add_ps(v, _mm_set1_ps(0.5f)));
+    i = _mm_packus_epi16(_mm_packs_epi32(i, i), i);
+    uint32_t word = (uint32_t)_mm_cvtsi128_si32(i);
+    if (spare) {
+        memcpy(d, &word, 4);
+        return;
+    }
+    d[0] = (uint8_t)word, d[1] = (uint8_t)(word >> 8), d[2] = (uint8_t)(word >> 16);
+#else
+    (void)spare;
+    for (int k = 0; k < 3; k++)
+        d[k] = (uint8_t)((color[k] > 0.0f ? (color[k] < 255.0f ? color[k] : 255.0f) : 0.0f) + 0.5f);
+#endif
+}
+
+INLINE void store_uint16(uint16_t *d, v4f color, int spare) {
+#ifdef __SSE2__
+    __m128 v = _mm_min_ps(_mm_max_ps((__m128)color, _mm_setzero_ps()), _mm_set1_ps(65535.0f));
+    __m128i i = _mm_cvttps_epi32(_mm_add_ps(v, _mm_set1_ps(0.5f)));
+    /* SSE2 packs to signed 16 bits only: shift into that range, pack, and shift back. */
+    i = _mm_packs_epi32(_mm_sub_epi32(i, _mm_set1_epi32(32768)), _mm_setzero_si128());
+    i = _mm_xor_si128(i, _mm_set1_epi16((short)0x8000));
+    if (spare) {
+        _mm_storel_epi64((__m128i *)d, i);
+        return;
+    }
+    uint64_t word = (uint64_t)_mm_cvtsi128_si64(i);
+    d[0] = (uint16_t)word, d[1] = (uint16_t)(word >> 16), d[2] = (uint16_t)(word >> 32);
+#else
+    (void)spare;
+    for (int k = 0; k < 3; k++)
+        d[k] = (uint16_t)((color[k] > 0.0f ? (color[k] < 65535.0f ? color[k] : 65535.0f) : 0.0f) +
+                          0.5f);
+#endif
+}
+
+INLINE void store_float(float *d, v4f color, int spare) {
+    if (spare)
+        memcpy(d, &color, sizeof color);
+    else
+        d[0] = color[0], d[1] = color[1], d[2] = color[2];
+}
+
 INLINE void store_chunk(const v4f *colors, void *destination, Py_ssize_t first, int n, int kind) {
     if (kind == KIND_UINT8) {
         uint8_t *d = (uint8_t *)destination + 3 * first;
         for (int i = 0; i < n; i++)
             for (int k = 0; k < 3; k++) {
                 float v = colors[i][k];
-                d[3 * i + k] = (uint8_t)(int32_t)((v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f) + 0.5f);
+                v = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f;
+                d[3 * i + k] = (uint8_t)(int32_t)(v + 0.5f);
             }
     } else {
         uint16_t *d = (uint16_t *)destination + 3 * first;
         for (int i = 0; i < n; i++)
             for (int k = 0; k < 3; k++) {
                 float v = colors[i][k];
-                d[3 * i + k] =
-                    (uint16_t)(int32_t)((v > 0.0f ? (v < 65535.0f ? v : 65535.0f) : 0.0f) + 0.5f);
+                v = v > 0.0f ? (v < 65535.0f ? v : 65535.0f) : 0.0f;
+                d[3 * i + k] = (uint16_t)(int32_t)(v + 0.5f);
             }
     }
 }
@@ -273,11 +326,33 @@ typedef struct {
     const v4f *table;
 } ApplyJob;
 
-INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end) {
-    const size_t pixel_bytes = job->kind == KIND_UINT8 ? 3 : (job->kind == KIND_UINT16 ? 6 : 12);
+/* The colors of a located chunk, rounded and stored; `kind` and `wide` are constants where this
+ * is inlined, so that each loop is compiled for its type. The chunk's pixels were all read:
+ * each store may spill into the next pixel's, except the last one's (the next chunk's input, in
+ * place). */
+INLINE void interpolate_chunk(const ApplyJob *job, const Chunk *c, Py_ssize_t first, int n,
+                              int kind, int wide) {
+    v4f colors[CHUNK];
+    for (int i = 0; i < n; i++) {
+        v4f color = interpolate_cell(job->table, c, i, job->size, job->tetrahedral);
+        Py_ssize_t at = 3 * (first + i);
+        if (kind == KIND_FLOAT32)
+            store_float((float *)job->destination + at, color, i + 1 < n);
+        else if (wide)
+            colors[i] = color;
+        else if (kind == KIND_UINT8)
+            store_uint8((uint8_t *)job->destination + at, color, i + 1 < n);
+        else
+            store_uint16((uint16_t *)job->destination + at, color, i + 1 < n);
+    }
+    if (wide && kind != KIND_FLOAT32) store_chunk(colors, job->destination, first, n, kind);
+}
+
+INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end, int wide) {
+    const int kind = job->kind;
+    const size_t pixel_bytes = kind == KIND_UINT8 ? 3 : (kind == KIND_UINT16 ? 6 : 12);
     const char *stop = (const char *)job->source + pixel_bytes * end;
     Chunk c;
-    v4f colors[CHUNK];
     for (Py_ssize_t first = begin; first < end; first += CHUNK) {
         int n = end - first < CHUNK ? (int)(end - first) : CHUNK;
         /* The next chunk's pixels are fetched while this one is worked on: the prefetchers
@@ -285,24 +360,13 @@ INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end) {
         const char *next = (const char *)job->source + pixel_bytes * (first + CHUNK);
         for (size_t o = 0; o < pixel_bytes * CHUNK && next + o < stop; o += 64)
             __builtin_prefetch(next + o);
-        locate_chunk(job->source, first, n, job->kind, job->size, job->tetrahedral, &c);
-        if (job->kind == KIND_FLOAT32) {
-            /* Straight to the output: one 16-byte store a pixel, whose fourth float the next
-             * pixel overwrites; the chunk's last pixel, whose next may be the input of the next
-             * chunk (in place), is stored as three floats. */
-            float *d = (float *)job->destination + 3 * first;
-            for (int i = 0; i < n; i++) {
-                v4f color = interpolate_cell(job->table, &c, i, job->size, job->tetrahedral);
-                if (i + 1 < n)
-                    memcpy(d + 3 * i, &color, sizeof color);
-                else
-                    d[3 * i] = color[0], d[3 * i + 1] = color[1], d[3 * i + 2] = color[2];
-            }
-            continue;
-        }
-        for (int i = 0; i < n; i++)
-            colors[i] = interpolate_cell(job->table, &c, i, job->size, job->tetrahedral);
-        store_chunk(colors, job->destination, first, n, job->kind);
+        locate_chunk(job->source, first, n, kind, job->size, job->tetrahedral, &c);
+        if (kind == KIND_UINT8)
+            interpolate_chunk(job, &c, first, n, KIND_UINT8, wide);
+        else if (kind == KIND_UINT16)
+            interpolate_chunk(job, &c, first, n, KIND_UINT16, wide);
+        else
+            interpolate_chunk(job, &c, first, n, KIND_FLOAT32, wide);
     }
 }
 
@@ -455,10 +519,10 @@ typedef struct {
                            Py_ssize_t end, Lut table, int size, int tetrahedral);
 } Level;
 
-#define LEVEL(suffix, attributes)                                                               \
+#define LEVEL(suffix, attributes, wide)                                                         \
     attributes static void apply_range_##suffix(const ApplyJob *job, Py_ssize_t begin,          \
                                                 Py_ssize_t end) {                               \
-        apply_range(job, begin, end);                                                           \
+        apply_range(job, begin, end, wide);                                                     \
     }                                                                                           \
     attributes static void forward_range_##suffix(const float *picture, float *result,          \
                                                   Py_ssize_t pixels, Py_ssize_t begin,          \
@@ -478,10 +542,10 @@ typedef struct {
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define X86_LEVELS 1
-LEVEL(v4, __attribute__((target("arch=x86-64-v4"))))
-LEVEL(v3, __attribute__((target("arch=x86-64-v3"))))
+LEVEL(v4, __attribute__((target("arch=x86-64-v4"))), 1)
+LEVEL(v3, __attribute__((target("arch=x86-64-v3"))), 0)
 #endif
-LEVEL(portable, )
+LEVEL(portable, , 0)
 
 /* Best first. */
 static const Level levels[] = {
