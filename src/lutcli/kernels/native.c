@@ -231,15 +231,20 @@ INLINE void locate_chunk(const void *source, Py_ssize_t first, int n, int kind, 
 INLINE v4f interpolate_cell(const v4f *table, const Chunk *c, int i, int size, int tetrahedral) {
     const int32_t sr = sizeof(v4f), sg = sr * size, sb = sg * size;
     const int32_t base = c->base[i];
-    if (tetrahedral)
+    if (tetrahedral) {
+        /* v3 from a table pointer moved by the diagonal: no offset arithmetic per pixel. */
+        const v4f *diagonal = (const v4f *)((const char *)table + sr + sg + sb);
         return node_at(table, base) * c->w[0][i] + node_at(table, c->v1[i]) * c->w[1][i] +
-               node_at(table, c->v2[i]) * c->w[2][i] +
-               node_at(table, base + sr + sg + sb) * c->w[3][i];
+               node_at(table, c->v2[i]) * c->w[2][i] + node_at(diagonal, base) * c->w[3][i];
+    }
+    /* The cell's corners at 64-bit offsets from its first node: [cell + loop constant]. */
+    const char *cell = (const char *)table + base;
+    const Py_ssize_t r = sr, g = sg, b = sb;
+#define CORNER(offset) (*(const v4f *)(cell + (offset)))
     v4f fr = splat(c->w[0][i]), fg = splat(c->w[1][i]), fb = splat(c->w[2][i]);
-    v4f c000 = node_at(table, base), c100 = node_at(table, base + sr);
-    v4f c010 = node_at(table, base + sg), c110 = node_at(table, base + sg + sr);
-    v4f c001 = node_at(table, base + sb), c101 = node_at(table, base + sb + sr);
-    v4f c011 = node_at(table, base + sb + sg), c111 = node_at(table, base + sb + sg + sr);
+    v4f c000 = CORNER(0), c100 = CORNER(r), c010 = CORNER(g), c110 = CORNER(g + r);
+    v4f c001 = CORNER(b), c101 = CORNER(b + r), c011 = CORNER(b + g), c111 = CORNER(b + g + r);
+#undef CORNER
     v4f c00 = c000 + (c100 - c000) * fr, c10 = c010 + (c110 - c010) * fr;
     v4f c01 = c001 + (c101 - c001) * fr, c11 = c011 + (c111 - c011) * fr;
     v4f c0 = c00 + (c10 - c00) * fg, c1 = c01 + (c11 - c01) * fg;
@@ -326,47 +331,57 @@ typedef struct {
     const v4f *table;
 } ApplyJob;
 
-/* The colors of a located chunk, rounded and stored; `kind` and `wide` are constants where this
- * is inlined, so that each loop is compiled for its type. The chunk's pixels were all read:
- * each store may spill into the next pixel's, except the last one's (the next chunk's input, in
- * place). */
-INLINE void interpolate_chunk(const ApplyJob *job, const Chunk *c, Py_ssize_t first, int n,
-                              int kind, int wide) {
+/* The colors of a located chunk, rounded and stored to `destination`; `kind`, `tetrahedral`
+ * and `wide` are constants where this is inlined, so that each loop is compiled for its case
+ * (and the job's fields are locals, which the stores cannot alias). The chunk's pixels were all
+ * read: each store may spill into the next pixel's, except the last one's (the next chunk's
+ * input, in place). */
+INLINE void interpolate_chunk(const v4f *table, int size, void *destination, const Chunk *c,
+                              Py_ssize_t first, int n, int kind, int tetrahedral, int wide) {
     v4f colors[CHUNK];
     for (int i = 0; i < n; i++) {
-        v4f color = interpolate_cell(job->table, c, i, job->size, job->tetrahedral);
+        v4f color = interpolate_cell(table, c, i, size, tetrahedral);
         Py_ssize_t at = 3 * (first + i);
         if (kind == KIND_FLOAT32)
-            store_float((float *)job->destination + at, color, i + 1 < n);
+            store_float((float *)destination + at, color, i + 1 < n);
         else if (wide)
             colors[i] = color;
         else if (kind == KIND_UINT8)
-            store_uint8((uint8_t *)job->destination + at, color, i + 1 < n);
+            store_uint8((uint8_t *)destination + at, color, i + 1 < n);
         else
-            store_uint16((uint16_t *)job->destination + at, color, i + 1 < n);
+            store_uint16((uint16_t *)destination + at, color, i + 1 < n);
     }
-    if (wide && kind != KIND_FLOAT32) store_chunk(colors, job->destination, first, n, kind);
+    if (wide && kind != KIND_FLOAT32) store_chunk(colors, destination, first, n, kind);
 }
 
 INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end, int wide) {
-    const int kind = job->kind;
+    const void *source = job->source;
+    void *destination = job->destination;
+    const v4f *table = job->table;
+    const int kind = job->kind, size = job->size, tetrahedral = job->tetrahedral;
     const size_t pixel_bytes = kind == KIND_UINT8 ? 3 : (kind == KIND_UINT16 ? 6 : 12);
-    const char *stop = (const char *)job->source + pixel_bytes * end;
+    const char *stop = (const char *)source + pixel_bytes * end;
     Chunk c;
     for (Py_ssize_t first = begin; first < end; first += CHUNK) {
         int n = end - first < CHUNK ? (int)(end - first) : CHUNK;
         /* The next chunk's pixels are fetched while this one is worked on: the prefetchers
          * alone leave float pixels waiting on memory. */
-        const char *next = (const char *)job->source + pixel_bytes * (first + CHUNK);
+        const char *next = (const char *)source + pixel_bytes * (first + CHUNK);
         for (size_t o = 0; o < pixel_bytes * CHUNK && next + o < stop; o += 64)
             __builtin_prefetch(next + o);
-        locate_chunk(job->source, first, n, kind, job->size, job->tetrahedral, &c);
-        if (kind == KIND_UINT8)
-            interpolate_chunk(job, &c, first, n, KIND_UINT8, wide);
-        else if (kind == KIND_UINT16)
-            interpolate_chunk(job, &c, first, n, KIND_UINT16, wide);
-        else
-            interpolate_chunk(job, &c, first, n, KIND_FLOAT32, wide);
+        locate_chunk(source, first, n, kind, size, tetrahedral, &c);
+#define INTERPOLATE(KIND, TETRAHEDRAL) \
+    interpolate_chunk(table, size, destination, &c, first, n, KIND, TETRAHEDRAL, wide)
+        if (tetrahedral) {
+            if (kind == KIND_UINT8) INTERPOLATE(KIND_UINT8, 1);
+            else if (kind == KIND_UINT16) INTERPOLATE(KIND_UINT16, 1);
+            else INTERPOLATE(KIND_FLOAT32, 1);
+        } else {
+            if (kind == KIND_UINT8) INTERPOLATE(KIND_UINT8, 0);
+            else if (kind == KIND_UINT16) INTERPOLATE(KIND_UINT16, 0);
+            else INTERPOLATE(KIND_FLOAT32, 0);
+        }
+#undef INTERPOLATE
     }
 }
 
