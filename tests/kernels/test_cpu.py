@@ -269,6 +269,21 @@ def test_every_simd_level_matches_the_reference_at_every_tail(
 
 @needs_kernels
 @pytest.mark.parametrize("interp", INTERPOLATIONS)
+def test_large_float_outputs_streamed_past_the_caches_equal_small_ones(simd_level, interp):
+    # A float output of 16 MiB or more is written with non-temporal stores, four pixels at a
+    # time; the pixel count leaves a tail of one. Bands of 100 rows stay under the threshold.
+    lut = random_lut(17, torch.Generator().manual_seed(3))
+    pixels = random_pixels(np.float32, 1001, 1401)
+    assert pixels.nbytes >= 16 << 20 and (1001 * 1401) % 4 == 1
+    streamed = cpu.apply_to_pixels(pixels, lut, interp)
+    bands = [cpu.apply_to_pixels(pixels[r : r + 100], lut, interp) for r in range(0, 1001, 100)]
+    np.testing.assert_array_equal(streamed, np.concatenate(bands))
+    in_place = cpu.apply_to_pixels(pixels, lut, interp, out=pixels)
+    np.testing.assert_array_equal(in_place, streamed)
+
+
+@needs_kernels
+@pytest.mark.parametrize("interp", INTERPOLATIONS)
 def test_every_simd_level_gives_the_training_kernels_reference_gradients(
     simd_level, interp, generator
 ):

@@ -323,11 +323,32 @@ INLINE void store_chunk(const v4f *colors, void *destination, Py_ssize_t first, 
     }
 }
 
-/* One job of apply_packed: pixels of `kind` through the packed table, scaled to their range. */
+/* Float colors of a chunk to `d` (16-byte aligned) past the caches, four pixels in three
+ * 16-byte non-temporal stores: a large output is not read back before it is written (the write
+ * traffic halves), and it would only push the table and the input out of the caches. */
+INLINE void stream_floats(const v4f *colors, float *d, int n) {
+    int i = 0;
+#ifdef __SSE2__
+    typedef int v4i __attribute__((vector_size(16)));
+    for (; i + 4 <= n; i += 4) {
+        v4f p0 = colors[i], p1 = colors[i + 1], p2 = colors[i + 2], p3 = colors[i + 3];
+        _mm_stream_ps(d + 3 * i, (__m128)__builtin_shuffle(p0, p1, (v4i){0, 1, 2, 4}));
+        _mm_stream_ps(d + 3 * i + 4, (__m128)__builtin_shuffle(p1, p2, (v4i){1, 2, 4, 5}));
+        _mm_stream_ps(d + 3 * i + 8, (__m128)__builtin_shuffle(p2, p3, (v4i){2, 4, 5, 6}));
+    }
+#endif
+    for (; i < n; i++) store_float(d + 3 * i, colors[i], 0);
+}
+
+/* Float outputs at least this large are streamed (stream_floats); smaller ones stay cached. */
+#define STREAM_BYTES (16 << 20)
+
+/* One job of apply_packed: pixels of `kind` through the packed table, scaled to their range;
+ * `stream`: float colors go out through stream_floats. */
 typedef struct {
     const void *source;
     void *destination;
-    int kind, size, tetrahedral;
+    int kind, size, tetrahedral, stream;
     const v4f *table;
 } ApplyJob;
 
@@ -337,8 +358,14 @@ typedef struct {
  * read: each store may spill into the next pixel's, except the last one's (the next chunk's
  * input, in place). */
 INLINE void interpolate_chunk(const v4f *table, int size, void *destination, const Chunk *c,
-                              Py_ssize_t first, int n, int kind, int tetrahedral, int wide) {
+                              Py_ssize_t first, int n, int kind, int tetrahedral, int wide,
+                              int stream) {
     v4f colors[CHUNK];
+    if (kind == KIND_FLOAT32 && stream) {
+        for (int i = 0; i < n; i++) colors[i] = interpolate_cell(table, c, i, size, tetrahedral);
+        stream_floats(colors, (float *)destination + 3 * first, n);
+        return;
+    }
     for (int i = 0; i < n; i++) {
         v4f color = interpolate_cell(table, c, i, size, tetrahedral);
         Py_ssize_t at = 3 * (first + i);
@@ -359,6 +386,7 @@ INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end, i
     void *destination = job->destination;
     const v4f *table = job->table;
     const int kind = job->kind, size = job->size, tetrahedral = job->tetrahedral;
+    const int stream = job->stream;
     const size_t pixel_bytes = kind == KIND_UINT8 ? 3 : (kind == KIND_UINT16 ? 6 : 12);
     const char *stop = (const char *)source + pixel_bytes * end;
     Chunk c;
@@ -371,7 +399,7 @@ INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end, i
             __builtin_prefetch(next + o);
         locate_chunk(source, first, n, kind, size, tetrahedral, &c);
 #define INTERPOLATE(KIND, TETRAHEDRAL) \
-    interpolate_chunk(table, size, destination, &c, first, n, KIND, TETRAHEDRAL, wide)
+    interpolate_chunk(table, size, destination, &c, first, n, KIND, TETRAHEDRAL, wide, stream)
         if (tetrahedral) {
             if (kind == KIND_UINT8) INTERPOLATE(KIND_UINT8, 1);
             else if (kind == KIND_UINT16) INTERPOLATE(KIND_UINT16, 1);
@@ -383,6 +411,9 @@ INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end, i
         }
 #undef INTERPOLATE
     }
+#ifdef __SSE2__
+    if (stream) _mm_sfence();
+#endif
 }
 
 /* forward_planar / backward_planar ----------------------------------------------------------- */
@@ -601,8 +632,10 @@ static PyObject *apply_packed(PyObject *self, PyObject *args) {
     float scale = kind == KIND_UINT8 ? 255.0f : (kind == KIND_UINT16 ? 65535.0f : 1.0f);
     v4f *table = pack_lut((const float *)(uintptr_t)lut, size, scale);
     if (table == NULL) return PyErr_NoMemory();
+    /* Streamed: a large float output, 16-byte aligned (chunks start at multiples of 4 pixels). */
+    int stream = kind == KIND_FLOAT32 && count * 12 >= STREAM_BYTES && destination % 16 == 0;
     ApplyJob job = {(const void *)(uintptr_t)source, (void *)(uintptr_t)destination, kind, size,
-                    tetrahedral, table};
+                    tetrahedral, stream, table};
     void (*run)(const ApplyJob *, Py_ssize_t, Py_ssize_t) = level->apply_range;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t blocks = (count + BLOCK - 1) / BLOCK;
