@@ -224,10 +224,10 @@ def test_identity_lut_leaves_integer_pixels_unchanged(dtype, size, interp):
 
 # SIMD levels, chunks and tails -----------------------------------------------------------------
 
-# apply_packed works on chunks of 128 pixels in blocks of 16384: pixel counts around both, and
-# the smallest pictures.
-CHUNK, BLOCK = 128, 16384
-PIXEL_COUNTS = [1, 2, 3, 15, 17, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5, BLOCK + CHUNK + 3]
+# apply_packed works on chunks of 128 pixels (64 for float pixels) in blocks of 16384: pixel
+# counts around each, and the smallest pictures.
+CHUNKS, BLOCK = (64, 128), 16384
+PIXEL_COUNTS = [1, 2, 3, 15, 17, *(n + d for n in CHUNKS for d in (-1, 0, 1)), 389, BLOCK + 131]
 
 
 @pytest.fixture(params=cpu.simd_levels() or ["none"])

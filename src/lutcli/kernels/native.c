@@ -389,13 +389,15 @@ INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end, i
     const int stream = job->stream;
     const size_t pixel_bytes = kind == KIND_UINT8 ? 3 : (kind == KIND_UINT16 ? 6 : 12);
     const char *stop = (const char *)source + pixel_bytes * end;
+    /* Float pixels, four times the bytes, go faster in half chunks (measured). */
+    const int chunk = kind == KIND_FLOAT32 ? CHUNK / 2 : CHUNK;
     Chunk c;
-    for (Py_ssize_t first = begin; first < end; first += CHUNK) {
-        int n = end - first < CHUNK ? (int)(end - first) : CHUNK;
+    for (Py_ssize_t first = begin; first < end; first += chunk) {
+        int n = end - first < chunk ? (int)(end - first) : chunk;
         /* The next chunk's pixels are fetched while this one is worked on: the prefetchers
          * alone leave float pixels waiting on memory. */
-        const char *next = (const char *)source + pixel_bytes * (first + CHUNK);
-        for (size_t o = 0; o < pixel_bytes * CHUNK && next + o < stop; o += 64)
+        const char *next = (const char *)source + pixel_bytes * (first + chunk);
+        for (size_t o = 0; o < pixel_bytes * chunk && next + o < stop; o += 64)
             __builtin_prefetch(next + o);
         locate_chunk(source, first, n, kind, size, tetrahedral, &c);
 #define INTERPOLATE(KIND, TETRAHEDRAL) \
