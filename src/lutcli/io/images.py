@@ -317,13 +317,14 @@ def _jpeg_is_complete(data: bytes) -> bool:
     """Whether an end-of-image marker follows the first scan.
 
     The header segments are stepped over by their lengths (an EXIF thumbnail ends with its own
-    marker); the compressed data after a scan header never contains the bytes FF D9.
+    marker); the compressed data after a scan header never contains the bytes FF D9, so the
+    search runs from the end, where a complete file has them (a forward one read every byte).
     """
     position = 2
     while position + 4 <= len(data) and data[position] == 0xFF:
         marker = data[position + 1]
         if marker == 0xDA:  # start of scan
-            return data.find(b"\xff\xd9", position) != -1
+            return data.rfind(b"\xff\xd9", position) != -1
         if marker == 0xFF:  # fill byte before a marker
             position += 1
         else:
