@@ -11,7 +11,8 @@ from lutcli.kernels import cpu
 
 
 def describe() -> str:
-    """The CPU's model name, the cores lutcli uses, torch and Python versions."""
+    """The CPU's model name, the cores lutcli uses, the SIMD level its kernels run, torch and
+    Python versions."""
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -22,4 +23,6 @@ def describe() -> str:
         ]
         model = names[0] if names else model
     versions = f"torch {torch.__version__}, Python {platform.python_version()}"
-    return f"{model}, {cpu.cpu_count()} cores, {versions}"
+    levels = cpu.simd_levels()
+    simd = f"kernels at {levels[0]}" if levels else "kernels not built"
+    return f"{model}, {cpu.cpu_count()} cores, {simd}, {versions}"

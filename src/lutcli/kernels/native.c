@@ -9,9 +9,11 @@
  * that serves many pixels (a photo, a batch) is first repacked as one 4-float node per lattice
  * point (R, G, B, 0), so that a corner is a single 16-byte load; one LUT per picture is read
  * from the planes in place. Every interpolation step works on the three channels at once (GCC
- * and clang vector extensions; SSE on x86, NEON on ARM). Python validates shapes and types before
- * calling; pointers arrive as integers (torch's data_ptr(), numpy's ctypes.data). The GIL is
- * released while the kernels run, and OpenMP spreads the pixels over `threads` cores.
+ * and clang vector extensions; SSE on x86, NEON on ARM); apply_packed also locates many pixels
+ * at once (see apply_range), and the hot loops are built for several SIMD levels (see "SIMD
+ * levels"). Python validates shapes and types before calling; pointers arrive as integers
+ * (torch's data_ptr(), numpy's ctypes.data). The GIL is released while the kernels run, and
+ * OpenMP spreads the pixels over `threads` cores.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -394,9 +396,9 @@ INLINE void apply_range(const ApplyJob *job, Py_ssize_t begin, Py_ssize_t end, i
     Chunk c;
     for (Py_ssize_t first = begin; first < end; first += chunk) {
         int n = end - first < chunk ? (int)(end - first) : chunk;
-        /* The next chunk's pixels are fetched while this one is worked on: the prefetchers
-         * alone leave float pixels waiting on memory. */
-        const char *next = (const char *)source + pixel_bytes * (first + chunk);
+        /* The pixels two chunks on are fetched while this one is worked on: the prefetchers
+         * alone leave float pixels waiting on memory (one chunk on is too late for them). */
+        const char *next = (const char *)source + pixel_bytes * (first + 2 * chunk);
         for (size_t o = 0; o < pixel_bytes * chunk && next + o < stop; o += 64)
             __builtin_prefetch(next + o);
         locate_chunk(source, first, n, kind, size, tetrahedral, &c);
