@@ -19,6 +19,7 @@ from skimage import data as skimage_data
 
 from lutcli.errors import ImageReadError, LutcliError
 from lutcli.fileutil import DestinationExistsError
+from lutcli.io import images
 from lutcli.io.images import (
     DEFAULT_MAX_PIXELS,
     MAX_PIXELS_VARIABLE,
@@ -273,6 +274,35 @@ def test_a_jpeg_read_for_a_preview_is_decoded_smaller_and_upright(
     expected = np.rot90(means, -turns)
     assert np.abs(preview.pixels - expected).mean() < 1.5
     assert parse_exif(preview.exif)[ORIENTATION] == 1
+
+
+def opencv_decode(path: Path) -> np.ndarray:
+    """OpenCV's own decode of a JPEG, as stored, in RGB."""
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    return cv2.cvtColor(cv2.imread(str(path), flags), cv2.COLOR_BGR2RGB)
+
+
+@pytest.mark.parametrize("subsampling", [0, 1, 2], ids=["4:4:4", "4:2:2", "4:2:0"])
+def test_color_jpegs_decode_to_opencvs_pixels(tmp_path, subsampling):
+    # Color JPEGs go through libjpeg-turbo by simplejpeg, faster than OpenCV: the same pixels.
+    path = tmp_path / "photo.jpg"
+    photo = skimage_data.astronaut()[:301, :403]  # sides not multiples of the blocks
+    Image.fromarray(photo).save(path, quality=90, subsampling=subsampling)
+    np.testing.assert_array_equal(read_image(path).pixels, opencv_decode(path))
+
+
+def test_a_jpeg_simplejpeg_declines_is_decoded_by_opencv(tmp_path, monkeypatch):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(gradient()).save(path, quality=95)
+    calls = []
+
+    def declines(*args, **kwargs):
+        calls.append(args)
+        raise ValueError("Unsupported JPEG process")
+
+    monkeypatch.setattr(images.simplejpeg, "decode_jpeg", declines)
+    np.testing.assert_array_equal(read_image(path).pixels, opencv_decode(path))
+    assert len(calls) == 1
 
 
 def test_a_preview_of_another_format_or_at_full_size_is_read_whole(tmp_path):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import simplejpeg
 from PIL import Image
 
 from lutcli.errors import ImageReadError, LutcliError, os_error_reason
@@ -144,7 +145,11 @@ def read_image(
     if header.mode == "CMYK":
         return _read_cmyk(path, data, kind, header, channel_order)
     reduction = _jpeg_reduction(shrink_to) if kind == "jpeg" else 1
-    array = _decode(path, data, reduction)
+    array = None
+    if kind == "jpeg" and header.mode == "RGB" and reduction == 1:
+        array = _decode_color_jpeg(data)
+    if array is None:
+        array = _decode(path, data, reduction)
     array = _orient(array, header.orientation)
     if (
         kind == "tiff"
@@ -193,6 +198,16 @@ _REDUCED_JPEG = {
 def _jpeg_reduction(shrink_to: float) -> int:
     """The largest of 1, 2, 4 and 8 whose reciprocal is still at least ``shrink_to``."""
     return max((r for r in (1, *_REDUCED_JPEG) if r * shrink_to <= 1), default=1)
+
+
+def _decode_color_jpeg(data: bytes) -> np.ndarray | None:
+    """A color JPEG's pixels (BGR), decoded by libjpeg-turbo through simplejpeg: the same pixels
+    as OpenCV's decoder, in two thirds of its time. None where simplejpeg declines (damaged
+    data, a JPEG it does not read): OpenCV decodes those, and the JPEGs decoded smaller."""
+    try:
+        return simplejpeg.decode_jpeg(data, colorspace="BGR")
+    except ValueError:
+        return None
 
 
 def _decode(path: str | os.PathLike[str], data: bytes, reduction: int = 1) -> np.ndarray:
