@@ -215,6 +215,37 @@ def test_process_jobs_writes_the_look(tmp_path):
     np.testing.assert_array_equal(read_image(destination).pixels, 255 - read_image(source).pixels)
 
 
+@pytest.mark.parametrize("parallel_jobs", [1, 2])
+def test_photos_decoded_into_the_last_ones_pixels_come_out_as_alone(tmp_path, parallel_jobs):
+    # Each thread decodes its next color JPEG of the same size into its last one's pixels: the
+    # outputs are those of each photo processed on its own, whatever size comes in between.
+    sizes = [(40, 56), (40, 56), (24, 32), (40, 56), (40, 56), (40, 56)]
+    jobs = []
+    for n, (height, width) in enumerate(sizes):
+        source = tmp_path / f"{n}.jpg"
+        assert cv2.imwrite(str(source), pixels(n, shape=(height, width, 3)))
+        jobs.append(Job(source, tmp_path / "out" / f"{n}.png"))
+    summary = process_jobs(invert, jobs, parallel_jobs=parallel_jobs)
+    assert summary.written == len(jobs)
+    for job in jobs:
+        alone = tmp_path / "alone.png"
+        process_image(invert, Job(job.source, alone))
+        np.testing.assert_array_equal(read_image(job.destination).pixels, read_image(alone).pixels)
+
+
+def test_decode_buffers_hand_each_thread_its_own_last_pixels():
+    buffers = processing.DecodeBuffers()
+    assert buffers.take() is None
+    mine = pixels(1)
+    buffers.keep(mine)
+    others: list = []
+    thread = threading.Thread(target=lambda: others.append(buffers.take()))
+    thread.start()
+    thread.join()
+    assert others == [None]
+    assert buffers.take() is mine and buffers.take() is None
+
+
 def test_process_jobs_keeps_16_bits_and_alpha(tmp_path):
     source = image(tmp_path / "a.png", seed=1, dtype=np.uint16, channels=4)
     destination = tmp_path / "b.png"

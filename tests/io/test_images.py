@@ -291,6 +291,22 @@ def test_color_jpegs_decode_to_opencvs_pixels(tmp_path, subsampling):
     np.testing.assert_array_equal(read_image(path).pixels, opencv_decode(path))
 
 
+def test_a_color_jpeg_is_decoded_into_an_array_of_its_shape_only(tmp_path):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(gradient()).save(path, quality=95)
+    expected = read_image(path, "BGR").pixels
+    into = np.zeros((48, 64, 3), np.uint8)
+    picture = read_image(path, "BGR", into=into)
+    assert np.shares_memory(picture.pixels, into)
+    np.testing.assert_array_equal(into, expected)
+    for other in (np.zeros((64, 48, 3), np.uint8), np.zeros((48, 64, 3), np.uint16)):
+        picture = read_image(path, "BGR", into=other)
+        assert not np.shares_memory(picture.pixels, other) and not other.any()
+        np.testing.assert_array_equal(picture.pixels, expected)
+    rgb = read_image(path, "RGB", into=np.zeros((48, 64, 3), np.uint8))  # converted: not into
+    np.testing.assert_array_equal(rgb.pixels, expected[:, :, ::-1])
+
+
 def test_a_jpeg_simplejpeg_declines_is_decoded_by_opencv(tmp_path, monkeypatch):
     path = tmp_path / "photo.jpg"
     Image.fromarray(gradient()).save(path, quality=95)

@@ -119,6 +119,7 @@ def read_image(
     channel_order: str = "RGB",
     max_pixels: int | None = None,
     shrink_to: float = 1.0,
+    into: np.ndarray | None = None,
 ) -> Picture:
     """Read a photo upright, with its alpha, EXIF and ICC profile; the pixels in
     ``channel_order`` ("RGB" or "BGR").
@@ -127,6 +128,11 @@ def read_image(
     is then decoded at 1/2, 1/4 or 1/8 of each side (the smallest still at least that large)
     in its decoder, which skips most of the work of decoding it whole; ``full_size`` gives its
     size in the file. Other formats, and CMYK JPEGs, are decoded whole.
+
+    ``into``: an array to decode a color JPEG into where it has the photo's shape, as stored
+    ((H, W, 3) uint8, C-contiguous), and the order is BGR: a caller reading photo after photo
+    saves allocating and zeroing the pixels each time. The pixels returned may then be ``into``'s
+    memory.
 
     Raises ImageReadError (one line naming the file) for a missing, empty, truncated, corrupt or
     unsupported file, including bit depths other than 8 and 16, and for a picture of more than
@@ -147,7 +153,15 @@ def read_image(
     reduction = _jpeg_reduction(shrink_to) if kind == "jpeg" else 1
     array = None
     if kind == "jpeg" and header.mode == "RGB" and reduction == 1:
-        array = _decode_color_jpeg(data)
+        width, height = header.size
+        fits = (
+            into is not None
+            and channel_order == "BGR"
+            and into.shape == (height, width, 3)
+            and into.dtype == np.uint8
+            and into.flags.c_contiguous
+        )
+        array = _decode_color_jpeg(data, into if fits else None)
     if array is None:
         array = _decode(path, data, reduction)
     array = _orient(array, header.orientation)
@@ -200,12 +214,13 @@ def _jpeg_reduction(shrink_to: float) -> int:
     return max((r for r in (1, *_REDUCED_JPEG) if r * shrink_to <= 1), default=1)
 
 
-def _decode_color_jpeg(data: bytes) -> np.ndarray | None:
-    """A color JPEG's pixels (BGR), decoded by libjpeg-turbo through simplejpeg: the same pixels
-    as OpenCV's decoder, in two thirds of its time. None where simplejpeg declines (damaged
-    data, a JPEG it does not read): OpenCV decodes those, and the JPEGs decoded smaller."""
+def _decode_color_jpeg(data: bytes, into: np.ndarray | None = None) -> np.ndarray | None:
+    """A color JPEG's pixels (BGR; in ``into`` where given), decoded by libjpeg-turbo through
+    simplejpeg: the same pixels as OpenCV's decoder, in two thirds of its time. None where
+    simplejpeg declines (damaged data, a JPEG it does not read): OpenCV decodes those, and the
+    JPEGs decoded smaller."""
     try:
-        return simplejpeg.decode_jpeg(data, colorspace="BGR")
+        return simplejpeg.decode_jpeg(data, colorspace="BGR", buffer=into)
     except ValueError:
         return None
 
