@@ -14,7 +14,9 @@ On one 12 MP photo (a mosaic of the sample photos) and one LUT (the shipped ``fi
 - training: one forward and backward pass of a batch through a learnable LUT, lutcli's kernel
   against ``grid_sample`` and lutcli's torch reference;
 - a folder of 12 MP JPEGs: ``lutcli apply`` against a Pillow process pool and an ffmpeg loop
-  doing the same job (decode, LUT, encode at the same quality), in images per second.
+  doing the same job (decode, LUT, encode at the same quality), in images per second, with
+  OpenCV decoding and encoding alone as the ceiling; and one of its photos on one core, stage
+  by stage (decoding and encoding by OpenCV and by lutcli, the LUT).
 
 Every figure is the best of a few repetitions (start-up: the median); ratios compare rows of
 the same run. Prints Markdown tables (those in the README) and writes JSON.
@@ -45,6 +47,7 @@ import torch.nn.functional as F
 from machine import describe
 from PIL import Image, ImageFilter
 
+from lutcli.io.images import read_image, write_image
 from lutcli.kernels import chosen_kernels, cpu
 from lutcli.lut.formats import read_lut
 from lutcli.lut.interpolate import apply_lut, reference_apply_lut
@@ -500,6 +503,47 @@ def folder_rows(photo: np.ndarray, count: int, work: Path, repeats: int, cores: 
     return rows
 
 
+def stage_rows(photo_path: Path, work: Path, repeats: int) -> list[dict]:
+    """Milliseconds of each stage of one photo of the folder on one core: decoding and encoding
+    by OpenCV (the ceiling's) and by lutcli, and the LUT, each with its call."""
+    data = photo_path.read_bytes()
+    picture = read_image(photo_path, "BGR")
+    pixels = picture.pixels.copy()
+    table = lut_tensor().numpy()
+    options = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    options += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    output = work / "stage.jpg"
+    stages = {
+        "decode, OpenCV": (
+            "cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)",
+            lambda: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED),
+        ),
+        "decode, lutcli": (
+            "lutcli.io.images.read_image(path, 'BGR')",
+            lambda: read_image(photo_path, "BGR"),
+        ),
+        "LUT, lutcli": (
+            "lutcli.kernels.cpu.apply_to_pixels(pixels, table, 'trilinear', 1, pixels)",
+            lambda: cpu.apply_to_pixels(pixels, table, "trilinear", 1, pixels),
+        ),
+        "encode, OpenCV": (
+            f"cv2.imencode('.jpg', pixels, [quality {JPEG_QUALITY}, 4:4:4])",
+            lambda: cv2.imencode(".jpg", pixels, options),
+        ),
+        "encode, lutcli": (
+            f"lutcli.io.images.write_image(path, picture, {JPEG_QUALITY})",
+            lambda: write_image(output, picture, JPEG_QUALITY),
+        ),
+    }
+    rows = []
+    for stage, (call, run) in stages.items():
+        seconds = best_seconds(run, repeats + 2)
+        rows.append({"stage": stage, "ms": seconds * 1000, "call": call})
+        print(f"  {stage}: {seconds * 1000:.1f} ms", file=sys.stderr)
+    output.unlink(missing_ok=True)
+    return rows
+
+
 # Report ------------------------------------------------------------------------------------------
 
 
@@ -579,6 +623,11 @@ def print_tables(results: dict) -> None:
                 f"| {row['seconds']:.1f} s | {wall:.2f}× |"
             )
         print()
+    if "stages" in results:
+        print("| one photo of the folder, one core | ms | call |\n|---|---:|---|")
+        for row in results["stages"]:
+            print(f"| {row['stage']} | {row['ms']:.1f} | `{row['call']}` |")
+        print()
     if "gpu" in results:
         print(f"| on {results['gpu_name']} | 4K photo (ms) | training pass (ms) |")
         print("|---|---|---|")
@@ -641,6 +690,8 @@ def main() -> None:
     if "folder" in parts:
         print("folder:", file=sys.stderr)
         results["folder"] = folder_rows(photo, args.folder_images, args.work, args.repeats, cores)
+        first = args.work / f"folder{args.folder_images}" / "000.jpg"
+        results["stages"] = stage_rows(first, args.work, args.repeats)
     if "gpu" in parts and torch.cuda.is_available():
         print(f"gpu ({torch.cuda.get_device_name()}):", file=sys.stderr)
         results["gpu"] = gpu_rows(args.repeats)
