@@ -160,11 +160,13 @@ static inline int team(int threads) { return threads < 1 ? 1 : threads; }
 
 /* The cells of a chunk's pixels. Offsets are in bytes into the packed table (int32: at most
  * MAX_TABLE_BYTES). Tetrahedral: the path v0 = base, v1, v2, v3 = base + the cube's diagonal,
- * with weights 1 - f1, f1 - f2, f2 - f3, f3 for the fractions sorted f1 >= f2 >= f3 (see
- * order_axes). Trilinear: w[0..2] hold the fractions along r, g, b. */
+ * and w[0..2] the fractions sorted f1 >= f2 >= f3 (see order_axes), the color being
+ * v0 + f1 (v1 - v0) + f2 (v2 - v1) + f3 (v3 - v2): one weight fewer to load than the form
+ * (1 - f1) v0 + (f1 - f2) v1 + (f2 - f3) v2 + f3 v3. Trilinear: w[0..2] hold the fractions
+ * along r, g, b. */
 typedef struct {
     int32_t base[CHUNK], v1[CHUNK], v2[CHUNK];
-    float w[4][CHUNK];
+    float w[3][CHUNK];
 } Chunk;
 
 #define MAX_TABLE_BYTES INT32_MAX
@@ -225,7 +227,7 @@ INLINE void locate_chunk(const void *source, Py_ssize_t first, int n, int kind, 
         int32_t step3 = (b <= g && b <= r) ? sb : (g <= r ? sg : sr);
         c->v1[i] = c->base[i] + step1;
         c->v2[i] = c->base[i] + sr + sg + sb - step3;
-        c->w[0][i] = 1.0f - f1, c->w[1][i] = f1 - f2, c->w[2][i] = f2 - f3, c->w[3][i] = f3;
+        c->w[0][i] = f1, c->w[1][i] = f2, c->w[2][i] = f3;
     }
 }
 
@@ -236,8 +238,9 @@ INLINE v4f interpolate_cell(const v4f *table, const Chunk *c, int i, int size, i
     if (tetrahedral) {
         /* v3 from a table pointer moved by the diagonal: no offset arithmetic per pixel. */
         const v4f *diagonal = (const v4f *)((const char *)table + sr + sg + sb);
-        return node_at(table, base) * c->w[0][i] + node_at(table, c->v1[i]) * c->w[1][i] +
-               node_at(table, c->v2[i]) * c->w[2][i] + node_at(diagonal, base) * c->w[3][i];
+        v4f n0 = node_at(table, base), n1 = node_at(table, c->v1[i]);
+        v4f n2 = node_at(table, c->v2[i]), n3 = node_at(diagonal, base);
+        return n0 + (n1 - n0) * c->w[0][i] + (n2 - n1) * c->w[1][i] + (n3 - n2) * c->w[2][i];
     }
     /* The cell's corners at 64-bit offsets from its first node: [cell + loop constant]. */
     const char *cell = (const char *)table + base;
