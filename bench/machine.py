@@ -23,6 +23,6 @@ def describe() -> str:
         ]
         model = names[0] if names else model
     versions = f"torch {torch.__version__}, Python {platform.python_version()}"
-    levels = cpu.simd_levels()
-    simd = f"kernels at {levels[0]}" if levels else "kernels not built"
+    level = cpu.simd_level()
+    simd = f"kernels at {level}" if level else "kernels not built"
     return f"{model}, {cpu.cpu_count()} cores, {simd}, {versions}"

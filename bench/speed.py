@@ -23,6 +23,7 @@ the same run. Prints Markdown tables (those in the README) and writes JSON.
 
     .venv/bin/python bench/speed.py                 # everything, about 6 minutes on 2 cores
     .venv/bin/python bench/speed.py --parts apply   # apply, start-up, training, folder
+    .venv/bin/python bench/speed.py --parts apply --simd x86-64-v3   # as without AVX-512
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--folder-images", type=int, default=32, help="the large folder")
+    parser.add_argument(
+        "--simd",
+        help="run the kernels timed in this process (apply, training) at this SIMD level, "
+        "one of lutcli.kernels.cpu.simd_levels(); default: the best",
+    )
     return parser.parse_args()
 
 
@@ -674,6 +680,8 @@ def main() -> None:
     args = parse_args()
     if not cpu.available():
         sys.exit("the compiled kernels are not built: run `make install` first")
+    if args.simd is not None:
+        cpu.use_simd(args.simd)
     cores = cpu.cpu_count()
     parts = args.parts.split(",")
     results: dict = {"machine": describe(), "cores": cores}

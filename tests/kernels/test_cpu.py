@@ -301,11 +301,15 @@ def test_every_simd_level_gives_the_training_kernels_reference_gradients(
 
 
 @needs_kernels
-def test_simd_levels_end_with_the_portable_build_and_refuse_unknown_names():
+def test_the_best_simd_level_runs_until_another_is_chosen_and_unknown_ones_are_refused():
     levels = cpu.simd_levels()
     assert levels[-1] == "portable" and len(set(levels)) == len(levels)
+    assert cpu.simd_level() == levels[0]
+    assert cpu.use_simd("portable") == levels[0] and cpu.simd_level() == "portable"
+    assert cpu.use_simd(levels[0]) == "portable" and cpu.simd_level() == levels[0]
     with pytest.raises(ValueError, match="does not run here"):
         cpu.use_simd("x86-64-v9")
+    assert cpu.simd_level() == levels[0]
 
 
 # The training kernel: apply_lut on float32 CPU tensors, forward and backward -------------------

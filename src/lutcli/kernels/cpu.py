@@ -105,6 +105,11 @@ def simd_levels() -> list[str]:
     return list(_native.simd_levels()) if _native is not None else []
 
 
+def simd_level() -> str | None:
+    """The SIMD level the compiled kernels run at; None where they are not built."""
+    return _native.simd_level() if _native is not None else None
+
+
 def use_simd(level: str) -> str:
     """Run the compiled kernels at ``level``, one of ``simd_levels()``; returns the level that
     ran before, so that a caller can put it back."""

@@ -765,6 +765,10 @@ static PyObject *simd_levels(PyObject *self, PyObject *args) {
     return names;
 }
 
+static PyObject *simd_level(PyObject *self, PyObject *args) {
+    return PyUnicode_FromString(level->name);
+}
+
 static PyObject *use_simd(PyObject *self, PyObject *args) {
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
@@ -788,6 +792,7 @@ static PyMethodDef methods[] = {
      "size, tetrahedral, threads); 0 for a gradient that is not wanted"},
     {"openmp_threads", openmp_threads, METH_NOARGS, "Threads OpenMP would use (1 without OpenMP)."},
     {"simd_levels", simd_levels, METH_NOARGS, "The SIMD levels this CPU runs, best first."},
+    {"simd_level", simd_level, METH_NOARGS, "The SIMD level the kernels run at."},
     {"use_simd", use_simd, METH_VARARGS, "use_simd(name): run that level; returns the previous."},
     {NULL, NULL, 0, NULL},
 };
