@@ -262,6 +262,12 @@ INLINE v4f interpolate_cell(const v4f *table, const Chunk *c, int i, int size, i
  * (unclamped: the table is scaled to it), rounded to nearest and clamped. Where `spare` (the
  * next pixel's channels follow and are written later), one 4-, 8- or 16-byte store writes the
  * pixel. */
+/* A channel in the output's range, clamped to [0, top] (NaN to 0) and rounded to nearest: the
+ * rule every integer store follows (store_uint8 and store_uint16 in SSE2 where they have it). */
+INLINE int32_t rounded(float v, float top) {
+    return (int32_t)((v > 0.0f ? (v < top ? v : top) : 0.0f) + 0.5f);
+}
+
 INLINE void store_uint8(uint8_t *d, v4f color, int spare) {
 #ifdef __SSE2__
     __m128 v = _mm_min_ps(_mm_max_ps((__m128)color, _mm_setzero_ps()), _mm_set1_ps(255.0f));
@@ -275,8 +281,7 @@ INLINE void store_uint8(uint8_t *d, v4f color, int spare) {
     d[0] = (uint8_t)word, d[1] = (uint8_t)(word >> 8), d[2] = (uint8_t)(word >> 16);
 #else
     (void)spare;
-    for (int k = 0; k < 3; k++)
-        d[k] = (uint8_t)((color[k] > 0.0f ? (color[k] < 255.0f ? color[k] : 255.0f) : 0.0f) + 0.5f);
+    for (int k = 0; k < 3; k++) d[k] = (uint8_t)rounded(color[k], 255.0f);
 #endif
 }
 
@@ -295,9 +300,7 @@ INLINE void store_uint16(uint16_t *d, v4f color, int spare) {
     d[0] = (uint16_t)word, d[1] = (uint16_t)(word >> 16), d[2] = (uint16_t)(word >> 32);
 #else
     (void)spare;
-    for (int k = 0; k < 3; k++)
-        d[k] = (uint16_t)((color[k] > 0.0f ? (color[k] < 65535.0f ? color[k] : 65535.0f) : 0.0f) +
-                          0.5f);
+    for (int k = 0; k < 3; k++) d[k] = (uint16_t)rounded(color[k], 65535.0f);
 #endif
 }
 
@@ -312,19 +315,11 @@ INLINE void store_chunk(const v4f *colors, void *destination, Py_ssize_t first, 
     if (kind == KIND_UINT8) {
         uint8_t *d = (uint8_t *)destination + 3 * first;
         for (int i = 0; i < n; i++)
-            for (int k = 0; k < 3; k++) {
-                float v = colors[i][k];
-                v = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f;
-                d[3 * i + k] = (uint8_t)(int32_t)(v + 0.5f);
-            }
+            for (int k = 0; k < 3; k++) d[3 * i + k] = (uint8_t)rounded(colors[i][k], 255.0f);
     } else {
         uint16_t *d = (uint16_t *)destination + 3 * first;
         for (int i = 0; i < n; i++)
-            for (int k = 0; k < 3; k++) {
-                float v = colors[i][k];
-                v = v > 0.0f ? (v < 65535.0f ? v : 65535.0f) : 0.0f;
-                d[3 * i + k] = (uint16_t)(int32_t)(v + 0.5f);
-            }
+            for (int k = 0; k < 3; k++) d[3 * i + k] = (uint16_t)rounded(colors[i][k], 65535.0f);
     }
 }
 
@@ -591,7 +586,8 @@ typedef struct {
                        table, size, tetrahedral);                                               \
     }
 
-#define LEVEL_ENTRY(name, suffix) {name, apply_range_##suffix, forward_range_##suffix, backward_range_##suffix}
+#define LEVEL_ENTRY(name, suffix) \
+    {name, apply_range_##suffix, forward_range_##suffix, backward_range_##suffix}
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define X86_LEVELS 1
@@ -672,8 +668,8 @@ static PyObject *forward_planar(PyObject *self, PyObject *args) {
     for (Py_ssize_t n = 0; n < batch; n++) {
         for (Py_ssize_t block = 0; block < blocks; block++) {
             Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
-            level->forward_range(in + n * 3 * pixels, out + n * 3 * pixels, pixels, block * BLOCK, end,
-                          lut_of(&luts, n), size, tetrahedral);
+            level->forward_range(in + n * 3 * pixels, out + n * 3 * pixels, pixels,
+                                 block * BLOCK, end, lut_of(&luts, n), size, tetrahedral);
         }
     }
     Py_END_ALLOW_THREADS
@@ -723,9 +719,9 @@ static PyObject *backward_planar(PyObject *self, PyObject *args) {
                 GradLut grad = {grads == NULL ? NULL : grads + worker * nodes, NULL, nodes};
                 Py_ssize_t end = (block + 1) * BLOCK < pixels ? (block + 1) * BLOCK : pixels;
                 level->backward_range(in + n * 3 * pixels, gout + n * 3 * pixels,
-                               gin == NULL ? NULL : gin + n * 3 * pixels,
-                               grads == NULL ? NULL : &grad, pixels, block * BLOCK, end,
-                               lut_of(&luts, n), size, tetrahedral);
+                                      gin == NULL ? NULL : gin + n * 3 * pixels,
+                                      grads == NULL ? NULL : &grad, pixels, block * BLOCK, end,
+                                      lut_of(&luts, n), size, tetrahedral);
             }
         }
         if (grads != NULL)
@@ -735,9 +731,9 @@ static PyObject *backward_planar(PyObject *self, PyObject *args) {
         for (Py_ssize_t n = 0; n < batch; n++) {
             GradLut grad = {NULL, gluts == NULL ? NULL : gluts + n * 3 * nodes, nodes};
             level->backward_range(in + n * 3 * pixels, gout + n * 3 * pixels,
-                           gin == NULL ? NULL : gin + n * 3 * pixels,
-                           gluts == NULL ? NULL : &grad, pixels, 0, pixels, lut_of(&luts, n),
-                           size, tetrahedral);
+                                  gin == NULL ? NULL : gin + n * 3 * pixels,
+                                  gluts == NULL ? NULL : &grad, pixels, 0, pixels,
+                                  lut_of(&luts, n), size, tetrahedral);
         }
     }
     Py_END_ALLOW_THREADS
