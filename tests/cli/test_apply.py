@@ -316,7 +316,8 @@ def test_a_lut_option_that_is_no_lut_file_is_one_line(tmp_path, invoke):
 @pytest.mark.parametrize("look", ["--lut", "--requirement"])
 def test_a_lut_file_is_applied_to_photos_and_clips_without_loading_torch(tmp_path, look):
     """torch takes a second or more to load (far more on a busy machine): a LUT file needs
-    numpy and the compiled kernel alone. The real program, its imports listed by Python."""
+    numpy and the compiled kernel alone; and with --quiet nothing is shown, so rich (a tenth of
+    the start-up) is not loaded either. The real program, its imports listed by Python."""
     folder = tmp_path / "in"
     write_picture(folder / "photo.png", noise(20, 30))
     write_clip(folder / "clip.mp4", pan(data.astronaut(), 5), audio=False)
@@ -337,6 +338,7 @@ def test_a_lut_file_is_applied_to_photos_and_clips_without_loading_torch(tmp_pat
     }
     assert {"numpy", "cv2", "av"} <= imported  # the listing holds what the run loaded
     assert "torch" not in imported
+    assert not [name for name in imported if name.split(".")[0] == "rich"]
 
 
 @pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])

@@ -1,4 +1,4 @@
-"""The training progress display: what a user sees between the steps."""
+"""The progress display: what a user sees between the steps, and nothing under --quiet."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.progress import Progress
 
-from lutcli.cli.progress import TrainingProgress
+from lutcli.cli.progress import TrainingProgress, progress_bar
 from lutcli.training.trainer import TrainingStatus
 
 
@@ -37,3 +37,16 @@ def test_on_a_gpu_it_says_that_the_kernels_compile():
     assert len(progress.tasks) == 1  # still preparing
     training.on_prepared(2, 2)
     assert "compiling the GPU kernels" in progress.tasks[-1].fields["detail"]
+
+
+def test_quiet_takes_every_call_of_the_bars_and_shows_nothing(capsys):
+    with progress_bar(quiet=True) as progress:
+        training = TrainingProgress(progress)
+        training.on_prepared(2, 2)
+        training.on_status(status(1, 40))
+        task = progress.add_task("applying", total=3, detail="")
+        frames = progress.add_task("  frames", total=10, detail="clip.mp4")
+        progress.update(frames, completed=4, total=10)
+        progress.remove_task(frames)
+        progress.update(task, advance=1, detail="photo [bold].png")
+    assert capsys.readouterr() == ("", "")

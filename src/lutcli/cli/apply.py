@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
 from lutcli.cli.options import device_option, interp_option, overwrite_option, quiet_option
-from lutcli.cli.progress import progress_bar, stderr, warn
+from lutcli.cli.progress import escape, print_markup, progress_bar, warn
 from lutcli.clip_settings import DEFAULT_CRF, DEFAULT_TEMPORAL_SMOOTHING
 
 if TYPE_CHECKING:  # imported when the command runs (torch only for a model)
@@ -208,7 +207,7 @@ def apply(
         def on_frame(job: Job, done: int, total: int) -> None:
             with clip_tasks_lock:
                 if job not in clip_tasks:
-                    name = escape(job.source.name)
+                    name = job.source.name
                     clip_tasks[job] = progress.add_task("  frames", total=total, detail=name)
             progress.update(clip_tasks[job], completed=done, total=max(total, done))
 
@@ -216,16 +215,14 @@ def apply(
             with clip_tasks_lock:
                 if job in clip_tasks:
                     progress.remove_task(clip_tasks.pop(job))
-            # File names are text, not rich markup: "photo [edit].jpg" must print as it is.
-            progress.update(task, advance=1, detail=escape(job.source.name))
+            progress.update(task, advance=1, detail=job.source.name)
             if not message:
                 return
             if outcome == "written":  # what reading left out or changed
                 warn(f"{job.source}: {message}")
             else:
                 color = "red" if outcome == "failed" else "yellow"
-                text = f"[{color}]skipped:[/] {escape(message)}"
-                stderr.print(text, highlight=False, soft_wrap=True)
+                print_markup(f"[{color}]skipped:[/] {escape(message)}")
 
         if cluster is None:
             summary = process_jobs(

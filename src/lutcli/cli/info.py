@@ -6,9 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 # Comments shown at most (a file may hold many).
 SHOWN_COMMENTS = 5
@@ -29,6 +26,10 @@ def info(path: Path) -> None:
       lutcli info look.pt
       lutcli info clip.mov
     """
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     from lutcli.io.folders import is_clip_path
     from lutcli.looks import kind_of
 

@@ -1,43 +1,82 @@
-"""Progress bars on stderr (rich), silenced by --quiet, so stdout stays for results."""
+"""Progress bars and warnings on stderr (rich), bars silenced by --quiet, so stdout stays for
+results. rich is loaded only when something is shown: a script that runs ``lutcli apply -q``
+once per file does not pay for its import at every start."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 if TYPE_CHECKING:  # torch is imported only by the commands that need it
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
     from lutcli.training.trainer import TrainingResult, TrainingStatus
 
-stderr = Console(stderr=True)
+
+@functools.cache
+def stderr_console() -> Console:
+    """The rich console on stderr that bars, warnings and skipped files are printed on."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def print_markup(markup: str) -> None:
+    """One line of rich markup on stderr, shown whatever --quiet says."""
+    stderr_console().print(markup, highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    """``text`` as rich markup that prints it as it is ("photo [edit].jpg" included)."""
+    from rich.markup import escape as escape_markup
+
+    return escape_markup(text)
+
+
+class SilentProgress:
+    """What ``progress_bar`` gives under --quiet: the calls a rich Progress takes, doing
+    nothing."""
+
+    def add_task(self, description: str, **fields: Any) -> int:
+        return 0
+
+    def update(self, task: int, **fields: Any) -> None:
+        pass
+
+    def remove_task(self, task: int) -> None:
+        pass
 
 
 @contextlib.contextmanager
 def progress_bar(quiet: bool) -> Iterator[Progress]:
-    """A rich Progress on stderr; disabled (but still usable) with ``quiet``."""
+    """A rich Progress on stderr, or with ``quiet`` a SilentProgress. The detail column shows
+    its text as it is (file names are not markup)."""
+    if quiet:
+        yield SilentProgress()  # type: ignore[misc]  # the part of Progress that is used
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
+        TextColumn("{task.fields[detail]}", markup=False),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=stderr,
-        disable=quiet,
+        console=stderr_console(),
         transient=False,
     )
     with progress:
@@ -55,7 +94,7 @@ def progress_bar(quiet: bool) -> Iterator[Progress]:
 
 def warn(message: str) -> None:
     """A warning line on stderr (shown even with --quiet: it may matter to the result)."""
-    stderr.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    print_markup(f"[yellow]warning:[/] {escape(message)}")
 
 
 def gpu_in_use(device: str) -> bool:

@@ -22,24 +22,19 @@ RGB is left out (viewers would show wrong colours, or fail).
 
 from __future__ import annotations
 
+import importlib
 import io
 import itertools
 import struct
 import warnings
 import zlib
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import numpy as np
-from PIL import (
-    BmpImagePlugin,
-    Image,
-    ImageCms,
-    ImageFile,
-    JpegImagePlugin,
-    PngImagePlugin,
-    TiffImagePlugin,
-    TiffTags,
-)
+from PIL import Image
+
+if TYPE_CHECKING:  # Pillow's plugins and LittleCMS are imported where they are used
+    from PIL import ImageCms, ImageFile
 
 _EXIF_HEADER = b"Exif\x00\x00"
 
@@ -73,20 +68,23 @@ class Header(NamedTuple):
     notes: tuple[str, ...]
 
 
-# Pillow's readers, called directly: Image.open would also apply Pillow's own pixel limit, a
-# process-wide setting, where lutcli applies its own.
-_PILLOW_READERS: dict[str, type[ImageFile.ImageFile]] = {
-    "jpeg": JpegImagePlugin.JpegImageFile,
-    "png": PngImagePlugin.PngImageFile,
-    "tiff": TiffImagePlugin.TiffImageFile,
-    "bmp": BmpImagePlugin.BmpImageFile,
+# Pillow's readers (module, class), called directly: Image.open would also apply Pillow's own
+# pixel limit, a process-wide setting, where lutcli applies its own. Each module is imported on
+# first use: all of them, with LittleCMS, take a tenth of lutcli's start-up.
+_PILLOW_READERS = {
+    "jpeg": ("PIL.JpegImagePlugin", "JpegImageFile"),
+    "png": ("PIL.PngImagePlugin", "PngImageFile"),
+    "tiff": ("PIL.TiffImagePlugin", "TiffImageFile"),
+    "bmp": ("PIL.BmpImagePlugin", "BmpImageFile"),
 }
 
 
 def open_with_pillow(source: bytes | BinaryIO, kind: str) -> ImageFile.ImageFile:
     """Pillow's reader of ``kind`` ("jpeg", "png", "tiff" or "bmp") on the file's bytes or the
     open file (which it leaves open)."""
-    return _PILLOW_READERS[kind](io.BytesIO(source) if isinstance(source, bytes) else source)
+    module, reader = _PILLOW_READERS[kind]
+    file = io.BytesIO(source) if isinstance(source, bytes) else source
+    return getattr(importlib.import_module(module), reader)(file)
 
 
 def read_header(handle: BinaryIO, kind: str) -> Header | None:
@@ -209,6 +207,8 @@ def rgb_profile(icc_profile: bytes | None, notes: list[str]) -> bytes | None:
 
 
 def _srgb() -> ImageCms.ImageCmsProfile:
+    from PIL import ImageCms
+
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
@@ -221,6 +221,8 @@ def cmyk_to_srgb(
     if color_space(icc_profile) != "CMYK":
         notes.append("CMYK without an ICC profile: colours converted by a plain formula")
         return np.array(image.convert("RGB")), None
+    from PIL import ImageCms
+
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
         converted = ImageCms.profileToProfile(image, source, _srgb(), outputMode="RGB")
@@ -239,6 +241,8 @@ def gray_to_srgb(
     through that table (16-bit levels are interpolated in it). A profile LittleCMS cannot use is
     left out, with a note, and the gray copied to the three channels.
     """
+    from PIL import ImageCms
+
     levels = Image.fromarray(np.arange(256, dtype=np.uint8)[None, :])
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
@@ -339,6 +343,8 @@ def _tiff_with_metadata(
     The compressed strips are copied unchanged. OpenCV labels no alpha; it is marked here as
     unassociated (not premultiplied), which is what the samples are.
     """
+    from PIL import TiffImagePlugin, TiffTags
+
     stored = TiffImagePlugin.ImageFileDirectory_v2(bytes(tiff[:8]))
     source = io.BytesIO(tiff)
     source.seek(stored.next)
