@@ -29,6 +29,7 @@ the same run. Prints Markdown tables (those in the README) and writes JSON.
 from __future__ import annotations
 
 import argparse
+import compileall
 import functools
 import itertools
 import json
@@ -48,6 +49,7 @@ import torch.nn.functional as F
 from machine import describe
 from PIL import Image, ImageFilter
 
+import lutcli
 from lutcli.io.images import read_image, write_image
 from lutcli.kernels import chosen_kernels, cpu
 from lutcli.lut.formats import read_lut
@@ -682,6 +684,9 @@ def main() -> None:
         sys.exit("the compiled kernels are not built: run `make install` first")
     if args.simd is not None:
         cpu.use_simd(args.simd)
+    # The bytecode that pip writes when it installs the wheel: an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE set would otherwise compile lutcli's modules at every start.
+    compileall.compile_dir(Path(lutcli.__file__).parent, quiet=1)
     cores = cpu.cpu_count()
     parts = args.parts.split(",")
     results: dict = {"machine": describe(), "cores": cores}
