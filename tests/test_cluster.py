@@ -99,6 +99,52 @@ def test_the_cluster_writes_the_bytes_of_one_machine(tmp_path, client, look):
     assert not temp_files(tmp_path)
 
 
+def _count_reused_pixels() -> None:
+    """On a worker: count in lutcli.processing.reused the photos decoded into the pixels of
+    the photo its thread did before (DecodeBuffers wrapped; _stop_counting unwraps it)."""
+    buffers = lutcli.processing.DecodeBuffers
+    take, keep = buffers.take, buffers.keep
+    taken: dict[int, np.ndarray | None] = {}
+
+    def counted_take(self):
+        taken[threading.get_ident()] = pixels = take(self)
+        return pixels
+
+    def counted_keep(self, pixels):
+        earlier = taken.pop(threading.get_ident(), None)
+        lutcli.processing.reused += earlier is not None and np.shares_memory(pixels, earlier)
+        keep(self, pixels)
+
+    lutcli.processing.reused = 0
+    lutcli.processing.unwrapped = (take, keep)
+    buffers.take, buffers.keep = counted_take, counted_keep
+
+
+def _stop_counting() -> int:
+    buffers = lutcli.processing.DecodeBuffers
+    buffers.take, buffers.keep = lutcli.processing.unwrapped
+    return lutcli.processing.reused
+
+
+def test_each_worker_decodes_a_photo_into_the_pixels_of_its_last(tmp_path, client, look):
+    source = tmp_path / "in"
+    source.mkdir()
+    rng = np.random.default_rng(1)
+    for index in range(6):  # color JPEGs of one size: each can take the one before's pixels
+        pixels = rng.integers(0, 256, (24, 32, 3), np.uint8)
+        assert cv2.imwrite(str(source / f"p{index}.jpg"), pixels)
+    expected = single_machine(look, source, tmp_path / "one")
+    client.run(_count_reused_pixels)
+    try:
+        jobs = plan_jobs(source, tmp_path / "cluster", False).jobs
+        assert process_jobs_on_cluster(client, look, jobs).written == 6
+    finally:
+        reused = client.run(_stop_counting)
+    # Every photo but each worker's first (two workers of one thread).
+    assert sum(reused.values()) >= 6 - len(reused), reused
+    assert outputs(tmp_path / "cluster") == expected
+
+
 def test_a_bad_photo_is_named_and_the_rest_are_done_and_a_rerun_does_only_what_is_missing(
     tmp_path, client, look
 ):

@@ -36,7 +36,7 @@ from lutcli.clip_settings import DEFAULT_CLIP_SETTINGS, ClipSettings
 from lutcli.errors import LutcliError
 from lutcli.fileutil import remove_stale_temp_files
 from lutcli.looks import LookFile
-from lutcli.processing import Job, Summary, cores_per_job, is_done, run_job
+from lutcli.processing import DecodeBuffers, Job, Summary, cores_per_job, is_done, run_job
 
 try:
     from distributed import Client, Future, KilledWorker, LocalCluster, WorkerPlugin, as_completed
@@ -141,7 +141,8 @@ class LookPlugin(WorkerPlugin):
     """Carries a look's file to every worker, which builds the look once (``setup``), and
     sets how many cores each photo's LUT kernel gets there: the host's cores shared by the
     threads of all the workers on it (``threads_by_host``; a worker's own threads on a host
-    that joined later)."""
+    that joined later). Each worker thread decodes a photo into its last one's pixels
+    (``buffers``), as on one machine; they go with the plugin at the run's end."""
 
     def __init__(self, look: LookFile, device: str, threads_by_host: dict[str, int]) -> None:
         self.look_file = look
@@ -149,6 +150,7 @@ class LookPlugin(WorkerPlugin):
         self.threads_by_host = threads_by_host
         self.look = None
         self.threads = 1
+        self.buffers = DecodeBuffers()
 
     def setup(self, worker) -> None:
         import torch
@@ -177,7 +179,7 @@ def _apply(
         return "skipped", ""
     look = _get_worker().plugins[plugin]
     settings = (jpeg_quality, scale, look.threads, max_pixels, clip_settings)
-    return run_job(look.look, job, overwrite, *settings)
+    return run_job(look.look, job, overwrite, *settings, buffers=look.buffers)
 
 
 def process_jobs_on_cluster(
