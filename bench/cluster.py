@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from machine import LUTCLI, compile_lutcli
 
 from lutcli.samples import sample_photos
 
@@ -90,7 +91,8 @@ def seconds(command: list[str], output: Path, repeats: int) -> float:
 
 def main() -> None:
     arguments = parse_args()
-    lutcli = str(Path(sys.executable).parent / "lutcli")
+    compile_lutcli()
+    lutcli = str(LUTCLI)
     folder = make_folder(arguments.work / "photos", arguments.photos)
     sizes = {arguments.photos // 4: subset(folder, arguments.photos // 4), arguments.photos: folder}
     output = arguments.work / "out"

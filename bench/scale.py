@@ -42,7 +42,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from machine import describe
+from machine import LUTCLI, compile_lutcli, describe
 
 from lutcli.fileutil import atomic_write
 from lutcli.models.base import LutModel
@@ -306,12 +306,11 @@ def steps_per_second(checkpoints: list[tuple[float, int]], steps_per_epoch: int)
 
 
 def lutcli_command() -> str:
-    """The lutcli beside this Python (the venv's), as a reader would type it from here."""
-    path = Path(sys.executable).parent / "lutcli"
+    """LUTCLI as a reader would type it from here."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(LUTCLI.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return str(LUTCLI)
 
 
 def train_command(
@@ -430,6 +429,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Make (or complete) the job, then measure each pair count; print the table, write JSON."""
     args = parse_args()
+    compile_lutcli()
     quick = args.quick
     args.checkpoint_every = args.checkpoint_every or (4 if quick else 25)
     counts = [int(n) for n in (args.pairs or ("20,40" if quick else "200,2000")).split(",")]

@@ -29,7 +29,6 @@ the same run. Prints Markdown tables (those in the README) and writes JSON.
 from __future__ import annotations
 
 import argparse
-import compileall
 import functools
 import itertools
 import json
@@ -46,10 +45,9 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from machine import describe
+from machine import LUTCLI, compile_lutcli, describe
 from PIL import Image, ImageFilter
 
-import lutcli
 from lutcli.io.images import read_image, write_image
 from lutcli.kernels import chosen_kernels, cpu
 from lutcli.lut.formats import read_lut
@@ -62,7 +60,6 @@ PHOTO_SIZE = (3000, 4000)  # (height, width): 12 MP
 JPEG_QUALITY = 95
 OPENCV_CEILING = "ceiling: OpenCV decode + encode, no LUT (threads)"
 PARTS = ("apply", "start-up", "training", "folder", "gpu")  # gpu: where torch sees a CUDA GPU
-LUTCLI = Path(sys.executable).parent / "lutcli"  # the program beside this Python (the venv's)
 
 
 def parse_args() -> argparse.Namespace:
@@ -684,9 +681,7 @@ def main() -> None:
         sys.exit("the compiled kernels are not built: run `make install` first")
     if args.simd is not None:
         cpu.use_simd(args.simd)
-    # The bytecode that pip writes when it installs the wheel: an editable checkout run with
-    # PYTHONDONTWRITEBYTECODE set would otherwise compile lutcli's modules at every start.
-    compileall.compile_dir(Path(lutcli.__file__).parent, quiet=1)
+    compile_lutcli()
     cores = cpu.cpu_count()
     parts = args.parts.split(",")
     results: dict = {"machine": describe(), "cores": cores}

@@ -35,8 +35,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from machine import describe
-from speed import LUTCLI, best_seconds, mosaic
+from machine import LUTCLI, compile_lutcli, describe
+from speed import best_seconds, mosaic
 
 from lutcli.clip_settings import ClipSettings
 from lutcli.io.video import Frame, read_frames, transcode
@@ -301,6 +301,7 @@ def main() -> None:
         sys.exit("the compiled kernels are not built: run `make install` first")
     if shutil.which("ffmpeg") is None:
         sys.exit("ffmpeg is needed for the comparison: apt-get install ffmpeg")
+    compile_lutcli()
     parts = args.parts.split(",")
     args.work.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": describe(), "pyav": av.__version__, "cores": os.cpu_count()}
