@@ -143,8 +143,10 @@ static v4f *pack_lut(const float *planes, int size, float scale) {
     Py_ssize_t nodes = (Py_ssize_t)size * size * size;
     v4f *table = aligned_alloc(16, (size_t)nodes * sizeof(v4f));
     if (table == NULL) return NULL;
-    for (Py_ssize_t i = 0; i < nodes; i++)
-        table[i] = (v4f){planes[i] * scale, planes[nodes + i] * scale, planes[2 * nodes + i] * scale, 0.0f};
+    for (Py_ssize_t i = 0; i < nodes; i++) {
+        const float r = planes[i], g = planes[nodes + i], b = planes[2 * nodes + i];
+        table[i] = (v4f){r * scale, g * scale, b * scale, 0.0f};
+    }
     return table;
 }
 
