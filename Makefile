@@ -49,7 +49,7 @@ bench: install system-deps
 # apply --cluster local (2 Dask workers) against plain apply --jobs 2 on 12 MP JPEGs: the
 # engine's cost (bench/cluster.py, bench-output/cluster.json).
 bench-cluster: install
-	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/cluster.py --photos 96 --repeats 2
 
 # Training on a FiveK-shaped job of 200 and 2,000 pairs of 12 MP JPEGs: cache build, peak
 # memory, steps/s, unseen PSNR (bench/scale.py, bench-output/scale.json). Making the job's
