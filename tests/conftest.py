@@ -1,5 +1,5 @@
-"""Shared fixtures (the devices to test on, a seeded generator) and the rule that CI
-cannot pass by skipping.
+"""Shared fixtures (the devices to test on, a seeded generator), each pytest-xdist worker's
+share of the cores, and the rule that CI cannot pass by skipping.
 
 With CI=true, a skipped test is a failure that names the skip's reason: a missing compiled
 kernel, ffmpeg, OpenColorIO or test dependency must break CI, not hide in a skip count. The one
@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import os
 
-import pytest
-import torch
+# Each pytest-xdist worker gets its share of the cores for the OpenMP teams of torch and of the
+# kernels, and the programs a test starts inherit it: worker processes whose teams each span
+# every core spin against each other at every barrier (a training ran 8x slower on 2 cores).
+# Set before torch loads, which reads it once.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (_CORES or 1) // _WORKERS)))
+
+import pytest  # noqa: E402 (after the thread setting)
+import torch  # noqa: E402
 
 # pytester runs the tests of the no-skip rule itself (tests/packaging/test_ci_no_skip.py).
 pytest_plugins = ["pytester"]
