@@ -109,6 +109,52 @@ def test_python_m_lutcli_is_the_program_too():
     assert (done.returncode, done.stdout) == (0, f"lutcli, version {lutcli.__version__}\n")
 
 
+# The program, with an object that says when the interpreter is finalized and an atexit function.
+LEAVING = """
+import atexit, sys
+from lutcli import __main__ as program
+
+class SaysWhenFinalized:
+    def __del__(self):
+        print("finalized", flush=True)
+
+kept = SaysWhenFinalized()
+atexit.register(print, "atexit ran")
+sys.argv = ["lutcli", *sys.argv[1:]]
+program.main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "status"),
+    [(["presets"], 0), (["apply", "missing.jpg", "out.jpg", "--lut", "x.cube"], 1), ([], 2)],
+)
+def test_the_program_leaves_without_finalizing_after_atexit_and_with_its_status(
+    tmp_path, arguments, status
+):
+    """Finalizing could catch a thread still freeing tensors, which aborts the process (-6):
+    every run leaves the way an interrupted one does, its output whole and its status kept."""
+    done = subprocess.run(
+        [sys.executable, "-c", LEAVING, *arguments],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == status, done.stderr
+    assert done.stdout.endswith("atexit ran\n") and "finalized" not in done.stdout
+    if arguments == ["presets"]:
+        assert len(done.stdout.splitlines()) > 5  # every preset, then the atexit line
+
+
+def test_an_exit_with_a_message_prints_it_and_gives_1(capsys):
+    from lutcli.__main__ import exit_status
+
+    assert [exit_status(None), exit_status(0), exit_status(3)] == [0, 0, 3]
+    assert exit_status("lutcli: bye") == 1
+    assert capsys.readouterr().err == "lutcli: bye\n"
+
+
 def test_commands_silence_opencv_s_own_logging():
     """The one line lutcli prints about a file is what a user reads, not OpenCV's log too. The
     library leaves OpenCV's settings alone; the command line owns its process."""

@@ -79,23 +79,28 @@ def at_work() -> Iterator[None]:
 
 
 def exit_interrupted(signal_number: int = signal.SIGINT) -> NoReturn:
-    """End the run as stopped by ``signal_number``: one line on stderr, exit 128 + it.
-
-    In the ``lutcli`` process (``take_over``) the interpreter is left without finalizing it:
-    a worker thread that has just finished its photo may still be freeing tensors, and torch
-    aborts the whole process ("terminate called without an active exception", status -6)
-    when finalization catches a thread there. Nothing is lost by it: the interrupt came
-    through every ``finally`` first (temporary files removed, teachers stopped, a cluster
-    closed), and the functions registered with ``atexit`` still run."""
+    """End the run as stopped by ``signal_number``: one line on stderr, exit 128 + it (in the
+    ``lutcli`` process, through ``leave``). The interrupt came through every ``finally`` first:
+    temporary files removed, teachers stopped, a cluster closed."""
     with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
         print(_line(signal_number), file=sys.stderr, flush=True)
     if _State.main_thread is None:  # the library or a test: an ordinary exit
         sys.exit(128 + signal_number)
+    leave(128 + signal_number)
+
+
+def leave(status: int) -> NoReturn:
+    """Exit the ``lutcli`` process with ``status`` without finalizing the interpreter, once
+    the command is over (its ``finally`` blocks have run): a thread that has just finished its
+    work may still be freeing tensors (a photo's pool thread, a torch.distributed
+    process group's), and torch aborts the whole process ("terminate called without an active
+    exception", status -6) when finalization catches a thread there. The functions registered
+    with ``atexit`` run, and stdout and stderr are flushed, first."""
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    os._exit(128 + signal_number)
+    os._exit(status)
 
 
 def _line(signal_number: int) -> str:
