@@ -79,14 +79,12 @@ def at_work() -> Iterator[None]:
 
 
 def exit_interrupted(signal_number: int = signal.SIGINT) -> NoReturn:
-    """End the run as stopped by ``signal_number``: one line on stderr, exit 128 + it (in the
-    ``lutcli`` process, through ``leave``). The interrupt came through every ``finally`` first:
-    temporary files removed, teachers stopped, a cluster closed."""
+    """End the run as stopped by ``signal_number``: one line on stderr, exit 128 + it (the
+    ``lutcli`` program leaves through ``leave``, as after any run). The interrupt came through
+    every ``finally`` first: temporary files removed, teachers stopped, a cluster closed."""
     with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
         print(_line(signal_number), file=sys.stderr, flush=True)
-    if _State.main_thread is None:  # the library or a test: an ordinary exit
-        sys.exit(128 + signal_number)
-    leave(128 + signal_number)
+    sys.exit(128 + signal_number)
 
 
 def leave(status: int) -> NoReturn:
