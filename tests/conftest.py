@@ -14,7 +14,8 @@ import os
 # Each pytest-xdist worker gets its share of the cores for the OpenMP teams of torch and of the
 # kernels, and the programs a test starts inherit it: worker processes whose teams each span
 # every core spin against each other at every barrier (a training ran 8x slower on 2 cores).
-# Set before torch loads, which reads it once.
+# Set before torch loads, which reads it once (so the cores are counted here, not by
+# lutcli.kernels.cpu.cpu_count, whose import loads OpenMP with the kernels).
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -4,10 +4,11 @@ otherwise."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from lutcli.kernels.cpu import cpu_count
 
 CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 
@@ -24,13 +25,9 @@ def test_threads(worker_id):
 """
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
 @pytest.mark.parametrize("set_by_user", [False, True])
 def test_each_worker_gets_its_share_of_the_cores(pytester, monkeypatch, set_by_user):
-    share = str(max(1, cores() // 2))
+    share = str(max(1, cpu_count() // 2))
     expected = ("1" if share != "1" else "2") if set_by_user else share
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     if set_by_user:  # a value that is not the share: kept
